@@ -1,0 +1,55 @@
+"""The registry of built-in collectors, in the order the API lists them.
+
+The first six keep mond's order (spec 6.1); collectors Ganeti never built follow. Each
+module named here has ``collectors(context)``, returning its collector instances, so
+a module may contribute several (one per Ganeti daemon, one per plugin executable).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+
+from ganeti_agent.framework import AgentContext, Collector
+
+CollectorFactory = Callable[[AgentContext], Iterable[Collector]]
+
+REGISTRY: tuple[str, ...] = (
+    "cpu_avg_load",
+    # "xen_cpu_avg_load",
+    "diskstats",
+    # "drbd",
+    # "inst_status_xen",
+    # "lv",
+    # "inst_status_kvm",
+    # "hypervisor",
+    # "node",
+    # "daemons",
+    # "confd",
+    # "plugins",
+)
+
+
+class DuplicateCollector(ValueError):
+    """Two collectors claim one name; the API could serve only one of them."""
+
+
+def factory(module_name: str) -> CollectorFactory:
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    made: CollectorFactory = module.collectors
+    return made
+
+
+def build_collectors(
+    context: AgentContext, modules: Iterable[str] = REGISTRY
+) -> list[Collector]:
+    """Instantiate every registered collector, refusing duplicate names."""
+    built: list[Collector] = []
+    seen: set[str] = set()
+    for module_name in modules:
+        for collector in factory(module_name)(context):
+            if collector.name in seen:
+                raise DuplicateCollector(f"collector name {collector.name!r} registered twice")
+            seen.add(collector.name)
+            built.append(collector)
+    return built

@@ -1,0 +1,154 @@
+"""``twistd ganeti-agent``: command-line options and the service tree.
+
+The twistd plugin only names this module; everything the agent runs is assembled
+here from the configuration file and the options, which win over the file.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from typing import Any
+
+from twisted.application import strports
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python import usage
+from twisted.web.server import Request, Site
+
+from ganeti_agent import __version__
+from ganeti_agent.api import MonitoringAPI
+from ganeti_agent.cluster import ClusterQueries
+from ganeti_agent.collectors import build_collectors
+from ganeti_agent.executor import ProcessRunner
+from ganeti_agent.framework import AgentContext, CollectorSet
+from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.settings import AgentSettings, SettingsError, load_settings
+
+log = Logger(namespace="ganeti_agent")
+
+DEFAULT_PORT = 1815
+DEFAULT_BIND = "0.0.0.0"
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port out of range: {value}")
+    return port
+
+
+class Options(usage.Options):
+    """Options of ``twistd ganeti-agent``; names follow ganeti-mond where it has them."""
+
+    synopsis = "[options]"
+    longdesc = "Ganeti node agent: monitoring API (mond protocol) and data collectors."
+    optParameters: list[list[Any]] = [
+        ["config", "c", None, "Configuration file (INI); see etc/ganeti-agent.conf."],
+        ["bind", "b", None, f"Address of the monitoring API (default {DEFAULT_BIND})."],
+        ["port", "p", None, f"TCP port of the monitoring API (default {DEFAULT_PORT}).", _port],
+        ["data-dir", None, None, "Ganeti's data directory (default /var/lib/ganeti)."],
+    ]
+    optFlags: list[list[str]] = [
+        ["log-requests", None, "Log one line per HTTP request."],
+    ]
+
+    def opt_version(self) -> None:
+        print(f"ganeti-agent {__version__}")
+        raise SystemExit(0)
+
+    def postOptions(self) -> None:  # noqa: N802 - Twisted's name
+        try:
+            self["settings"] = load_settings(self["config"])
+        except SettingsError as exc:
+            raise usage.UsageError(str(exc)) from None
+
+
+class AgentSite(Site):
+    """A Site whose access log goes through twisted.logger, and only when asked for."""
+
+    def __init__(self, resource: Any, log_requests: bool) -> None:
+        super().__init__(resource)
+        self.log_requests = log_requests
+
+    def log(self, request: Request) -> None:
+        if self.log_requests:
+            log.info(
+                '{client} "{method} {uri}" {code} {length}',
+                client=request.getClientAddress().host
+                if hasattr(request.getClientAddress(), "host")
+                else "-",
+                method=request.method.decode("ascii", "replace"),
+                uri=request.uri.decode("ascii", "replace"),
+                code=request.code,
+                length=request.sentLength,
+            )
+
+
+class CollectorService(Service):
+    """Starts and stops the sampling loops of the stateful collectors."""
+
+    def __init__(self, collectors: CollectorSet) -> None:
+        self.collectors = collectors
+
+    def startService(self) -> None:  # noqa: N802
+        super().startService()
+        self.collectors.start()
+
+    def stopService(self) -> None:  # noqa: N802
+        self.collectors.stop()
+        return super().stopService()  # type: ignore[no-any-return]
+
+
+def _listen_description(settings: AgentSettings, options: Options) -> str:
+    bind = options["bind"] or settings.get("agent", "bind", DEFAULT_BIND)
+    port = options["port"] if options["port"] is not None else int(
+        settings.get("agent", "port", str(DEFAULT_PORT))
+    )
+    interface = bind.replace(":", "\\:")
+    return f"tcp:{port}:interface={interface}"
+
+
+def _cluster(paths: GanetiPaths, settings: AgentSettings, parent: MultiService) -> ClusterQueries | None:
+    """Cluster configuration for the collectors; confd wiring adds its loader here."""
+    return None
+
+
+def _reactor() -> Any:
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def make_agent(
+    settings: AgentSettings, options: Options, reactor: Any, parent: MultiService
+) -> tuple[CollectorSet, MonitoringAPI]:
+    """The collectors and the API they are served through."""
+    data_dir = options["data-dir"] or settings.get("agent", "data-dir", "") or None
+    paths = GanetiPaths.from_environment(data_dir=data_dir)
+    cluster = _cluster(paths, settings, parent)
+    clock: IReactorTime = reactor
+    context = AgentContext(
+        clock=clock,
+        runner=ProcessRunner(reactor, clock),
+        paths=paths,
+        hostname=socket.gethostname(),
+        settings=settings.collector,
+        cluster=cluster,
+    )
+    activation = cluster.data_collectors if cluster is not None else None
+    collectors = CollectorSet(build_collectors(context), clock, time.time, activation)
+    return collectors, MonitoringAPI(collectors)
+
+
+def makeService(options: Options) -> IService:  # noqa: N802 - twistd's name
+    settings: AgentSettings = options["settings"]
+    reactor = _reactor()
+    top = MultiService()
+    collectors, api = make_agent(settings, options, reactor, top)
+    CollectorService(collectors).setServiceParent(top)
+    log_requests = options["log-requests"] or settings.get_bool("agent", "log-requests", False)
+    site = AgentSite(api.resource(), log_requests)
+    strports.service(_listen_description(settings, options), site).setServiceParent(top)
+    return top

@@ -1,0 +1,8 @@
+from twisted.application.service import ServiceMaker
+
+ganeti_agent = ServiceMaker(
+    "ganeti-agent",
+    "ganeti_agent.tap",
+    "Ganeti node agent: monitoring API, data collectors and confd",
+    "ganeti-agent",
+)
