@@ -1,0 +1,47 @@
+"""Reading small text sources (/proc files, fixtures) with bounded size and clear errors.
+
+/proc files are read in a single small read and never block for long, so the daemon
+reads them directly in the reactor thread; the bound protects against a path that
+points at a device such as /dev/zero.
+"""
+
+from __future__ import annotations
+
+import errno
+
+from ganeti_agent.framework import CollectorError
+
+MAX_TEXT_SIZE = 64 * 1024 * 1024
+
+_HASKELL_ERRNO_TEXT = {
+    errno.ENOENT: "does not exist",
+    errno.EISDIR: "inappropriate type",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOTDIR: "does not exist",
+}
+
+
+class InputError(CollectorError):
+    """A source could not be read; the message names the path and the reason."""
+
+
+def describe_os_error(path: str, exc: OSError) -> str:
+    """Ganeti's wording for a failed open: ``<path>: openFile: does not exist (...)``."""
+    kind = _HASKELL_ERRNO_TEXT.get(exc.errno or 0, "failed")
+    return f"{path}: openFile: {kind} ({exc.strerror or exc})"
+
+
+def read_text(path: str, limit: int = MAX_TEXT_SIZE) -> str:
+    """The whole file as UTF-8 text; raises :class:`InputError` with a clear message."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(describe_os_error(path, exc)) from None
+    if len(data) > limit:
+        raise InputError(f"{path}: larger than {limit} bytes, refusing to parse it")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: invalid byte sequence at offset {exc.start}") from None
