@@ -72,7 +72,7 @@ class MonitoringAPI:
     def resource(self):  # type: ignore[no-untyped-def]
         return self.app.resource()
 
-    @app.route("/", branch=True, methods=None)  # type: ignore[untyped-decorator]
+    @app.route("/", branch=True, methods=None)
     def dispatch(self, request: Request) -> bytes | Deferred[bytes]:
         if request.method not in ALLOWED_METHODS:
             request.setResponseCode(405)

@@ -7,6 +7,7 @@ can fail is its own exception type, whose text goes straight into a report.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -17,7 +18,12 @@ from typing import Protocol
 
 from twisted.internet import error as twisted_error
 from twisted.internet.defer import Deferred, fail
-from twisted.internet.interfaces import IDelayedCall, IProcessTransport, IReactorProcess, IReactorTime
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IProcessTransport,
+    IReactorProcess,
+    IReactorTime,
+)
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
@@ -124,16 +130,16 @@ class _CollectingProtocol(ProcessProtocol):
         self._timeout_call: IDelayedCall | None = None
         self._kill_call: IDelayedCall | None = None
 
-    def connectionMade(self) -> None:  # noqa: N802 - Twisted's name
+    def connectionMade(self) -> None:
         self.process = self.transport
         if self.transport is not None:
             self.transport.closeStdin()
         self._timeout_call = self.runner.clock.callLater(self.timeout, self._on_timeout)
 
-    def outReceived(self, data: bytes) -> None:  # noqa: N802
+    def outReceived(self, data: bytes) -> None:
         self._keep(self.stdout, data)
 
-    def errReceived(self, data: bytes) -> None:  # noqa: N802
+    def errReceived(self, data: bytes) -> None:
         self._keep(self.stderr, data)
 
     def _keep(self, buffer: bytearray, data: bytes) -> None:
@@ -164,10 +170,8 @@ class _CollectingProtocol(ProcessProtocol):
     def _signal(self, name: str) -> None:
         if self.process is None or self.process.pid is None:
             return
-        try:
+        with contextlib.suppress(twisted_error.ProcessExitedAlready, OSError):
             self.process.signalProcess(name)
-        except (twisted_error.ProcessExitedAlready, OSError):
-            pass
 
     def _cancel_timer(self, attribute: str) -> None:
         call: IDelayedCall | None = getattr(self, attribute)
@@ -175,7 +179,7 @@ class _CollectingProtocol(ProcessProtocol):
             call.cancel()
         setattr(self, attribute, None)
 
-    def processEnded(self, reason: Failure) -> None:  # noqa: N802
+    def processEnded(self, reason: Failure) -> None:
         self._cancel_timer("_timeout_call")
         self._cancel_timer("_kill_call")
         if self.done.called:

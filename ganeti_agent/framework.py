@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from twisted.internet import defer
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -39,6 +39,17 @@ if TYPE_CHECKING:
 log = Logger(namespace="ganeti_agent.framework")
 
 T = TypeVar("T")
+
+
+def as_deferred(call: Callable[[], Deferred[T] | T]) -> Deferred[T]:
+    """Call ``call`` and always get a Deferred: its result, or its exception as a failure."""
+    try:
+        result = call()
+    except Exception:
+        return fail(Failure())
+    if isinstance(result, Deferred):
+        return result
+    return succeed(result)
 
 
 class Enablement(enum.Enum):
@@ -240,7 +251,7 @@ class ManagedCollector:
         self._running = True
         started = self.clock.seconds()
         timeout = self.settings.timeout
-        attempt: Deferred[JSONValue] = maybeDeferred(self.collector.collect)
+        attempt: Deferred[JSONValue] = as_deferred(self.collector.collect)
         attempt.addTimeout(timeout, self.clock)
         attempt.addCallbacks(
             lambda data: self._finish(data, True, started),
@@ -303,7 +314,7 @@ class ManagedCollector:
         """
         assert isinstance(self.collector, StatefulCollector)
         timeout = self.settings.timeout
-        attempt: Deferred[None] = maybeDeferred(self.collector.sample)
+        attempt: Deferred[None] = as_deferred(self.collector.sample)
         attempt.addTimeout(timeout, self.clock)
         self._sampling = attempt
 

@@ -119,8 +119,8 @@ class Report:
         if not isinstance(status, Mapping):
             return None
         try:
-            return StatusCode(status.get("code"))
-        except ValueError:
+            return StatusCode(int(status.get("code", StatusCode.UNKNOWN)))
+        except (TypeError, ValueError):
             return StatusCode.UNKNOWN
 
 

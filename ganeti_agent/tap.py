@@ -50,7 +50,7 @@ class Options(usage.Options):
         ["port", "p", None, f"TCP port of the monitoring API (default {DEFAULT_PORT}).", _port],
         ["data-dir", None, None, "Ganeti's data directory (default /var/lib/ganeti)."],
     ]
-    optFlags: list[list[str]] = [
+    optFlags: list[list[str | None]] = [
         ["log-requests", None, "Log one line per HTTP request."],
     ]
 
@@ -58,7 +58,7 @@ class Options(usage.Options):
         print(f"ganeti-agent {__version__}")
         raise SystemExit(0)
 
-    def postOptions(self) -> None:  # noqa: N802 - Twisted's name
+    def postOptions(self) -> None:
         try:
             self["settings"] = load_settings(self["config"])
         except SettingsError as exc:
@@ -69,16 +69,15 @@ class AgentSite(Site):
     """A Site whose access log goes through twisted.logger, and only when asked for."""
 
     def __init__(self, resource: Any, log_requests: bool) -> None:
-        super().__init__(resource)
+        super().__init__(resource)  # type: ignore[no-untyped-call]
         self.log_requests = log_requests
 
-    def log(self, request: Request) -> None:
+    def log(self, request: Request) -> None:  # type: ignore[override]
         if self.log_requests:
+            address = request.getClientAddress()
             log.info(
                 '{client} "{method} {uri}" {code} {length}',
-                client=request.getClientAddress().host
-                if hasattr(request.getClientAddress(), "host")
-                else "-",
+                client=getattr(address, "host", "-"),
                 method=request.method.decode("ascii", "replace"),
                 uri=request.uri.decode("ascii", "replace"),
                 code=request.code,
@@ -92,25 +91,29 @@ class CollectorService(Service):
     def __init__(self, collectors: CollectorSet) -> None:
         self.collectors = collectors
 
-    def startService(self) -> None:  # noqa: N802
-        super().startService()
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
         self.collectors.start()
 
-    def stopService(self) -> None:  # noqa: N802
+    def stopService(self) -> None:
         self.collectors.stop()
-        return super().stopService()  # type: ignore[no-any-return]
+        super().stopService()  # type: ignore[no-untyped-call]
 
 
 def _listen_description(settings: AgentSettings, options: Options) -> str:
     bind = options["bind"] or settings.get("agent", "bind", DEFAULT_BIND)
-    port = options["port"] if options["port"] is not None else int(
-        settings.get("agent", "port", str(DEFAULT_PORT))
+    port = (
+        options["port"]
+        if options["port"] is not None
+        else int(settings.get("agent", "port", str(DEFAULT_PORT)))
     )
     interface = bind.replace(":", "\\:")
     return f"tcp:{port}:interface={interface}"
 
 
-def _cluster(paths: GanetiPaths, settings: AgentSettings, parent: MultiService) -> ClusterQueries | None:
+def _cluster(
+    paths: GanetiPaths, settings: AgentSettings, parent: MultiService
+) -> ClusterQueries | None:
     """Cluster configuration for the collectors; confd wiring adds its loader here."""
     return None
 
@@ -142,13 +145,13 @@ def make_agent(
     return collectors, MonitoringAPI(collectors)
 
 
-def makeService(options: Options) -> IService:  # noqa: N802 - twistd's name
+def makeService(options: Options) -> IService:
     settings: AgentSettings = options["settings"]
     reactor = _reactor()
     top = MultiService()
     collectors, api = make_agent(settings, options, reactor, top)
-    CollectorService(collectors).setServiceParent(top)
+    CollectorService(collectors).setServiceParent(top)  # type: ignore[no-untyped-call]
     log_requests = options["log-requests"] or settings.get_bool("agent", "log-requests", False)
-    site = AgentSite(api.resource(), log_requests)
+    site = AgentSite(api.resource(), log_requests)  # type: ignore[no-untyped-call]
     strports.service(_listen_description(settings, options), site).setServiceParent(top)
     return top

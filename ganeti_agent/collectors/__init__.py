@@ -40,9 +40,7 @@ def factory(module_name: str) -> CollectorFactory:
     return made
 
 
-def build_collectors(
-    context: AgentContext, modules: Iterable[str] = REGISTRY
-) -> list[Collector]:
+def build_collectors(context: AgentContext, modules: Iterable[str] = REGISTRY) -> list[Collector]:
     """Instantiate every registered collector, refusing duplicate names."""
     built: list[Collector] = []
     seen: set[str] = set()

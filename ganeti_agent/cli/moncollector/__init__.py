@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
 
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred
 
 from ganeti_agent import __version__
-from ganeti_agent.framework import Collector
+from ganeti_agent.framework import Collector, as_deferred
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.report import JSONValue, Report, encode_json, timestamp_ns
@@ -241,7 +241,7 @@ def execute(command: Subcommand, invocation: Invocation) -> Deferred[Outcome]:
             return Outcome(stderr=f"{error.prefix}{error.message}\n", exit_code=error.exit_code)
         return Outcome(stderr=f"{PROGRAM}: {error}\n", exit_code=1)
 
-    attempt: Deferred[Report] = maybeDeferred(command.run, invocation)
+    attempt: Deferred[Report] = as_deferred(lambda: command.run(invocation))
     return attempt.addCallbacks(printed, failed)
 
 
