@@ -1,0 +1,403 @@
+"""Daemon collectors (category daemon, status): is each Ganeti daemon running, and how.
+
+One collector per Ganeti daemon (``daemon-noded``, ``daemon-confd``, ...) plus
+``daemon-ganeti-agent`` for this agent. A daemon is found through the pid file Ganeti
+writes (``<run_dir>/ganeti-<daemon>.pid``); the pid must name a live process that is
+that daemon, so a stale file or a reused pid never passes for a running daemon.
+Whether a daemon *should* run comes from the node's role in the cluster (the table
+:data:`DAEMONS`), which the collectors share through one :class:`RoleTracker`.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import psutil
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IDelayedCall
+from twisted.python.failure import Failure
+
+from ganeti_agent.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.report import Category, JSONValue, Kind, StatusCode, status_object
+
+PREFIX = "daemon-"
+AGENT_NAME = "ganeti-agent"
+SIZE_UNIT = "B"
+MAX_PID_FILE = 4096
+ROLE_MAX_AGE = 30.0
+ROLE_TIMEOUT = 5.0
+
+MASTER, CANDIDATE, REGULAR, DRAINED, OFFLINE = range(5)
+ROLE_NAMES = {
+    MASTER: "master",
+    CANDIDATE: "master candidate",
+    REGULAR: "regular node",
+    DRAINED: "drained node",
+    OFFLINE: "offline node",
+}
+T = TypeVar("T")
+ONLINE = frozenset({MASTER, CANDIDATE, REGULAR, DRAINED})
+
+
+@dataclass(frozen=True)
+class DaemonSpec:
+    """A Ganeti daemon and the node roles on which it must run.
+
+    ``on_demand`` daemons are started by Ganeti only when a feature needs them, so
+    they are judged by their pid file alone: no file means not needed, a file whose
+    process is gone means the daemon died.
+    """
+
+    name: str
+    required_roles: frozenset[int] = frozenset()
+    on_demand: bool = False
+
+    @property
+    def program(self) -> str:
+        return "ganeti-" + self.name
+
+    @property
+    def collector_name(self) -> str:
+        return PREFIX + self.name
+
+
+DAEMONS: tuple[DaemonSpec, ...] = (
+    DaemonSpec("noded", ONLINE),
+    DaemonSpec("confd", frozenset({MASTER, CANDIDATE})),
+    DaemonSpec("wconfd", frozenset({MASTER})),
+    DaemonSpec("luxid", frozenset({MASTER})),
+    DaemonSpec("rapi", frozenset({MASTER})),
+    # ganeti-agent serves mond's API on mond's port, so mond is normally replaced.
+    DaemonSpec("mond", on_demand=True),
+    # Ganeti starts kvmd only with KVM and user shutdown enabled, metad only for
+    # instance communication.
+    DaemonSpec("kvmd", on_demand=True),
+    DaemonSpec("metad", on_demand=True),
+)
+
+
+class Need(enum.Enum):
+    """Whether a daemon must run on this node, as far as we can tell."""
+
+    REQUIRED = "required"
+    ON_DEMAND = "on demand"
+    NOT_NEEDED = "not needed"
+    UNKNOWN = "unknown"
+
+
+class RoleTracker:
+    """The node's role, fetched from the cluster and shared by all daemon collectors.
+
+    ``current`` answers at once from the last answer (refreshing it in the background
+    when older than ``max_age``), as listing collectors cannot wait; ``fetch`` waits for
+    a fresh answer, bounded by ``timeout``, and never fails: the error is kept instead.
+    """
+
+    def __init__(self, context: AgentContext, max_age: float = ROLE_MAX_AGE) -> None:
+        self.context = context
+        self.max_age = max_age
+        self.role: int | None = None
+        self.error: str | None = None
+        self._fetched_at = float("-inf")
+        self._pending: Deferred[None] | None = None
+
+    def current(self) -> int | None:
+        if self._stale():
+            self._refresh()
+        return self.role
+
+    def fetch(self, timeout: float = ROLE_TIMEOUT) -> Deferred[int | None]:
+        if not self._stale():
+            return succeed(self.role)
+        answer: Deferred[int | None] = Deferred()
+
+        def settle(_: object = None) -> None:
+            if not answer.called:
+                answer.callback(self.role)
+
+        def give_up() -> None:
+            if not answer.called:
+                self.error = f"no answer about the node's role within {timeout:g} s"
+                settle()
+
+        timer = self.context.clock.callLater(timeout, give_up)
+        self._refresh().addBoth(settle)
+        answer.addBoth(lambda result: self._cancel_timer(timer, result))
+        return answer
+
+    @staticmethod
+    def _cancel_timer(timer: IDelayedCall, result: T) -> T:
+        if timer.active():
+            timer.cancel()
+        return result
+
+    def _stale(self) -> bool:
+        return self.context.clock.seconds() - self._fetched_at >= self.max_age
+
+    def _refresh(self) -> Deferred[None]:
+        if self._pending is not None:
+            return self._pending
+        cluster = self.context.cluster
+        if cluster is None:
+            self.role, self.error = None, "no cluster configuration"
+            return succeed(None)
+        try:
+            asked = cluster.node_role(self.context.hostname)
+        except Exception as exc:  # a broken source must not break listing
+            asked = fail(exc)
+        pending: Deferred[None] = asked.addCallbacks(self._answered, self._failed)
+        if not pending.called:
+            self._pending = pending
+            pending.addBoth(self._settled)
+        return pending
+
+    def _answered(self, role: int) -> None:
+        if role not in ROLE_NAMES:
+            self._failed(Failure(ValueError(f"unknown node role {role!r}")))
+            return
+        self.role, self.error = role, None
+        self._fetched_at = self.context.clock.seconds()
+
+    def _failed(self, failure: Failure) -> None:
+        self.role = None
+        self.error = f"node role of {self.context.hostname} unknown: {failure.getErrorMessage()}"
+        self._fetched_at = self.context.clock.seconds()
+
+    def _settled(self, _: None) -> None:
+        self._pending = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A running process's figures for the report."""
+
+    pid: int
+    memory: int
+    uptime: int
+    cpu_usage: float
+    threads: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the pid file and the process table say about one daemon.
+
+    ``usage`` is set when the daemon runs; otherwise ``started`` says whether it had
+    been started (a pid file exists) and ``unknown`` whether we could not tell at all.
+    """
+
+    usage: Usage | None = None
+    reason: str = ""
+    started: bool = False
+    unknown: bool = False
+
+
+class CpuMeter:
+    """CPU usage in percent of one CPU since the previous reading of the same process.
+
+    The first reading of a process (or of a new process behind the same pid) is its
+    lifetime average, so a report never needs to wait for a second sample.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[int, float, float, float] | None = None
+
+    def percent(self, pid: int, created: float, cpu_seconds: float, now: float) -> float:
+        last = self._last
+        self._last = (pid, created, cpu_seconds, now)
+        if last is not None and last[:2] == (pid, created) and now > last[3]:
+            used, elapsed = cpu_seconds - last[2], now - last[3]
+        else:
+            used, elapsed = cpu_seconds, now - created
+        return round(100.0 * max(used, 0.0) / elapsed, 2) if elapsed > 0 else 0.0
+
+
+def read_pid_file(path: str) -> int | None:
+    """The pid in a Ganeti pid file, None when the file does not exist.
+
+    Raises ``CollectorError`` when the file cannot be read or holds no valid pid.
+    """
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_PID_FILE + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CollectorError(f"cannot read pid file {path}: {exc.strerror or exc}") from None
+    text = raw.decode("ascii", "replace").strip()
+    if len(raw) > MAX_PID_FILE or not text.isdigit() or int(text) <= 0:
+        raise CollectorError(f"pid file {path} does not hold a pid: {text[:40]!r}")
+    return int(text)
+
+
+def is_program(process: psutil.Process, program: str) -> bool:
+    """Whether the process runs ``program`` (a binary, or a script under an interpreter)."""
+    if process.name() == program[:15]:
+        return True
+    return any(os.path.basename(arg) == program for arg in process.cmdline()[:2])
+
+
+class ProcessProbe:
+    """Reads one process's figures with psutil: a handful of /proc reads, no waiting."""
+
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+        self.wall_clock = wall_clock
+        self.meter = CpuMeter()
+
+    def probe(self, pid: int, program: str | None) -> Probe:
+        """``program`` None skips the identity check (used for the agent itself)."""
+        try:
+            process = psutil.Process(pid)
+            with process.oneshot():
+                if program is not None and not is_program(process, program):
+                    return Probe(
+                        reason=f"pid {pid} is {process.name()!r}, not {program} (stale pid file)",
+                        started=True,
+                    )
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    return Probe(reason=f"pid {pid} is a zombie (the daemon exited)", started=True)
+                return Probe(usage=self._usage(process))
+        except psutil.ZombieProcess:
+            return Probe(reason=f"pid {pid} is a zombie (the daemon exited)", started=True)
+        except psutil.NoSuchProcess:
+            return Probe(reason=f"pid {pid} is not running (stale pid file)", started=True)
+        except psutil.AccessDenied:
+            return Probe(reason=f"no permission to inspect pid {pid}", unknown=True)
+
+    def _usage(self, process: psutil.Process) -> Usage:
+        now = self.wall_clock()
+        created = process.create_time()
+        times = process.cpu_times()
+        return Usage(
+            pid=process.pid,
+            memory=process.memory_info().rss,
+            uptime=max(0, int(now - created)),
+            cpu_usage=self.meter.percent(process.pid, created, times.user + times.system, now),
+            threads=process.num_threads(),
+        )
+
+
+def daemon_data(program: str, probe: Probe, code: StatusCode, message: str) -> dict[str, JSONValue]:
+    """The report data; the usage figures are null while the daemon is not running."""
+    usage = probe.usage
+    return {
+        "daemon": program,
+        "pid": usage.pid if usage else None,
+        "memory": usage.memory if usage else None,
+        "size_unit": SIZE_UNIT,
+        "uptime": usage.uptime if usage else None,
+        "cpu_usage": usage.cpu_usage if usage else None,
+        "threads": usage.threads if usage else None,
+        "status": status_object(code, message),
+    }
+
+
+def judge(probe: Probe, need: Need, why_unknown: str) -> tuple[StatusCode, str]:
+    """The status rules: 0 running, 4 not running where it must, 2 when we cannot tell."""
+    if probe.usage is not None:
+        return StatusCode.OK, ""
+    if probe.unknown:
+        return StatusCode.UNKNOWN, probe.reason
+    if need is Need.REQUIRED or (need is Need.ON_DEMAND and probe.started):
+        return StatusCode.BAD, f"not running: {probe.reason}"
+    if need is Need.UNKNOWN:
+        return StatusCode.UNKNOWN, f"not running ({probe.reason}); {why_unknown}"
+    return StatusCode.OK, f"not running ({probe.reason}); {need.value} on this node"
+
+
+class GanetiDaemonCollector(Collector):
+    """The status of one Ganeti daemon on this node."""
+
+    category = Category.DAEMON
+    kind = Kind.STATUS
+
+    def __init__(self, context: AgentContext, spec: DaemonSpec, roles: RoleTracker) -> None:
+        self.name = spec.collector_name
+        super().__init__(context)
+        self.spec = spec
+        self.roles = roles
+        self.probe = ProcessProbe()
+
+    @property
+    def pid_file(self) -> str:
+        default = os.path.join(self.context.paths.run_dir, f"{self.spec.program}.pid")
+        return self.settings.option("pid-file", default)
+
+    def _required_option(self) -> str:
+        value = self.settings.option("required", "auto").strip().lower()
+        if value not in ("auto", "yes", "no"):
+            raise CollectorError(f"[collector:{self.name}] required: expected auto, yes or no")
+        return value
+
+    def need(self, role: int | None) -> Need:
+        required = self._required_option()
+        if required == "yes":
+            return Need.REQUIRED
+        if required == "no":
+            return Need.NOT_NEEDED
+        if self.spec.on_demand:
+            return Need.ON_DEMAND
+        if role is None:
+            return Need.UNKNOWN
+        return Need.REQUIRED if role in self.spec.required_roles else Need.NOT_NEEDED
+
+    def available(self) -> bool:
+        """Listed where it must run, and wherever its pid file says it was started."""
+        if self.context.cluster is None:
+            return False
+        if os.path.exists(self.pid_file):
+            return True
+        return self.need(self.roles.current()) is Need.REQUIRED
+
+    def collect(self) -> Deferred[JSONValue]:
+        asked = self.roles.fetch()
+        asked.addCallback(self._report)
+        return asked
+
+    def _report(self, role: int | None) -> JSONValue:
+        need = self.need(role)
+        probe = self._probe()
+        why = self.roles.error or "the node's role is unknown"
+        code, message = judge(probe, need, why)
+        if role is not None and need is Need.NOT_NEEDED and probe.usage is None:
+            message = message.replace("on this node", f"on a {ROLE_NAMES[role]}")
+        return daemon_data(self.spec.program, probe, code, message)
+
+    def _probe(self) -> Probe:
+        path = self.pid_file
+        try:
+            pid = read_pid_file(path)
+        except CollectorError as exc:
+            return Probe(reason=str(exc), unknown=True)
+        if pid is None:
+            return Probe(reason=f"no pid file {path}")
+        return self.probe.probe(pid, self.spec.program)
+
+
+class AgentDaemonCollector(Collector):
+    """This agent's own process: answering at all means it runs."""
+
+    name = PREFIX + AGENT_NAME
+    category = Category.DAEMON
+    kind = Kind.STATUS
+
+    def __init__(self, context: AgentContext) -> None:
+        super().__init__(context)
+        self.probe = ProcessProbe()
+
+    def collect(self) -> JSONValue:
+        probe = self.probe.probe(os.getpid(), None)
+        code, message = judge(probe, Need.REQUIRED, "")
+        return daemon_data(AGENT_NAME, probe, code, message)
+
+
+def collectors(context: AgentContext) -> Iterable[Collector]:
+    roles = RoleTracker(context)
+    built: list[Collector] = [GanetiDaemonCollector(context, spec, roles) for spec in DAEMONS]
+    built.append(AgentDaemonCollector(context))
+    return built

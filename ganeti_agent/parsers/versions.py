@@ -1,0 +1,27 @@
+"""Version numbers of the components a Ganeti node runs, from their own texts."""
+
+from __future__ import annotations
+
+import re
+
+_DRBD = re.compile(r"^version:\s*(\S+)", re.MULTILINE)
+_GANETI = re.compile(r"^RELEASE_VERSION\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_QEMU = re.compile(r"QEMU emulator version\s+(\S+)")
+
+
+def drbd_version(proc_drbd: str) -> str | None:
+    """The module version of ``/proc/drbd``'s ``version:`` line (absent on some 8.0 builds)."""
+    match = _DRBD.search(proc_drbd)
+    return match.group(1) if match else None
+
+
+def ganeti_release(constants_py: str) -> str | None:
+    """``RELEASE_VERSION`` of Ganeti's generated ``ganeti/_constants.py``."""
+    match = _GANETI.search(constants_py)
+    return match.group(1) if match else None
+
+
+def qemu_version(output: str) -> str | None:
+    """The version in ``qemu-system-* --version`` output."""
+    match = _QEMU.search(output)
+    return match.group(1) if match else None
