@@ -1,0 +1,205 @@
+"""``ClusterQueries`` answered by confd peers, and the helper the CLIs use.
+
+``RemoteClusterQueries`` asks master candidates through :class:`ConfdClient`, reading
+the key and the peer list when a question is asked (as mon-collector does), so that a
+subcommand that never needs the cluster never fails for want of cluster files.
+``cli_cluster_queries`` reproduces mon-collector's behaviour (spec/monitoring.md 8.3):
+the same peers, the same waiting, the same failure messages.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail
+
+from ganeti_agent.cluster import ClusterQueries, ClusterUnavailable
+from ganeti_agent.confd.client import ConfdClient, QueryResult
+from ganeti_agent.confd.constants import (
+    CLIENT_EXPIRE_TIMEOUT,
+    DEFAULT_PORT,
+    RequestType,
+)
+from ganeti_agent.confd.protocol import Reply
+from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.report import JSONValue
+
+NO_ANSWER = "No answer from the Confd server"
+
+_HASKELL_IO_ERRORS = {
+    errno.ENOENT: "does not exist (No such file or directory)",
+    errno.EACCES: "permission denied (Permission denied)",
+    errno.EISDIR: "inappropriate type (is a directory)",
+}
+
+
+def io_error_message(path: str, operation: str, exc: OSError) -> str:
+    """An I/O error worded as Ganeti's Haskell tools word it (``path: op: what (why)``)."""
+    what = _HASKELL_IO_ERRORS.get(exc.errno or 0, f"failed ({exc.strerror or exc})")
+    return f"{path}: {operation}: {what}"
+
+
+def read_key(path: str) -> bytes:
+    """The HMAC key: the whole file, trailing newline included, as Ganeti reads it."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ClusterUnavailable(io_error_message(path, "openBinaryFile", exc)) from None
+
+
+def read_peers(path: str) -> list[str]:
+    """Master candidate addresses from ``ssconf_master_candidates_ips``, one per line."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return [line.strip() for line in handle if line.strip()]
+    except OSError as exc:
+        raise ClusterUnavailable(io_error_message(path, "openFile", exc)) from None
+
+
+@dataclass(frozen=True)
+class PeerSource:
+    """Where to find the key and the peers; ``address`` replaces the ssconf list."""
+
+    paths: GanetiPaths
+    address: str | None = None
+    port: int = DEFAULT_PORT
+    timeout: float = CLIENT_EXPIRE_TIMEOUT
+
+    def client(self, reactor: Any) -> ConfdClient:
+        """A client for one question; raises ``ClusterUnavailable`` like mon-collector."""
+        key = read_key(self.paths.hmac_key)
+        if self.address is not None:
+            peers = [self.address]
+        else:
+            peers = read_peers(self.paths.ssconf("master_candidates_ips"))
+        if not peers:
+            raise ClusterUnavailable(NO_ANSWER)
+        return ConfdClient(reactor, key, peers, self.port, self.timeout)
+
+
+def _best_answer(result: QueryResult, what: str) -> JSONValue:
+    reply: Reply | None = result.best
+    if reply is None:
+        raise ClusterUnavailable(NO_ANSWER)
+    if not reply.ok:
+        raise ClusterUnavailable(f"confd could not answer {what}: {reply.answer}")
+    return reply.answer
+
+
+def _list_of_lists(answer: JSONValue, what: str) -> list[list[JSONValue]]:
+    if not isinstance(answer, list) or not all(isinstance(row, list) for row in answer):
+        raise ClusterUnavailable(f"confd sent an invalid {what} answer")
+    return [list(row) for row in answer if isinstance(row, list)]
+
+
+def _objects(answer: JSONValue, what: str) -> list[dict[str, JSONValue]]:
+    if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
+        raise ClusterUnavailable(f"confd sent an invalid {what} answer")
+    return [item for item in answer if isinstance(item, dict)]
+
+
+def node_instances_answer(
+    answer: JSONValue,
+) -> tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]:
+    """The two instance lists of a NODE_INSTANCES answer, checked."""
+    if not isinstance(answer, list) or len(answer) != 2:
+        raise ClusterUnavailable("confd sent an invalid NODE_INSTANCES answer")
+    return _objects(answer[0], "NODE_INSTANCES"), _objects(answer[1], "NODE_INSTANCES")
+
+
+def data_collectors_answer(answer: JSONValue) -> dict[str, bool]:
+    """Activation per collector from a DATA_COLLECTORS answer (missing means active)."""
+    if not isinstance(answer, dict):
+        raise ClusterUnavailable("confd sent an invalid DATA_COLLECTORS answer")
+    activation: dict[str, bool] = {}
+    for name, entry in answer.items():
+        if isinstance(entry, dict) and isinstance(entry.get("active"), bool):
+            activation[name] = bool(entry["active"])
+    return activation
+
+
+class RemoteClusterQueries:
+    """Cluster questions answered by confd peers (the CLI, nodes without config.data)."""
+
+    def __init__(self, reactor: Any, source: PeerSource) -> None:
+        self.reactor = reactor
+        self.source = source
+        self._collectors: dict[str, bool] | None = None
+        self._hypervisors: list[str] | None = None
+
+    def ask(self, request_type: RequestType, query: JSONValue = None) -> Deferred[JSONValue]:
+        """The best OK answer to one question, or a ``ClusterUnavailable`` failure."""
+        try:
+            client = self.source.client(self.reactor)
+        except ClusterUnavailable:
+            return fail()
+        asked = client.query(request_type, query)
+        return asked.addCallback(_best_answer, request_type.name)
+
+    def node_drbd(self, node: str) -> Deferred[list[list[JSONValue]]]:
+        asked = self.ask(RequestType.NODE_DRBD, node)
+        return asked.addCallback(_list_of_lists, "NODE_DRBD")
+
+    def node_instances(
+        self, node: str
+    ) -> Deferred[tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]]:
+        return self.ask(RequestType.NODE_INSTANCES, node).addCallback(node_instances_answer)
+
+    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSONValue]]]:
+        asked = self.ask(RequestType.INSTANCE_DISKS, instance_uuid)
+        return asked.addCallback(_objects, "INSTANCE_DISKS")
+
+    def node_role(self, node: str) -> Deferred[int]:
+        def role(answer: JSONValue) -> int:
+            if isinstance(answer, bool) or not isinstance(answer, int):
+                raise ClusterUnavailable("confd sent an invalid NODE_ROLE_BYNAME answer")
+            return answer
+
+        return self.ask(RequestType.NODE_ROLE_BYNAME, node).addCallback(role)
+
+    def refresh(self) -> Deferred[None]:
+        """Ask again for the collector activation and the enabled hypervisors."""
+
+        def collectors(answer: JSONValue) -> Deferred[JSONValue]:
+            self._collectors = data_collectors_answer(answer)
+            return self.ask(RequestType.CONFIG_QUERY, "/cluster/enabled_hypervisors")
+
+        def hypervisors(answer: JSONValue) -> None:
+            if isinstance(answer, list):
+                self._hypervisors = [str(item) for item in answer]
+
+        return (
+            self.ask(RequestType.DATA_COLLECTORS).addCallback(collectors).addCallback(hypervisors)
+        )
+
+    def data_collectors(self) -> Mapping[str, bool] | None:
+        return self._collectors
+
+    def enabled_hypervisors(self) -> list[str] | None:
+        return self._hypervisors
+
+
+def cli_cluster_queries(
+    paths: GanetiPaths,
+    address: str | None,
+    port: int | None,
+    reactor: Any = None,
+) -> ClusterQueries:
+    """Cluster queries as ``mon-collector -a ADDR -p PORT`` makes them.
+
+    Peers are ``address`` or the lines of ``ssconf_master_candidates_ips``; the key is
+    ``hmac.key``. Nothing is read until a question is asked, and every failure is a
+    ``ClusterUnavailable`` carrying mon-collector's message: a missing key gives
+    ``<path>: openBinaryFile: does not exist (No such file or directory)``, no peers
+    gives "No answer from the Confd server" at once, and so does silence after 10 s.
+    """
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        reactor = global_reactor
+    source = PeerSource(paths, address, DEFAULT_PORT if port is None else port)
+    return RemoteClusterQueries(reactor, source)
