@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import psutil
 from twisted.internet import error as twisted_error
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import (
@@ -114,6 +115,13 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
+def _descendants(pid: int) -> list[int]:
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 class _CollectingProtocol(ProcessProtocol):
     """Collects output, enforces the size bound and turns the exit into a result."""
 
@@ -168,8 +176,13 @@ class _CollectingProtocol(ProcessProtocol):
             )
 
     def _signal(self, name: str) -> None:
+        """Signal the child and every descendant it started, so none outlives a timeout."""
         if self.process is None or self.process.pid is None:
             return
+        number = getattr(signal, "SIG" + name)
+        for pid in _descendants(self.process.pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, number)
         with contextlib.suppress(twisted_error.ProcessExitedAlready, OSError):
             self.process.signalProcess(name)
 

@@ -21,7 +21,8 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ganeti_agent.executor import CommandRunner
+from ganeti_agent.cluster import ClusterUnavailable
+from ganeti_agent.executor import CommandRunner, ExecutionError
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.report import (
     Category,
@@ -193,6 +194,17 @@ class CollectedReport:
     finished_at: float
 
 
+EXPECTED_FAILURES: tuple[type[BaseException], ...] = (
+    CollectorError,
+    ExecutionError,
+    ClusterUnavailable,
+    OSError,
+    defer.TimeoutError,
+    defer.CancelledError,
+)
+"""Failures that are facts about the node, logged as warnings; anything else is a bug."""
+
+
 def describe_failure(failure: Failure, timeout: float) -> str:
     """A one-line message for a report, from whatever went wrong."""
     if failure.check(defer.TimeoutError, defer.CancelledError):
@@ -219,7 +231,8 @@ class ManagedCollector:
         self._running = False
         self._loop: LoopingCall | None = None
         self._sampling: Deferred[None] | None = None
-        self._last_sample_time = float("-inf")
+        self._samples_taken = 0
+        self._samples_reported = -1
 
     @property
     def name(self) -> str:
@@ -244,11 +257,12 @@ class ManagedCollector:
         if self.last is None or self._running:
             return False
         if self.collector.stateful:
-            return self.last.finished_at >= self._last_sample_time
+            return self._samples_reported == self._samples_taken
         return self.clock.seconds() - self.last.finished_at < self.settings.cache
 
     def _run(self) -> None:
         self._running = True
+        self._samples_reported = self._samples_taken
         started = self.clock.seconds()
         timeout = self.settings.timeout
         attempt: Deferred[JSONValue] = as_deferred(self.collector.collect)
@@ -260,7 +274,7 @@ class ManagedCollector:
 
     def _failed(self, failure: Failure, timeout: float) -> JSONValue:
         message = describe_failure(failure, timeout)
-        if not failure.check(CollectorError, defer.TimeoutError, defer.CancelledError):
+        if not failure.check(*EXPECTED_FAILURES):
             log.failure("collector {name} raised", failure, name=self.name)
         else:
             log.warn("collector {name} failed: {message}", name=self.name, message=message)
@@ -329,7 +343,7 @@ class ManagedCollector:
 
         def done(_: None) -> None:
             self._sampling = None
-            self._last_sample_time = self.clock.seconds()
+            self._samples_taken += 1
 
         attempt.addCallbacks(sampled, failed)
         attempt.addBoth(done)

@@ -21,7 +21,7 @@ from ganeti_agent import __version__
 from ganeti_agent.api import MonitoringAPI
 from ganeti_agent.cluster import ClusterQueries
 from ganeti_agent.collectors import build_collectors
-from ganeti_agent.executor import ProcessRunner
+from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ProcessRunner
 from ganeti_agent.framework import AgentContext, CollectorSet
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.settings import AgentSettings, SettingsError, load_settings
@@ -134,7 +134,9 @@ def make_agent(
     clock: IReactorTime = reactor
     context = AgentContext(
         clock=clock,
-        runner=ProcessRunner(reactor, clock),
+        runner=ProcessRunner(
+            reactor, clock, search_path=settings.get("agent", "command-path", DEFAULT_SEARCH_PATH)
+        ),
         paths=paths,
         hostname=socket.gethostname(),
         settings=settings.collector,

@@ -1,0 +1,3 @@
+from ganeti_agent.cli.moncollector import main
+
+main()

@@ -1,0 +1,50 @@
+"""Helpers shared by the tests: where the shared fixtures are, and a fake command runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from twisted.internet.defer import Deferred, fail, succeed
+
+from ganeti_agent.executor import CommandNotFound, ProcessResult
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared").resolve()
+GANETI_FIXTURES = SHARED / "fixtures" / "ganeti"
+GOLDEN = SHARED / "fixtures" / "golden"
+
+
+def shared_fixture(name: str) -> Path:
+    """A file of ../shared/fixtures/ganeti, or skip the test saying why."""
+    path = GANETI_FIXTURES / name
+    if not path.exists():
+        pytest.skip(f"../shared/fixtures/ganeti/{name} is not available in this checkout")
+    return path
+
+
+Responder = Callable[[Sequence[str]], "Deferred[ProcessResult] | ProcessResult | Exception"]
+
+
+class FakeRunner:
+    """A CommandRunner that replays canned outputs by program name, recording each call."""
+
+    def __init__(self, responses: dict[str, Responder] | None = None) -> None:
+        self.responses = dict(responses or {})
+        self.calls: list[tuple[str, ...]] = []
+
+    def reply(self, program: str, stdout: bytes, stderr: bytes = b"") -> None:
+        self.responses[program] = lambda argv: ProcessResult(tuple(argv), stdout, stderr, 0.0)
+
+    def run(self, argv: Sequence[str], timeout: float = 30.0) -> Deferred[ProcessResult]:
+        self.calls.append(tuple(argv))
+        responder = self.responses.get(argv[0])
+        if responder is None:
+            return fail(CommandNotFound(argv, "command not found or not executable"))
+        outcome = responder(argv)
+        if isinstance(outcome, Exception):
+            return fail(outcome)
+        if isinstance(outcome, Deferred):
+            return outcome
+        return succeed(outcome)

@@ -1,0 +1,138 @@
+"""The executor against real child processes on this machine."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+
+from ganeti_agent.executor import (
+    CommandFailed,
+    CommandKilled,
+    CommandNotFound,
+    CommandTimedOut,
+    OutputTooLarge,
+    ProcessResult,
+    ProcessRunner,
+)
+
+
+def runner(**kwargs: object) -> ProcessRunner:
+    return ProcessRunner(reactor, reactor, **kwargs)  # type: ignore[arg-type]
+
+
+def script(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest_twisted.ensureDeferred
+async def test_output_and_environment_are_captured() -> None:
+    result = await runner().run(["sh", "-c", "echo out; echo err >&2; echo $LC_ALL; echo $HOME"])
+    assert isinstance(result, ProcessResult)
+    assert result.stdout == b"out\nC\n\n"
+    assert result.stderr == b"err\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_binary_is_resolved_on_the_search_path_only(tmp_path: Path) -> None:
+    script(tmp_path, "lvs", "echo fake lvs\n")
+    result = await runner(search_path=str(tmp_path)).run(["lvs"])
+    assert result.stdout == b"fake lvs\n"
+    assert result.argv == ("lvs",)
+
+
+@pytest_twisted.ensureDeferred
+async def test_missing_and_non_executable_binaries(tmp_path: Path) -> None:
+    with pytest.raises(CommandNotFound, match="no-such-binary: command not found"):
+        await runner().run(["no-such-binary"])
+    plain = tmp_path / "notexec"
+    plain.write_text("#!/bin/sh\n")
+    with pytest.raises(CommandNotFound):
+        await runner(search_path=str(tmp_path)).run(["notexec"])
+
+
+@pytest_twisted.ensureDeferred
+async def test_non_zero_exit_reports_status_and_stderr() -> None:
+    with pytest.raises(CommandFailed, match="exited with status 5: broken lock") as caught:
+        await runner().run(["sh", "-c", "echo broken lock >&2; exit 5"])
+    assert caught.value.exit_code == 5
+
+
+@pytest_twisted.ensureDeferred
+async def test_death_by_foreign_signal() -> None:
+    with pytest.raises(CommandKilled, match="SIGKILL"):
+        await runner().run(["sh", "-c", "kill -9 $$"])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest_twisted.ensureDeferred
+async def test_timeout_kills_the_child_and_its_children(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    hung = script(tmp_path, "hang", f"sleep 300 & echo $! > {pids}; echo $$ >> {pids}; wait\n")
+    started = time.monotonic()
+    with pytest.raises(CommandTimedOut, match="timed out after 0.5 s"):
+        await runner(kill_grace=0.5).run([hung], timeout=0.5)
+    assert time.monotonic() - started < 5
+    await _settle()
+    for pid in (int(p) for p in pids.read_text().split()):
+        assert not _alive(pid), f"process {pid} outlived the timeout"
+
+
+@pytest_twisted.ensureDeferred
+async def test_process_ignoring_term_is_killed(tmp_path: Path) -> None:
+    stubborn = script(tmp_path, "stubborn", "trap '' TERM; while :; do sleep 0.1; done\n")
+    with pytest.raises(CommandTimedOut):
+        await runner(kill_grace=0.3).run([stubborn], timeout=0.3)
+
+
+@pytest_twisted.ensureDeferred
+async def test_output_is_bounded() -> None:
+    with pytest.raises(OutputTooLarge, match="more than 1000 bytes"):
+        await runner(max_output=1000).run(["sh", "-c", "yes"], timeout=10)
+
+
+@pytest_twisted.ensureDeferred
+async def test_cancelling_the_deferred_ends_the_child(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    hung = script(tmp_path, "hang", f"echo $$ > {pidfile}; exec sleep 300\n")
+    running = runner(kill_grace=0.3).run([hung], timeout=60)
+    await _wait_for(pidfile)
+    running.cancel()
+    with pytest.raises(Exception):  # noqa: B017 - any failure: it was cancelled
+        await running
+    await _settle()
+    assert not _alive(int(pidfile.read_text()))
+
+
+async def _settle(seconds: float = 0.2) -> None:
+    from twisted.internet import task
+
+    await task.deferLater(reactor, seconds, lambda: None)  # type: ignore[arg-type]
+
+
+async def _wait_for(path: Path) -> None:
+    for _ in range(100):
+        if path.exists() and path.read_text().strip():
+            return
+        await _settle(0.05)
+    raise AssertionError(f"{path} never appeared")
+
+
+def test_resolve_rejects_directories(tmp_path: Path) -> None:
+    assert runner().resolve(str(tmp_path)) is None
+    resolved = runner().resolve("sh")
+    assert resolved is not None and os.path.isabs(resolved)
