@@ -22,9 +22,9 @@ REGISTRY: tuple[str, ...] = (
     # "inst_status_xen",
     # "lv",
     # "inst_status_kvm",
-    # "hypervisor",
-    # "node",
-    # "daemons",
+    "hypervisor",
+    "node",
+    "daemons",
     # "confd",
     # "plugins",
 )

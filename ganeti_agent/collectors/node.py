@@ -1,0 +1,237 @@
+"""The ``node`` collector (no category, performance): the node OS's view of its resources.
+
+CPUs, memory, local filesystems and network interfaces come from psutil (a few
+/proc and /sys reads and ``statvfs`` calls); versions from small files, never from
+running programs, so a report costs milliseconds. Sizes are bytes (``size_unit``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psutil
+
+from ganeti_agent import __version__
+from ganeti_agent.framework import AgentContext, Collector
+from ganeti_agent.parsers.versions import drbd_version, ganeti_release
+from ganeti_agent.readers import InputError, read_text
+from ganeti_agent.report import JSONValue, Kind
+
+NAME = "node"
+SIZE_UNIT = "B"
+SMALL_FILE = 64 * 1024
+CONSTANTS_LIMIT = 4 * 1024 * 1024
+DEFAULT_GANETI_SHARE = "/etc/ganeti/share"
+DEFAULT_GANETI_VERSIONS = "/usr/share/ganeti"
+DEFAULT_SYS_ROOT = "/sys"
+CONSTANTS = os.path.join("ganeti", "_constants.py")
+FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6", psutil.AF_LINK: "link"}
+
+
+class CpuLoad:
+    """Per-CPU busy fraction (0 to 1) since the previous report; since boot for the first."""
+
+    def __init__(self) -> None:
+        self._last: list[tuple[float, float]] | None = None
+
+    def loads(self, times: Sequence[Any]) -> list[float]:
+        now = [(_busy(t), _total(t)) for t in times]
+        last = self._last if self._last is not None and len(self._last) == len(now) else None
+        self._last = now
+        loads = []
+        for index, (busy, total) in enumerate(now):
+            if last is not None and total > last[index][1]:
+                busy, total = busy - last[index][0], total - last[index][1]
+            loads.append(round(min(max(busy / total, 0.0), 1.0), 4) if total > 0 else 0.0)
+        return loads
+
+
+def _total(times: Any) -> float:
+    """All time of a CPU; guest time is already counted in user time, so it is left out."""
+    fields = times._asdict()
+    return float(sum(v for k, v in fields.items() if k not in ("guest", "guest_nice")))
+
+
+def _busy(times: Any) -> float:
+    fields = times._asdict()
+    return _total(times) - float(fields.get("idle", 0.0)) - float(fields.get("iowait", 0.0))
+
+
+def memory_data() -> dict[str, JSONValue]:
+    virtual = psutil.virtual_memory()._asdict()
+    swap = psutil.swap_memory()
+    keys = ("total", "available", "used", "free", "buffers", "cached", "shared")
+    memory: dict[str, JSONValue] = {key: virtual.get(key) for key in keys}
+    memory.update(swap_total=swap.total, swap_used=swap.used, swap_free=swap.free)
+    return memory
+
+
+def filesystem_data() -> list[dict[str, JSONValue]]:
+    """Local filesystems only (psutil's physical devices): a network mount could hang."""
+    entries: list[dict[str, JSONValue]] = []
+    seen: set[str] = set()
+    for partition in psutil.disk_partitions(all=False):
+        if partition.mountpoint in seen:
+            continue
+        seen.add(partition.mountpoint)
+        entry: dict[str, JSONValue] = {
+            "device": partition.device,
+            "mountpoint": partition.mountpoint,
+            "fstype": partition.fstype,
+        }
+        try:
+            usage = psutil.disk_usage(partition.mountpoint)
+        except OSError as exc:
+            entry["error"] = f"statvfs {partition.mountpoint}: {exc.strerror or exc}"
+        else:
+            entry.update(total=usage.total, used=usage.used, free=usage.free)
+        entries.append(entry)
+    return entries
+
+
+def nic_data() -> list[dict[str, JSONValue]]:
+    counters = psutil.net_io_counters(pernic=True)
+    addresses = psutil.net_if_addrs()
+    stats = psutil.net_if_stats()
+    nics: list[dict[str, JSONValue]] = []
+    for name in sorted(set(counters) | set(addresses)):
+        nic: dict[str, JSONValue] = {"name": name}
+        if name in stats:
+            nic.update(up=stats[name].isup, mtu=stats[name].mtu, speed=stats[name].speed)
+        if name in counters:
+            io = counters[name]
+            nic.update(
+                bytes_sent=io.bytes_sent,
+                bytes_received=io.bytes_recv,
+                packets_sent=io.packets_sent,
+                packets_received=io.packets_recv,
+                errors_in=io.errin,
+                errors_out=io.errout,
+                drops_in=io.dropin,
+                drops_out=io.dropout,
+            )
+        nic["addresses"] = [
+            {"family": FAMILIES[a.family], "address": a.address, "netmask": a.netmask}
+            for a in addresses.get(name, [])
+            if a.family in FAMILIES
+        ]
+        nics.append(nic)
+    return nics
+
+
+def _read_optional(path: str, limit: int = SMALL_FILE) -> str | None:
+    """A file's text, None when it cannot be read.
+
+    The limit is also the read size, and /proc/sys files refuse large reads (ENOMEM).
+    """
+    try:
+        return read_text(path, limit=limit)
+    except InputError:
+        return None
+
+
+class VersionReader:
+    """Versions of the components Ganeti works with, from files; absent ones are left out.
+
+    Ganeti's ``_constants.py`` is ~100 KiB, so it is re-read only when it changes.
+    """
+
+    def __init__(self, context: AgentContext, options: Any) -> None:
+        self.context = context
+        self.options = options
+        self._ganeti: tuple[str, float, str | None] | None = None
+
+    def versions(self) -> dict[str, JSONValue]:
+        found: dict[str, str | None] = {
+            "linux": self._linux(),
+            "drbd": self._drbd(),
+            "xen": self._xen(),
+            "ganeti": self._ganeti_version(),
+            "ganeti-agent": __version__,
+        }
+        return {name: version for name, version in found.items() if version}
+
+    def _linux(self) -> str | None:
+        text = _read_optional(os.path.join(self.context.proc_root, "sys/kernel/osrelease"))
+        return text.strip() if text else os.uname().release
+
+    def _drbd(self) -> str | None:
+        text = _read_optional(os.path.join(self.context.proc_root, "drbd"))
+        return drbd_version(text) if text else None
+
+    def _xen(self) -> str | None:
+        hypervisor = os.path.join(self.options("sys-root", DEFAULT_SYS_ROOT), "hypervisor")
+        if (_read_optional(os.path.join(hypervisor, "type")) or "").strip() != "xen":
+            return None
+        parts = [
+            (_read_optional(os.path.join(hypervisor, "version", part)) or "").strip()
+            for part in ("major", "minor", "extra")
+        ]
+        return f"{parts[0]}.{parts[1]}{parts[2]}" if parts[0] and parts[1] else None
+
+    def _ganeti_version(self) -> str | None:
+        """The installed Ganeti Ganeti runs (``/etc/ganeti/share``), else the cluster's."""
+        share = self.options("ganeti-share", DEFAULT_GANETI_SHARE)
+        installed = self._constants_release(os.path.join(share, CONSTANTS))
+        if installed:
+            return installed
+        cluster = _read_optional(self.context.paths.ssconf("release_version"))
+        if cluster and cluster.strip():
+            return cluster.strip()
+        return self._sole_installed(self.options("ganeti-versions", DEFAULT_GANETI_VERSIONS))
+
+    def _sole_installed(self, directory: str) -> str | None:
+        """With exactly one Ganeti version installed, there is no doubt which one runs."""
+        try:
+            candidates = [
+                path
+                for path in (os.path.join(directory, n, CONSTANTS) for n in os.listdir(directory))
+                if os.path.isfile(path)
+            ]
+        except OSError:
+            return None
+        return self._constants_release(candidates[0]) if len(candidates) == 1 else None
+
+    def _constants_release(self, path: str) -> str | None:
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            return None
+        if self._ganeti is not None and self._ganeti[:2] == (path, mtime):
+            return self._ganeti[2]
+        text = _read_optional(path, CONSTANTS_LIMIT)
+        release = ganeti_release(text) if text else None
+        self._ganeti = (path, mtime, release)
+        return release
+
+
+class NodeCollector(Collector):
+    """What the node OS sees: CPUs, memory, filesystems, NICs and component versions."""
+
+    name = NAME
+    category = None
+    kind = Kind.PERFORMANCE
+
+    def __init__(self, context: AgentContext) -> None:
+        super().__init__(context)
+        self.cpu_load = CpuLoad()
+        self.version_reader = VersionReader(context, self.settings.option)
+
+    def collect(self) -> JSONValue:
+        per_cpu = psutil.cpu_times(percpu=True)
+        return {
+            "cpu_number": len(per_cpu),
+            "cpus": self.cpu_load.loads(per_cpu),
+            "size_unit": SIZE_UNIT,
+            "memory": memory_data(),
+            "filesystem": filesystem_data(),
+            "NICs": nic_data(),
+            "versions": self.version_reader.versions(),
+        }
+
+
+def collectors(context: AgentContext) -> Iterable[Collector]:
+    return [NodeCollector(context)]
