@@ -1,0 +1,200 @@
+"""Plugin collectors: real executables written by the test, run by the real executor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor as global_reactor
+
+from ganeti_agent.collectors import plugins
+from ganeti_agent.collectors.plugins import NOT_RUN_YET, PluginCollector, discover, plugin_name
+from ganeti_agent.executor import ProcessRunner
+from ganeti_agent.framework import (
+    AgentContext,
+    CollectedReport,
+    CollectorSet,
+    CollectorSettings,
+    Enablement,
+    ManagedCollector,
+)
+from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.report import Category, Kind
+
+reactor: Any = global_reactor
+F = TypeVar("F", bound=Callable[..., Coroutine[Any, Any, None]])
+
+
+def async_test(test: F) -> F:
+    """pytest-twisted's ``ensureDeferred``, which has no type hints, for mypy --strict."""
+    return cast(F, pytest_twisted.ensureDeferred(test))
+
+
+GOOD = {
+    "name": "raid",
+    "version": "1.0",
+    "format_version": 1,
+    "category": "storage",
+    "kind": 1,
+    "data": {"status": {"code": 1, "message": "rebuilding md0"}, "degraded": 1},
+}
+
+
+def plugin(directory: Path, file_name: str, body: str) -> Path:
+    path = directory / file_name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def prints(report: object) -> str:
+    return f"cat <<'EOF'\n{json.dumps(report)}\nEOF\n"
+
+
+def context(directory: Path, timeout: float = 5.0) -> AgentContext:
+    def settings(name: str) -> CollectorSettings:
+        options = {"directory": str(directory)} if name == "plugins" else {}
+        return CollectorSettings(timeout=timeout, options=options)
+
+    return AgentContext(
+        clock=reactor,
+        runner=ProcessRunner(reactor, reactor),
+        paths=GanetiPaths(),
+        hostname="node1",
+        settings=settings,
+    )
+
+
+async def sampled_report(collector: PluginCollector) -> CollectedReport:
+    managed = ManagedCollector(collector, reactor, lambda: 1.0e9)
+    await managed._sample_once()
+    return await managed.report()
+
+
+@pytest.mark.parametrize(
+    ("file_name", "name"),
+    [
+        ("raid.sh", "raid"),
+        ("check-md", "check-md"),
+        ("disk_temp.py", "disk_temp"),
+        (".hidden", None),
+        ("raid.sh~", None),
+        ("raid.dpkg-old", None),
+        ("raid.disabled", None),
+        ("bad name.sh", None),
+    ],
+)
+def test_plugin_names_come_from_file_names(file_name: str, name: str | None) -> None:
+    assert plugin_name(file_name) == name
+
+
+def test_discovery_keeps_executables_only(tmp_path: Path) -> None:
+    plugin(tmp_path, "b.sh", "true")
+    plugin(tmp_path, "a", "true")
+    plugin(tmp_path, "a.py", "true")
+    (tmp_path / "notes.txt").write_text("not a plugin")
+    (tmp_path / "sub").mkdir()
+    assert discover(str(tmp_path)) == [("a", str(tmp_path / "a")), ("b", str(tmp_path / "b.sh"))]
+    assert discover(str(tmp_path / "missing")) == []
+
+
+def test_the_module_makes_one_collector_per_plugin(tmp_path: Path) -> None:
+    plugin(tmp_path, "raid.sh", "true")
+    made = list(plugins.collectors(context(tmp_path)))
+    assert [c.name for c in made] == ["raid"]
+    assert made[0].stateful
+
+
+def test_plugins_can_be_switched_off(tmp_path: Path) -> None:
+    plugin(tmp_path, "raid.sh", "true")
+    ctx = context(tmp_path)
+    ctx.settings = lambda name: CollectorSettings(
+        enabled=Enablement.NO, options={"directory": str(tmp_path)}
+    )
+    assert list(plugins.collectors(ctx)) == []
+
+
+@async_test
+async def test_a_valid_report_becomes_the_collectors_report(tmp_path: Path) -> None:
+    path = plugin(tmp_path, "raid.sh", prints(GOOD))
+    collector = PluginCollector(context(tmp_path), "raid", str(path))
+    report = await sampled_report(collector)
+    assert report.success
+    assert report.report.category is Category.STORAGE
+    assert report.report.kind is Kind.STATUS
+    assert report.report.data == GOOD["data"]
+
+
+@async_test
+async def test_a_performance_plugin_keeps_its_kind(tmp_path: Path) -> None:
+    performance = {
+        **GOOD,
+        "name": "temp",
+        "kind": 0,
+        "category": None,
+        "data": {"temperature": 41.5},
+    }
+    path = plugin(tmp_path, "temp", prints(performance))
+    report = await sampled_report(PluginCollector(context(tmp_path), "temp", str(path)))
+    assert report.report.kind is Kind.PERFORMANCE
+    assert report.report.category is None
+    assert report.report.data == {"temperature": 41.5}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("echo 'all good'", "output is not one JSON object"),
+        (prints({**GOOD, "kind": 5}), "kind must be 0 (performance) or 1 (status)"),
+        (prints({**GOOD, "name": "other"}), "does not match the plugin's name 'raid'"),
+        ("echo broken >&2; exit 3", "exited with status 3: broken"),
+        ("kill -KILL $$", "killed by signal SIGKILL"),
+    ],
+)
+@async_test
+async def test_anything_else_is_status_2_with_the_reason(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    path = plugin(tmp_path, "raid.sh", body)
+    report = await sampled_report(PluginCollector(context(tmp_path), "raid", str(path)))
+    assert not report.success
+    assert report.report.kind is Kind.STATUS
+    status = report.report.data["status"]
+    assert status["code"] == 2
+    assert message in status["message"]
+
+
+@async_test
+async def test_a_hanging_plugin_times_out(tmp_path: Path) -> None:
+    path = plugin(tmp_path, "slow", "exec sleep 30")
+    collector = PluginCollector(context(tmp_path, timeout=0.3), "slow", str(path))
+    report = await sampled_report(collector)
+    assert report.report.data["status"]["code"] == 2
+    assert "timed out after 0.3 s" in report.report.data["status"]["message"]
+
+
+@async_test
+async def test_a_failure_replaces_the_last_good_report(tmp_path: Path) -> None:
+    path = plugin(tmp_path, "raid.sh", prints(GOOD))
+    collector = PluginCollector(context(tmp_path), "raid", str(path))
+    managed = ManagedCollector(collector, reactor, lambda: 1.0e9)
+    await managed._sample_once()
+    assert (await managed.report()).success
+    plugin(tmp_path, "raid.sh", "exit 1")
+    await managed._sample_once()
+    report = await managed.report()
+    assert report.report.data["status"]["code"] == 2
+    assert report.report.category is Category.STORAGE
+
+
+@async_test
+async def test_before_the_first_run_the_report_says_so(tmp_path: Path) -> None:
+    path = plugin(tmp_path, "raid.sh", prints(GOOD))
+    collector = PluginCollector(context(tmp_path), "raid", str(path))
+    collectors = CollectorSet([collector], reactor, lambda: 1.0e9)
+    report = await collectors.managed[0].report()
+    assert report.report.data == {"status": {"code": 2, "message": NOT_RUN_YET}}
