@@ -26,7 +26,7 @@ REGISTRY: tuple[str, ...] = (
     "node",
     "daemons",
     # "confd",
-    # "plugins",
+    "plugins",
 )
 
 
