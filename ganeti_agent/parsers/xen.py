@@ -66,14 +66,34 @@ def haskell_double(value: float) -> str:
     return f"{sign}{digits[0]}.{digits[1:] or '0'}e{point - 1}"
 
 
+def haskell_string(text: str) -> str:
+    """A string literal as Haskell's ``show`` writes it (non-ASCII as decimal escapes)."""
+    parts = ['"']
+    for index, char in enumerate(text):
+        if char in '"\\':
+            parts.append("\\" + char)
+        elif " " <= char <= "~":
+            parts.append(char)
+        else:
+            parts.append(f"\\{ord(char)}")
+            following = text[index + 1 : index + 2]
+            if following.isdigit():
+                parts.append("\\&")
+    parts.append('"')
+    return "".join(parts)
+
+
 def show_lisp(value: LispList | str | float) -> str:
     """Haskell's ``show`` of Ganeti's ``LispConfig``, for messages identical to Ganeti's."""
     if isinstance(value, LispList):
         return "LCList [" + ",".join(show_lisp(item) for item in value.items) + "]"
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        return f'LCString "{escaped}"'
+        return f"LCString {haskell_string(value)}"
     return f"LCDouble {haskell_double(value)}"
+
+
+class LispSyntaxError(ParseError):
+    """Text that is not a sequence of s-expressions at all (Ganeti: ``takeWhile1``)."""
 
 
 class _LispReader:
@@ -88,7 +108,7 @@ class _LispReader:
         self.position = 0
 
     def fail(self, reason: str) -> ParseError:
-        return ParseError(reason, self.text[self.position :])
+        return LispSyntaxError(reason, self.text[self.position :])
 
     def skip_space(self) -> None:
         while self.position < len(self.text) and self.text[self.position] in _WHITESPACE:

@@ -1,0 +1,96 @@
+"""``mon-collector inst-status-xen [-a IP_ADDR] [-p PORT]``; positional arguments are ignored.
+
+As in Ganeti 3.0.2 the node's instances come from confd (``-a``/``-p`` choose the
+server, default: the master candidates on port 1814) and the domains from ``xm`` on
+``PATH``; ``GANETI_XEN_TOOLSTACK=xl`` (or ``auto``) picks Xen 4.5+'s ``xl`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
+
+from ganeti_agent.cli.moncollector import CliError, Invocation, Option, Subcommand, build_report
+from ganeti_agent.cluster import ClusterQueries
+from ganeti_agent.collectors.inst_status_xen import InstStatusXenCollector
+from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ProcessRunner
+from ganeti_agent.framework import AgentContext, CollectorError, CollectorSettings
+from ganeti_agent.report import JSONValue, Report
+
+TOOLSTACK_VARIABLE = "GANETI_XEN_TOOLSTACK"
+DEFAULT_TOOLSTACK = "xm"
+
+
+def port_option(value: str | None) -> int | None:
+    """The ``-p`` value; a non-integer is Ganeti's command-line parse error."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise CliError(
+            f"reading port: cannot parse string '{value}'",
+            prefix="Error while parsing command line arguments:\n",
+        ) from None
+
+
+def cluster_queries(invocation: Invocation) -> ClusterQueries:
+    from ganeti_agent.confd.queries import cli_cluster_queries
+
+    port = port_option(invocation.options.get("port"))
+    return cli_cluster_queries(
+        invocation.paths, invocation.options.get("address"), port, invocation.reactor
+    )
+
+
+def make_collector(invocation: Invocation) -> InstStatusXenCollector:
+    """The daemon's collector, wired to this process: confd, ``PATH``, the real clock."""
+    reactor = invocation.reactor
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        reactor = global_reactor
+    runner = ProcessRunner(
+        reactor, reactor, search_path=os.environ.get("PATH", DEFAULT_SEARCH_PATH)
+    )
+    toolstack = os.environ.get(TOOLSTACK_VARIABLE, DEFAULT_TOOLSTACK)
+    settings = CollectorSettings(timeout=3600.0, options={"toolstack": toolstack})
+    context = AgentContext(
+        clock=reactor,
+        runner=runner,
+        paths=invocation.paths,
+        hostname=socket.gethostname(),
+        cluster=cluster_queries(invocation),
+    )
+    return InstStatusXenCollector(context, settings)
+
+
+def run(invocation: Invocation) -> Deferred[Report]:
+    collector = make_collector(invocation)
+
+    def failed(failure: Failure) -> Report:
+        failure.trap(CollectorError)
+        raise CliError(str(failure.value))
+
+    def reported(data: JSONValue) -> Report:
+        return build_report(InstStatusXenCollector, data)
+
+    return collector.collect().addCallbacks(reported, failed)
+
+
+COMMAND = Subcommand(
+    name="inst-status-xen",
+    summary=(
+        "gathers and displays the status of the instances in JSON",
+        "format",
+    ),
+    options=(
+        Option("a", "address", "IP_ADDR", "the IP address of the Confd server to connect to"),
+        Option("p", "port", "PORT", "Network port of the Confd server to connect to", "integer"),
+    ),
+    run=run,
+    positional="ignored",
+)
