@@ -29,7 +29,7 @@ PROGRAM = "mon-collector"
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "diskstats",
     # "drbd",
-    # "inst_status_xen",
+    "inst_status_xen",
     # "lv",
 )
 
