@@ -38,11 +38,11 @@ _NUMA_NODE = re.compile(r"node[0-9]+")
 T = TypeVar("T")
 
 
-def resolve_command(name: str) -> str | None:
+def resolve_command(name: str, search_path: str = DEFAULT_SEARCH_PATH) -> str | None:
     """Where the executor would find ``name``, without running it."""
     if os.sep in name:
         return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
-    return shutil.which(name, path=DEFAULT_SEARCH_PATH)
+    return shutil.which(name, path=search_path)
 
 
 def _decode(result: ProcessResult) -> str:
@@ -85,7 +85,8 @@ class XenHypervisorCollector(Collector):
     def available(self) -> bool:
         """A Xen Dom0: /proc/xen exists and the toolstack is installed."""
         xen_dir = os.path.join(self.context.proc_root, "xen")
-        return os.path.isdir(xen_dir) and resolve_command(self.command) is not None
+        search_path = getattr(self.context.runner, "search_path", DEFAULT_SEARCH_PATH)
+        return os.path.isdir(xen_dir) and resolve_command(self.command, search_path) is not None
 
     def collect(self) -> Deferred[JSONValue]:
         asked = self.context.runner.run([self.command, "info"], self.settings.timeout)
