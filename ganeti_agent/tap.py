@@ -15,7 +15,6 @@ from twisted.application.service import IService, MultiService, Service
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
-from twisted.web.server import Request, Site
 
 from ganeti_agent import __version__
 from ganeti_agent.api import MonitoringAPI
@@ -25,6 +24,7 @@ from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ProcessRunner
 from ganeti_agent.framework import AgentContext, CollectorSet
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.settings import AgentSettings, SettingsError, load_settings
+from ganeti_agent.web import AgentSite
 
 log = Logger(namespace="ganeti_agent")
 
@@ -63,26 +63,6 @@ class Options(usage.Options):
             self["settings"] = load_settings(self["config"])
         except SettingsError as exc:
             raise usage.UsageError(str(exc)) from None
-
-
-class AgentSite(Site):
-    """A Site whose access log goes through twisted.logger, and only when asked for."""
-
-    def __init__(self, resource: Any, log_requests: bool) -> None:
-        super().__init__(resource)  # type: ignore[no-untyped-call]
-        self.log_requests = log_requests
-
-    def log(self, request: Request) -> None:  # type: ignore[override]
-        if self.log_requests:
-            address = request.getClientAddress()
-            log.info(
-                '{client} "{method} {uri}" {code} {length}',
-                client=getattr(address, "host", "-"),
-                method=request.method.decode("ascii", "replace"),
-                uri=request.uri.decode("ascii", "replace"),
-                code=request.code,
-                length=request.sentLength,
-            )
 
 
 class CollectorService(Service):

@@ -42,7 +42,7 @@ class Hanging(Collector):
         return Deferred()
 
 
-def make_api(clock: Clock | None = None) -> tuple[StubTreq, Clock]:
+def make_api(clock: Clock | None = None) -> tuple[Any, Clock]:
     clock = clock or Clock()
     ctx = AgentContext(
         clock=clock,
@@ -160,7 +160,7 @@ async def test_hanging_collector_times_out_alone() -> None:
         clock,
         lambda: 0.0,
     )
-    treq = StubTreq(MonitoringAPI(collectors).resource())
+    treq: Any = StubTreq(MonitoringAPI(collectors).resource())
     listing = await treq.get("http://node1/1/list/collectors")
     assert await listing.content() == b'[["hanging","instance",1],["diskstats","storage",0]]'
     single = await treq.get("http://node1/1/report/storage/diskstats")

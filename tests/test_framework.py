@@ -69,7 +69,8 @@ class Buggy(Collector):
     kind = Kind.STATUS
 
     def collect(self) -> JSONValue:
-        return {}["missing"]
+        empty: dict[str, JSONValue] = {}
+        return empty["missing"]
 
 
 def results(deferred: Deferred[CollectedReport], case: SynchronousTestCase) -> CollectedReport:
