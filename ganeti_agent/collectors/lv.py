@@ -1,0 +1,134 @@
+"""``lv`` (storage, performance): every LVM logical volume segment and its instance.
+
+Runs Ganeti's exact ``lvs`` command line through the executor (LVM can hold a lock
+for minutes, so the run has the collector's timeout and the framework's single
+flight), plus ``lvs-extra-args`` from the configuration (``--driverloaded n`` on
+hosts without device-mapper, ``--config ...`` filters). Volumes are paired with the
+instances of this node (primary, then secondary) through their disks. Without a
+cluster every ``instance`` is null; a cluster that cannot answer fails the report
+with Ganeti's "Unable to obtain the list of instances" message.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from collections.abc import Iterable, Sequence
+
+from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.python.failure import Failure
+
+from ganeti_agent.cluster import ClusterQueries, ClusterUnavailable
+from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ExecutionError, ProcessResult
+from ganeti_agent.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.parsers.errors import ParseError
+from ganeti_agent.parsers.lvs import (
+    LVS_ARGUMENTS,
+    InstanceDataError,
+    InstanceDisks,
+    LogicalVolume,
+    instance_disks,
+    lv_data,
+    parse_lvs,
+)
+from ganeti_agent.report import Category, JSONValue, Kind
+
+NAME = "lv"
+INSTANCES_ERROR = "Unable to obtain the list of instances"
+
+
+def lvs_argv(binary: str = "lvs", extra: Sequence[str] = ()) -> list[str]:
+    """Ganeti's command line, with ``extra`` arguments before the field list."""
+    return [binary, *LVS_ARGUMENTS[1:-2], *extra, *LVS_ARGUMENTS[-2:]]
+
+
+def cluster_instances(cluster: ClusterQueries, hostname: str) -> Deferred[list[InstanceDisks]]:
+    """This node's instances (primary first, then secondary) with their disks' volumes.
+
+    Fails with ``ClusterUnavailable`` when the cluster cannot answer or its answer is
+    not made of valid instance and disk objects.
+    """
+
+    def with_disks(
+        lists: tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]],
+    ) -> Deferred[list[InstanceDisks]]:
+        instances = [*lists[0], *lists[1]]
+        asked = [cluster.instance_disks(str(instance.get("uuid"))) for instance in instances]
+        gathered: Deferred[list[list[dict[str, JSONValue]]]] = gatherResults(
+            asked, consumeErrors=True
+        )
+        gathered.addErrback(_first_error)
+        return gathered.addCallback(lambda disks: _checked(instances, disks))
+
+    return cluster.node_instances(hostname).addCallback(with_disks)
+
+
+def _first_error(failure: Failure) -> None:
+    """gatherResults wraps the failure; unwrap it so its message stays readable."""
+    inner = getattr(failure.value, "subFailure", None)
+    if isinstance(inner, Failure):
+        inner.raiseException()
+    failure.raiseException()
+
+
+def _checked(
+    instances: list[dict[str, JSONValue]], disks: list[list[dict[str, JSONValue]]]
+) -> list[InstanceDisks]:
+    result = []
+    for instance, its_disks in zip(instances, disks, strict=True):
+        try:
+            checked = instance_disks(instance, its_disks, strict=False)
+        except InstanceDataError as exc:
+            raise ClusterUnavailable(f"invalid instance data from the cluster: {exc}") from None
+        if checked is not None:
+            result.append(checked)
+    return result
+
+
+class LvCollector(Collector):
+    """Runs ``lvs`` at query time and maps each volume to its instance."""
+
+    name = NAME
+    category = Category.STORAGE
+    kind = Kind.PERFORMANCE
+
+    @property
+    def argv(self) -> list[str]:
+        binary = self.settings.option("lvs", "lvs")
+        extra = shlex.split(self.settings.option("lvs-extra-args", ""))
+        return lvs_argv(binary, extra)
+
+    def available(self) -> bool:
+        """Served where the ``lvs`` binary exists (Ganeti nodes always have lvm2)."""
+        return shutil.which(self.argv[0], path=DEFAULT_SEARCH_PATH) is not None
+
+    def collect(self) -> Deferred[JSONValue]:
+        ran = self.context.runner.run(self.argv, self.settings.timeout)
+        parsed: Deferred[list[LogicalVolume]] = ran.addCallbacks(self._parse, self._run_failed)
+        return parsed.addCallback(self._with_instances)
+
+    def _run_failed(self, failure: Failure) -> list[LogicalVolume]:
+        failure.trap(ExecutionError)
+        raise CollectorError(f"running command: {failure.value}")
+
+    def _parse(self, result: ProcessResult) -> list[LogicalVolume]:
+        try:
+            return parse_lvs(result.stdout.decode("utf-8", "replace"))
+        except ParseError as exc:
+            raise CollectorError(f"cannot parse the output of lvs: {exc.reason}") from None
+
+    def _with_instances(self, volumes: list[LogicalVolume]) -> Deferred[JSONValue]:
+        cluster = self.context.cluster
+        if cluster is None:
+            return succeed(lv_data(volumes, []))
+
+        def failed(failure: Failure) -> list[InstanceDisks]:
+            failure.trap(ClusterUnavailable)
+            raise CollectorError(f"{INSTANCES_ERROR}: {failure.value}")
+
+        found = cluster_instances(cluster, self.context.hostname).addErrback(failed)
+        return found.addCallback(lambda instances: lv_data(volumes, instances))
+
+
+def collectors(context: AgentContext) -> Iterable[Collector]:
+    return [LvCollector(context)]
