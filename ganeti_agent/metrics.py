@@ -33,6 +33,7 @@ log = Logger(namespace="ganeti_agent.metrics")
 
 CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 KIB = 1024
+MIB = 1024 * 1024
 SECTOR_BYTES = 512
 
 MetricType = Literal["gauge", "counter"]
@@ -424,6 +425,158 @@ INSTANCE_MTIME = _family(
     "instance",
 )
 
+# daemon-* (one collector per Ganeti daemon, and the agent itself)
+_DAEMON = ("daemon",)
+DAEMON_STATUS = _family(
+    "ganeti_daemon_status_code",
+    "gauge",
+    "Ganeti status code of the daemon (0 OK, 2 unknown, 4 not running where it must).",
+    *_DAEMON,
+)
+DAEMON_RUNNING = _family("ganeti_daemon_running", "gauge", "1 if the daemon runs.", *_DAEMON)
+DAEMON_FIELDS: tuple[tuple[str, Family, float], ...] = (
+    (
+        "memory",
+        _family("ganeti_daemon_resident_memory_bytes", "gauge", "Resident memory.", *_DAEMON),
+        1,
+    ),
+    (
+        "uptime",
+        _family(
+            "ganeti_daemon_uptime_seconds", "gauge", "Time since the daemon started.", *_DAEMON
+        ),
+        1,
+    ),
+    (
+        "cpu_usage",
+        _family(
+            "ganeti_daemon_cpu_usage_percent",
+            "gauge",
+            "CPU used since the previous report, percent of one CPU.",
+            *_DAEMON,
+        ),
+        1,
+    ),
+    ("threads", _family("ganeti_daemon_threads", "gauge", "Number of threads.", *_DAEMON), 1),
+)
+
+# hypervisor-xen, hypervisor-kvm
+_HV = ("hypervisor",)
+HYPERVISOR_INFO = _family(
+    "ganeti_hypervisor_info", "gauge", "Hypervisor and its version; always 1.", *_HV, "version"
+)
+HYPERVISOR_FIELDS: tuple[tuple[str, Family, float], ...] = (
+    (
+        "memory_total",
+        _family("ganeti_hypervisor_memory_total_bytes", "gauge", "Memory of the host.", *_HV),
+        MIB,
+    ),
+    (
+        "memory_free",
+        _family(
+            "ganeti_hypervisor_memory_free_bytes",
+            "gauge",
+            "Memory free for instances.",
+            *_HV,
+        ),
+        MIB,
+    ),
+    ("cpu_total", _family("ganeti_hypervisor_cpus", "gauge", "Physical CPUs.", *_HV), 1),
+    (
+        "cpu_sockets",
+        _family("ganeti_hypervisor_cpu_sockets", "gauge", "CPU sockets.", *_HV),
+        1,
+    ),
+    ("cpu_nodes", _family("ganeti_hypervisor_numa_nodes", "gauge", "NUMA nodes.", *_HV), 1),
+)
+
+# node
+NODE_CPU_BUSY = _family(
+    "ganeti_node_cpu_busy_ratio",
+    "gauge",
+    "Busy fraction of one CPU since the previous node report (0..1).",
+    "cpu",
+)
+NODE_CPU_NUMBER = _family("ganeti_node_cpu_number", "gauge", "Number of CPUs of the node.")
+NODE_MEMORY = _family(
+    "ganeti_node_memory_bytes",
+    "gauge",
+    "Memory and swap figures of the node OS; type is the report's key (total, available, ...).",
+    "type",
+)
+_FS = ("device", "mountpoint", "fstype")
+NODE_FS_FIELDS: tuple[tuple[str, Family, float], ...] = (
+    (
+        "total",
+        _family("ganeti_node_filesystem_size_bytes", "gauge", "Size of a filesystem.", *_FS),
+        1,
+    ),
+    (
+        "used",
+        _family("ganeti_node_filesystem_used_bytes", "gauge", "Used space.", *_FS),
+        1,
+    ),
+    (
+        "free",
+        _family("ganeti_node_filesystem_free_bytes", "gauge", "Free space.", *_FS),
+        1,
+    ),
+)
+_NIC = ("interface",)
+NODE_NIC_UP = _family("ganeti_node_network_up", "gauge", "1 if the interface is up.", *_NIC)
+NODE_NIC_FIELDS: tuple[tuple[str, Family, float], ...] = (
+    ("mtu", _family("ganeti_node_network_mtu_bytes", "gauge", "MTU of the interface.", *_NIC), 1),
+    (
+        "bytes_sent",
+        _family("ganeti_node_network_transmit_bytes_total", "counter", "Bytes sent.", *_NIC),
+        1,
+    ),
+    (
+        "bytes_received",
+        _family("ganeti_node_network_receive_bytes_total", "counter", "Bytes received.", *_NIC),
+        1,
+    ),
+    (
+        "packets_sent",
+        _family("ganeti_node_network_transmit_packets_total", "counter", "Packets sent.", *_NIC),
+        1,
+    ),
+    (
+        "packets_received",
+        _family("ganeti_node_network_receive_packets_total", "counter", "Packets received.", *_NIC),
+        1,
+    ),
+    (
+        "errors_in",
+        _family("ganeti_node_network_receive_errs_total", "counter", "Receive errors.", *_NIC),
+        1,
+    ),
+    (
+        "errors_out",
+        _family("ganeti_node_network_transmit_errs_total", "counter", "Transmit errors.", *_NIC),
+        1,
+    ),
+    (
+        "drops_in",
+        _family("ganeti_node_network_receive_drop_total", "counter", "Dropped on receive.", *_NIC),
+        1,
+    ),
+    (
+        "drops_out",
+        _family(
+            "ganeti_node_network_transmit_drop_total", "counter", "Dropped on transmit.", *_NIC
+        ),
+        1,
+    ),
+)
+NODE_VERSION = _family(
+    "ganeti_node_version_info",
+    "gauge",
+    "Version of a component on the node (kernel, ganeti, drbd, ...); always 1.",
+    "component",
+    "version",
+)
+
 # plugin collectors
 PLUGIN_VALUE = _family(
     "ganeti_plugin_value",
@@ -596,6 +749,63 @@ def map_instance_status(_name: str, data: JSONValue) -> Iterator[Point]:
             yield Point(INSTANCE_MTIME, name, mtime)
 
 
+def map_daemon(_name: str, data: JSONValue) -> Iterator[Point]:
+    if not isinstance(data, Mapping):
+        return
+    daemon = (_label(data.get("daemon")),)
+    code, _message = status_of(Kind.STATUS, data)
+    yield Point(DAEMON_STATUS, daemon, float(code))
+    yield _flag(DAEMON_RUNNING, daemon, data.get("pid") is not None)
+    if data.get("size_unit", "B") == "B":
+        yield from _fields(data, DAEMON_FIELDS, daemon)
+
+
+def map_hypervisor(_name: str, data: JSONValue) -> Iterator[Point]:
+    if not isinstance(data, Mapping):
+        return
+    hypervisor = (_label(data.get("hypervisor")),)
+    yield Point(HYPERVISOR_INFO, (*hypervisor, _label(data.get("version"))), 1.0)
+    if data.get("memory_unit", "MiB") == "MiB":
+        yield from _fields(data, HYPERVISOR_FIELDS, hypervisor)
+
+
+def map_node(_name: str, data: JSONValue) -> Iterator[Point]:
+    if not isinstance(data, Mapping):
+        return
+    cpus = data.get("cpus")
+    for index, busy in enumerate(cpus if isinstance(cpus, list) else []):
+        number = _number(busy)
+        if number is not None:
+            yield Point(NODE_CPU_BUSY, (str(index),), number)
+    cpu_number = _number(data.get("cpu_number"))
+    if cpu_number is not None:
+        yield Point(NODE_CPU_NUMBER, (), cpu_number)
+    if data.get("size_unit", "B") == "B":
+        yield from _node_sizes(data)
+    for nic in _objects(data.get("NICs")):
+        interface = (_label(nic.get("name")),)
+        if isinstance(nic.get("up"), bool):
+            yield _flag(NODE_NIC_UP, interface, bool(nic.get("up")))
+        yield from _fields(nic, NODE_NIC_FIELDS, interface)
+    versions = data.get("versions")
+    if isinstance(versions, Mapping):
+        for component, version in versions.items():
+            if isinstance(version, str):
+                yield Point(NODE_VERSION, (str(component), version), 1.0)
+
+
+def _node_sizes(data: Mapping[str, JSONValue]) -> Iterator[Point]:
+    memory = data.get("memory")
+    if isinstance(memory, Mapping):
+        for key, value in memory.items():
+            number = _number(value)
+            if number is not None:
+                yield Point(NODE_MEMORY, (str(key),), number)
+    for filesystem in _objects(data.get("filesystem")):
+        labels = tuple(_label(filesystem.get(key)) for key in _FS)
+        yield from _fields(filesystem, NODE_FS_FIELDS, labels)
+
+
 def map_plugin(name: str, data: JSONValue) -> Iterator[Point]:
     """Numbers at the top level of a plugin's data, and one level further down."""
     if not isinstance(data, Mapping):
@@ -619,15 +829,26 @@ MAPPERS: dict[str, Mapper] = {
     "lv": map_lv,
     "inst-status-xen": map_instance_status,
     "inst-status-kvm": map_instance_status,
+    "node": map_node,
     "plugin": map_plugin,
 }
 """Collector name (or a collector's ``metrics_mapper`` attribute) to its mapper."""
+
+PREFIX_MAPPERS: dict[str, Mapper] = {"daemon-": map_daemon, "hypervisor-": map_hypervisor}
+"""Mappers of collector families whose names share a prefix (one collector per daemon)."""
 
 
 def mapper_for(managed: ManagedCollector) -> Mapper | None:
     """A collector may name its mapper (plugins share one); by default its own name."""
     key = getattr(managed.collector, "metrics_mapper", managed.name)
-    return MAPPERS.get(key) if isinstance(key, str) else None
+    if not isinstance(key, str):
+        return None
+    if key in MAPPERS:
+        return MAPPERS[key]
+    for prefix, mapper in PREFIX_MAPPERS.items():
+        if key.startswith(prefix):
+            return mapper
+    return None
 
 
 def collector_points(managed: ManagedCollector, collected: CollectedReport) -> Iterator[Point]:

@@ -17,11 +17,13 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from ganeti_agent import __version__
+from ganeti_agent.access import access_settings, protect
 from ganeti_agent.api import MonitoringAPI
 from ganeti_agent.cluster import ClusterQueries
 from ganeti_agent.collectors import build_collectors
 from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ProcessRunner
 from ganeti_agent.framework import AgentContext, CollectorSet
+from ganeti_agent.metrics import MetricsExporter
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.settings import AgentSettings, SettingsError, load_settings
 from ganeti_agent.web import AgentSite
@@ -49,6 +51,7 @@ class Options(usage.Options):
         ["bind", "b", None, f"Address of the monitoring API (default {DEFAULT_BIND})."],
         ["port", "p", None, f"TCP port of the monitoring API (default {DEFAULT_PORT}).", _port],
         ["data-dir", None, None, "Ganeti's data directory (default /var/lib/ganeti)."],
+        ["auth-users", None, None, "Users file (name:bcrypt-hash) for HTTP basic auth."],
     ]
     optFlags: list[list[str | None]] = [
         ["log-requests", None, "Log one line per HTTP request."],
@@ -58,9 +61,21 @@ class Options(usage.Options):
         print(f"ganeti-agent {__version__}")
         raise SystemExit(0)
 
+    def opt_listen(self, description: str) -> None:
+        """Listen on a Twisted endpoint (tcp:1815:interface=127.0.0.1, ssl:..., systemd:...);
+        repeatable, replaces --bind and --port."""
+        self.setdefault("listen", []).append(description)
+
     def postOptions(self) -> None:
         try:
             self["settings"] = load_settings(self["config"])
+            self["access"] = access_settings(
+                self["settings"],
+                self.get("listen", []),
+                self["auth-users"],
+                _listen_description(self["settings"], self),
+                _reactor(),
+            )
         except SettingsError as exc:
             raise usage.UsageError(str(exc)) from None
 
@@ -124,7 +139,9 @@ def make_agent(
     )
     activation = cluster.data_collectors if cluster is not None else None
     collectors = CollectorSet(build_collectors(context), clock, time.time, activation)
-    return collectors, MonitoringAPI(collectors)
+    api = MonitoringAPI(collectors)
+    api.extra_routes["metrics"] = MetricsExporter(collectors).route
+    return collectors, api
 
 
 def makeService(options: Options) -> IService:
@@ -134,6 +151,10 @@ def makeService(options: Options) -> IService:
     collectors, api = make_agent(settings, options, reactor, top)
     CollectorService(collectors).setServiceParent(top)  # type: ignore[no-untyped-call]
     log_requests = options["log-requests"] or settings.get_bool("agent", "log-requests", False)
-    site = AgentSite(api.resource(), log_requests)  # type: ignore[no-untyped-call]
-    strports.service(_listen_description(settings, options), site).setServiceParent(top)
+    access = options["access"]
+    site = AgentSite(protect(api.resource(), access), log_requests)  # type: ignore[no-untyped-call]
+    for note in access.notes:
+        log.warn("{note}", note=note)
+    for description in access.listen:
+        strports.service(description, site).setServiceParent(top)
     return top
