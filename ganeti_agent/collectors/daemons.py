@@ -352,7 +352,10 @@ class GanetiDaemonCollector(Collector):
             return False
         if os.path.exists(self.pid_file):
             return True
-        return self.need(self.roles.current()) is Need.REQUIRED
+        try:
+            return self.need(self.roles.current()) is Need.REQUIRED
+        except CollectorError:
+            return True  # listed, so that its report shows the configuration error
 
     def collect(self) -> Deferred[JSONValue]:
         asked = self.roles.fetch()
