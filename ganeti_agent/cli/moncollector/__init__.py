@@ -28,9 +28,9 @@ PROGRAM = "mon-collector"
 
 SUBCOMMAND_MODULES: tuple[str, ...] = (
     "diskstats",
-    # "drbd",
+    "drbd",
     "inst_status_xen",
-    # "lv",
+    "lv",
 )
 
 
