@@ -1,0 +1,310 @@
+"""The cluster configuration (``config.data``) and the indexes confd answers from.
+
+Parsing is pure: text in, :class:`ClusterConfig` out, or :class:`ConfigError` with the
+reason. Every index an answer needs is built once per load, so a query costs a dict
+lookup (spec/confd.md section 4). Ganeti 2.16 and 3.0 files are accepted, with disks
+either in the top-level ``disks`` table (referenced by UUID) or inline in instances.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ganeti_agent.report import JSONValue
+
+#: mond's six collectors, the only ones confd reports on (spec/monitoring.md 6.2).
+DATA_COLLECTORS = (
+    "cpu-avg-load",
+    "diskstats",
+    "drbd",
+    "inst-status-xen",
+    "lv",
+    "xen-cpu-avg-load",
+)
+DEFAULT_COLLECTOR_INTERVAL = 5_000_000
+XEN_HYPERVISORS = frozenset({"xen-pvm", "xen-hvm"})
+
+JSONObject = dict[str, JSONValue]
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """``config.data`` cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Node:
+    uuid: str
+    name: str
+    primary_ip: str
+    master_candidate: bool
+    drained: bool
+    offline: bool
+    serial: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    uuid: str
+    name: str
+    primary_node: str
+    serial: int
+    disks: tuple[JSONObject, ...]
+    raw: JSONObject
+
+
+@dataclass
+class ClusterConfig:
+    """A loaded configuration and its indexes."""
+
+    raw: JSONObject
+    version: int
+    serial: int
+    master_uuid: str
+    master_ip: str
+    default_link: str | None
+    nodes: dict[str, Node]
+    instances: dict[str, Instance]
+    node_names: dict[str, Node] = field(default_factory=dict)
+    instance_names: dict[str, Instance] = field(default_factory=dict)
+    ips_by_link: dict[str, dict[str, str]] = field(default_factory=dict)
+    drbd_by_node: dict[str, list[list[JSONValue]]] = field(default_factory=dict)
+    primaries: dict[str, list[JSONObject]] = field(default_factory=dict)
+    secondaries: dict[str, list[JSONObject]] = field(default_factory=dict)
+    node_pips: list[str] = field(default_factory=list)
+    mc_pips: list[str] = field(default_factory=list)
+    collectors: JSONObject = field(default_factory=dict)
+    hypervisors: list[str] = field(default_factory=list)
+
+    @property
+    def master(self) -> Node | None:
+        return self.nodes.get(self.master_uuid)
+
+    def find_node(self, query: str) -> Node | None:
+        """Ganeti's lookup: UUID, exact name, else a unique ``query + "."`` prefix."""
+        return _find(query, self.nodes, self.node_names)
+
+    def find_instance(self, query: str) -> Instance | None:
+        return _find(query, self.instances, self.instance_names)
+
+    def node_name(self, uuid: str) -> str:
+        node = self.nodes.get(uuid)
+        return node.name if node is not None else uuid
+
+
+def _find(query: str, by_uuid: Mapping[str, T], by_name: Mapping[str, T]) -> T | None:
+    found = by_uuid.get(query)
+    if found is None:
+        found = by_name.get(query)
+    if found is not None:
+        return found
+    prefix = query + "."
+    matches = [item for name, item in by_name.items() if name.startswith(prefix)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _object(value: object, where: str) -> JSONObject:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected an object")
+    return value
+
+
+def _string(obj: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = obj.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: key {key!r} missing or not a string")
+    return value
+
+
+def _int(obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+    value = obj.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: key {key!r} missing or not a number")
+    return int(value)
+
+
+def _node(uuid: str, raw: object) -> Node:
+    where = f"nodes/{uuid}"
+    obj = _object(raw, where)
+    return Node(
+        uuid=_string(obj, "uuid", where, uuid),
+        name=_string(obj, "name", where),
+        primary_ip=_string(obj, "primary_ip", where),
+        master_candidate=bool(obj.get("master_candidate", False)),
+        drained=bool(obj.get("drained", False)),
+        offline=bool(obj.get("offline", False)),
+        serial=_int(obj, "serial_no", where, 0),
+    )
+
+
+def _instance(uuid: str, raw: object, disks: Mapping[str, JSONValue]) -> Instance:
+    where = f"instances/{uuid}"
+    obj = _object(raw, where)
+    disk_list = obj.get("disks", [])
+    if not isinstance(disk_list, list):
+        raise ConfigError(f"{where}: 'disks' is not a list")
+    resolved: list[JSONObject] = []
+    for entry in disk_list:
+        if isinstance(entry, str):
+            if entry not in disks:
+                raise ConfigError(f"{where}: unknown disk {entry}")
+            resolved.append(_object(disks[entry], f"disks/{entry}"))
+        else:
+            resolved.append(_object(entry, f"{where}/disks"))
+    name = obj.get("name")
+    return Instance(
+        uuid=_string(obj, "uuid", where, uuid),
+        name=name if isinstance(name, str) else uuid,
+        primary_node=_string(obj, "primary_node", where),
+        serial=_int(obj, "serial_no", where, 0),
+        disks=tuple(resolved),
+        raw=obj,
+    )
+
+
+def _drbd_ends(disk: Mapping[str, JSONValue]) -> tuple[str, str, int, int] | None:
+    """``(node_a, node_b, minor_a, minor_b)`` of a DRBD disk, None for other types."""
+    if disk.get("dev_type") not in ("drbd", "drbd8"):
+        return None
+    logical = disk.get("logical_id")
+    if not isinstance(logical, list) or len(logical) < 5:
+        raise ConfigError("DRBD disk with a malformed logical_id")
+    node_a, node_b, _port, minor_a, minor_b = logical[:5]
+    if not (isinstance(node_a, str) and isinstance(node_b, str)):
+        raise ConfigError("DRBD disk with a malformed logical_id")
+    if not (isinstance(minor_a, int | float) and isinstance(minor_b, int | float)):
+        raise ConfigError("DRBD disk with a malformed logical_id")
+    return node_a, node_b, int(minor_a), int(minor_b)
+
+
+def _walk(disk: JSONObject) -> Iterator[JSONObject]:
+    """A disk and, recursively, its children."""
+    yield disk
+    children = disk.get("children") or []
+    if isinstance(children, list):
+        for child in children:
+            if isinstance(child, dict):
+                yield from _walk(child)
+
+
+def _index_drbd(config: ClusterConfig) -> None:
+    for instance in config.instances.values():
+        for index, top in enumerate(instance.disks):
+            for disk in _walk(top):
+                ends = _drbd_ends(disk)
+                if ends is None:
+                    continue
+                node_a, node_b, minor_a, minor_b = ends
+                for node, peer, minor in ((node_a, node_b, minor_a), (node_b, node_a, minor_b)):
+                    role = "primary" if instance.primary_node == node else "secondary"
+                    row: list[JSONValue] = [
+                        config.node_name(node),
+                        minor,
+                        instance.name,
+                        f"disk/{index}",
+                        role,
+                        config.node_name(peer),
+                    ]
+                    config.drbd_by_node.setdefault(node, []).append(row)
+
+
+def _secondary_nodes(instance: Instance) -> list[str]:
+    """Nodes at the other end of the instance's top-level DRBD disks."""
+    found: list[str] = []
+    for disk in instance.disks:
+        ends = _drbd_ends(disk)
+        if ends is None:
+            continue
+        node_a, node_b, _, _ = ends
+        other = node_b if node_a == instance.primary_node else node_a
+        if other not in found:
+            found.append(other)
+    return found
+
+
+def _index_instances(config: ClusterConfig, nicparams_default: str | None) -> None:
+    for instance in config.instances.values():
+        config.primaries.setdefault(instance.primary_node, []).append(instance.raw)
+        for node in _secondary_nodes(instance):
+            config.secondaries.setdefault(node, []).append(instance.raw)
+        nics = instance.raw.get("nics") or []
+        for nic in nics if isinstance(nics, list) else []:
+            if not isinstance(nic, dict) or not isinstance(nic.get("ip"), str):
+                continue
+            params = nic.get("nicparams")
+            link = params.get("link") if isinstance(params, dict) else None
+            link = link if isinstance(link, str) else nicparams_default
+            if link is not None:
+                config.ips_by_link.setdefault(link, {})[str(nic["ip"])] = instance.name
+
+
+def _collectors(cluster: Mapping[str, JSONValue], hypervisors: list[str]) -> JSONObject:
+    configured = cluster.get("data_collectors")
+    configured = configured if isinstance(configured, dict) else {}
+    xen = bool(XEN_HYPERVISORS & set(hypervisors))
+    answer: JSONObject = {}
+    for name in DATA_COLLECTORS:
+        entry = configured.get(name)
+        entry = entry if isinstance(entry, dict) else {}
+        active = entry.get("active", True)
+        interval = entry.get("interval", DEFAULT_COLLECTOR_INTERVAL)
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            interval = DEFAULT_COLLECTOR_INTERVAL
+        active = bool(active) and (name != "inst-status-xen" or xen)
+        answer[name] = {"active": active, "interval": int(interval)}
+    return answer
+
+
+def _default_link(cluster: Mapping[str, JSONValue]) -> str | None:
+    nicparams = cluster.get("nicparams")
+    default = nicparams.get("default") if isinstance(nicparams, dict) else None
+    link = default.get("link") if isinstance(default, dict) else None
+    return link if isinstance(link, str) else None
+
+
+def build_config(raw: object) -> ClusterConfig:
+    """Index a decoded configuration; raises ``ConfigError`` when it is not usable."""
+    top = _object(raw, "configuration")
+    cluster = _object(top.get("cluster"), "cluster")
+    disks = top.get("disks", {})
+    disks = disks if isinstance(disks, dict) else {}
+    nodes = {uuid: _node(uuid, node) for uuid, node in _object(top.get("nodes"), "nodes").items()}
+    instances_raw = _object(top.get("instances"), "instances")
+    instances = {
+        uuid: _instance(uuid, instances_raw[uuid], disks) for uuid in sorted(instances_raw)
+    }
+    hypervisors = cluster.get("enabled_hypervisors")
+    hypervisor_list = [str(h) for h in hypervisors] if isinstance(hypervisors, list) else []
+    default_link = _default_link(cluster)
+    config = ClusterConfig(
+        raw=top,
+        version=_int(top, "version", "configuration"),
+        serial=_int(cluster, "serial_no", "cluster"),
+        master_uuid=_string(cluster, "master_node", "cluster"),
+        master_ip=_string(cluster, "master_ip", "cluster"),
+        default_link=default_link,
+        nodes=nodes,
+        instances=instances,
+        hypervisors=hypervisor_list,
+    )
+    config.node_names = {node.name: node for node in nodes.values()}
+    config.instance_names = {instance.name: instance for instance in instances.values()}
+    by_uuid_desc = [nodes[uuid] for uuid in sorted(nodes, reverse=True)]
+    config.node_pips = [node.primary_ip for node in by_uuid_desc]
+    config.mc_pips = [node.primary_ip for node in by_uuid_desc if node.master_candidate]
+    config.collectors = _collectors(cluster, hypervisor_list)
+    _index_drbd(config)
+    _index_instances(config, default_link)
+    return config
+
+
+def parse_config(text: str | bytes) -> ClusterConfig:
+    """Decode and index ``config.data``; a JSON or schema problem is a ``ConfigError``."""
+    try:
+        raw = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Malformed JSON: {exc}") from None
+    return build_config(raw)

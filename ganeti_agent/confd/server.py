@@ -1,0 +1,120 @@
+"""The confd UDP server: ganeti-confd's pipeline, plus counters the real one lacks.
+
+A datagram goes through the daemon's checks in its order (spec/confd.md 2.9); any
+failure drops it silently, so an unauthenticated sender never gets a byte back. Every
+drop reason and request type is counted, which the ``confd`` collector reports, so
+operators see forged traffic and clock skew that ganeti-confd only logs. A reply too
+large for Ganeti's clients (over 61440 bytes) is replaced by an error reply saying so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+
+from ganeti_agent.confd.answers import ConfigStatus, answer, error
+from ganeti_agent.confd.constants import MAX_UDP_DATA_SIZE, RequestType
+from ganeti_agent.confd.protocol import (
+    DropReason,
+    ProtocolError,
+    Request,
+    decode_request,
+    encode_reply,
+)
+from ganeti_agent.report import JSONValue
+
+log = Logger(namespace="ganeti_agent.confd")
+
+
+class Source(Protocol):
+    """What the server answers from (``ConfigSource`` or a test double)."""
+
+    @property
+    def key(self) -> bytes | None: ...
+
+    @property
+    def status(self) -> ConfigStatus: ...
+
+
+@dataclass
+class ConfdCounters:
+    """Monotonic counters since start: requests by type, drops by reason, replies."""
+
+    requests: dict[RequestType, int] = field(default_factory=lambda: dict.fromkeys(RequestType, 0))
+    drops: dict[DropReason, int] = field(default_factory=lambda: dict.fromkeys(DropReason, 0))
+    received: int = 0
+    replies: int = 0
+    error_replies: int = 0
+    oversized_replies: int = 0
+    send_errors: int = 0
+    internal_errors: int = 0
+
+    def to_json(self) -> dict[str, JSONValue]:
+        """The counters with Ganeti's names for request types (``PING``, ``NODE_DRBD``...)."""
+        return {
+            "received": self.received,
+            "requests": {rtype.name: count for rtype, count in self.requests.items()},
+            "drops": {reason.value: count for reason, count in self.drops.items()},
+            "replies": self.replies,
+            "errorReplies": self.error_replies,
+            "oversizedReplies": self.oversized_replies,
+            "sendErrors": self.send_errors,
+            "internalErrors": self.internal_errors,
+        }
+
+
+class ConfdServer(DatagramProtocol):
+    """Answers confd requests from ``source``; one instance per listening port."""
+
+    def __init__(self, source: Source, wall_clock: Callable[[], float] = time.time) -> None:
+        self.source = source
+        self.wall_clock = wall_clock
+        self.counters = ConfdCounters()
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        self.counters.received += 1
+        key = self.source.key
+        if key is None:
+            self._drop(DropReason.NO_KEY, "no HMAC key", addr)
+            return
+        try:
+            request = decode_request(key, datagram, self.wall_clock())
+        except ProtocolError as exc:
+            self._drop(exc.reason, str(exc), addr)
+            return
+        self.counters.requests[request.type] += 1
+        try:
+            reply = self._reply(key, request)
+        except Exception:
+            self.counters.internal_errors += 1
+            log.failure("confd: answering {type} failed", type=request.type.name)
+            return
+        try:
+            assert self.transport is not None
+            self.transport.write(reply, addr)
+        except OSError as exc:
+            self.counters.send_errors += 1
+            log.warn("confd: reply to {addr} not sent: {exc}", addr=addr, exc=exc)
+            return
+        self.counters.replies += 1
+
+    def _reply(self, key: bytes, request: Request) -> bytes:
+        reply = answer(self.source.status, request)
+        if not reply.ok:
+            self.counters.error_replies += 1
+        encoded = encode_reply(key, request.rsalt, reply)
+        if len(encoded) > MAX_UDP_DATA_SIZE:
+            self.counters.oversized_replies += 1
+            message = f"Reply too large for UDP ({len(encoded)} bytes)"
+            log.warn("confd: {type}: {msg}", type=request.type.name, msg=message)
+            encoded = encode_reply(key, request.rsalt, error(message))
+        return encoded
+
+    def _drop(self, reason: DropReason, message: str, addr: Any) -> None:
+        self.counters.drops[reason] += 1
+        log.debug("confd: dropped datagram from {addr}: {msg}", addr=addr, msg=message)

@@ -1,0 +1,195 @@
+"""Where the server's configuration and key come from, kept current while it runs.
+
+``config.data`` is reloaded whenever its (mtime, inode, size) changes, noticed by an
+inotify watch on its directory (close-write and moved-to, so both in-place writes and
+Ganeti's atomic renames count) and by a periodic stat as a safety net, as the real
+daemon does (spec/confd.md section 5). Unlike the real daemon, a corrupt, partial or
+vanished new file never replaces the last good configuration: it is logged and counted,
+and answers keep coming from what was loaded last. ``hmac.key`` is read at start-up
+and, while it is missing, retried at every check, so a node that joins a cluster later
+needs no restart; once read it is kept, as Ganeti keeps it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet import inotify
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.filepath import FilePath
+
+from ganeti_agent.confd.answers import ConfigStatus
+from ganeti_agent.confd.config import ConfigError, parse_config
+from ganeti_agent.confd.constants import CONFIG_RELOAD_TIMEOUT
+from ganeti_agent.confd.queries import io_error_message
+
+log = Logger(namespace="ganeti_agent.confd")
+
+Stamp = tuple[int, int, int]
+#: Stat period while inotify is unavailable (no directory yet, no inotify support).
+POLL_INTERVAL = 1.0
+
+
+def _stamp(path: str) -> Stamp:
+    info = os.stat(path)
+    return info.st_mtime_ns, info.st_ino, info.st_size
+
+
+class ConfigSource(Service):
+    """The current ``ConfigStatus`` and key, for the server and the local queries."""
+
+    def __init__(
+        self,
+        config_path: str,
+        key_path: str,
+        clock: IReactorTime,
+        use_inotify: bool = True,
+        safety_interval: float = CONFIG_RELOAD_TIMEOUT,
+        poll_interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.config_path = config_path
+        self.key_path = key_path
+        self.clock = clock
+        self.use_inotify = use_inotify
+        self.safety_interval = safety_interval
+        self.poll_interval = poll_interval
+        self.status = ConfigStatus(None)
+        self.key: bytes | None = None
+        self.loads = 0
+        self.load_failures = 0
+        self.listeners: list[Callable[[ConfigStatus], None]] = []
+        self._stamp: Stamp | None = None
+        self._last_problem: str | None = None
+        self._key_problem: str | None = None
+        self._notifier: Any = None
+        self._loop: LoopingCall | None = None
+        self._polling = False
+
+    def startService(self) -> None:
+        super().startService()  # type: ignore[no-untyped-call]
+        self.check()
+        self._watch()
+
+    def stopService(self) -> None:
+        self._stop_loop()
+        if self._notifier is not None:
+            self._notifier.loseConnection()
+            self._notifier = None
+        return super().stopService()  # type: ignore[no-untyped-call, no-any-return]
+
+    def check(self) -> None:
+        """Read the key if still missing, and reload the configuration if it changed."""
+        if self.key is None:
+            self._load_key()
+        try:
+            stamp = _stamp(self.config_path)
+        except OSError as exc:
+            self._stamp = None
+            detail = io_error_message(self.config_path, "getFileStatus", exc)
+            self._problem(f"Failure during configuration update: {detail}")
+            return
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._load()
+
+    def _load_key(self) -> None:
+        try:
+            with open(self.key_path, "rb") as handle:
+                self.key = handle.read()
+        except OSError as exc:
+            message = io_error_message(self.key_path, "openBinaryFile", exc)
+            if self._key_problem != message:
+                log.warn("confd drops every request until the key exists: {msg}", msg=message)
+                self._key_problem = message
+            return
+        log.info("confd: HMAC key read from {path}", path=self.key_path)
+
+    def _load(self) -> None:
+        try:
+            with open(self.config_path, "rb") as handle:
+                config = parse_config(handle.read())
+        except (OSError, ConfigError) as exc:
+            self.load_failures += 1
+            detail = str(exc) if isinstance(exc, ConfigError) else str(exc.strerror)
+            self._problem(
+                f"Cannot load configuration from {self.config_path}: "
+                f"parsing configuration: {detail}"
+            )
+            return
+        self.loads += 1
+        self._last_problem = None
+        self.status = ConfigStatus(config)
+        log.info(
+            "confd: configuration loaded from {path} (serial {serial})",
+            path=self.config_path,
+            serial=config.serial,
+        )
+        for listener in self.listeners:
+            listener(self.status)
+
+    def _problem(self, message: str) -> None:
+        """Record a failed (re)load: it becomes the answer only if nothing good was loaded."""
+        if self.status.config is None:
+            self.status = ConfigStatus(None, message)
+        if message != self._last_problem:
+            kept = " (keeping the last good configuration)" if self.status.config else ""
+            log.warn("confd: {msg}{kept}", msg=message, kept=kept)
+            self._last_problem = message
+
+    def _watch(self) -> None:
+        """inotify when possible, with the 17 s safety check; else poll every second."""
+        if self.use_inotify and self._notifier is None:
+            self._notifier = self._start_inotify()
+        self._polling = self._notifier is None
+        self._start_loop(self.poll_interval if self._polling else self.safety_interval)
+
+    def _start_inotify(self) -> Any:
+        try:
+            notifier = inotify.INotify()
+        except Exception as exc:
+            log.info("confd: no inotify ({exc}); polling config.data", exc=exc)
+            return None
+        mask = inotify.IN_CLOSE_WRITE | inotify.IN_MOVED_TO | inotify.IN_DELETE_SELF
+        directory = FilePath(os.path.dirname(self.config_path) or ".")
+        try:
+            notifier.startReading()
+            notifier.watch(directory, mask=mask, callbacks=[self._notified])
+        except Exception as exc:
+            log.info("confd: cannot watch {dir} ({exc}); polling", dir=directory.path, exc=exc)
+            notifier.loseConnection()
+            return None
+        return notifier
+
+    def _notified(self, _watch: object, path: FilePath[Any], mask: int) -> None:
+        if mask & (inotify.IN_DELETE_SELF | inotify.IN_IGNORED):
+            self._notifier.loseConnection()
+            self._notifier = None
+            self._stop_loop()
+            self._watch()
+            return
+        if os.fsdecode(path.basename()) in (
+            os.path.basename(self.config_path),
+            os.path.basename(self.key_path),
+        ):
+            self.check()
+
+    def _tick(self) -> None:
+        self.check()
+        if self._polling and self.use_inotify:
+            self._stop_loop()
+            self._watch()
+
+    def _start_loop(self, interval: float) -> None:
+        self._loop = LoopingCall(self._tick)
+        self._loop.clock = self.clock
+        self._loop.start(interval, now=False)
+
+    def _stop_loop(self) -> None:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        self._loop = None
