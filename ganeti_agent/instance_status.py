@@ -60,6 +60,19 @@ def instance_verdict(admin_state: str, actual_state: str) -> tuple[StatusCode, s
     return StatusCode.UNKNOWN, f"Unknown admin state {admin_state!r}"
 
 
+PICO = 10**12
+
+
+def clock_time_round_trip(seconds: float) -> float:
+    """A time as Ganeti's Haskell code gives it back after storing it as picoseconds.
+
+    ``TimeAsDoubleJSON`` rounds ``seconds * 1e12`` (a Double product) to an integer and
+    converts back, so e.g. 1363620000.0 becomes 1363619999.9999998; 3.0.2 reports that.
+    """
+    whole, fraction = divmod(round(seconds * 1e12), PICO)
+    return float(whole) + float(fraction) / 1e12
+
+
 @dataclass(frozen=True)
 class ConfiguredInstance:
     """The parts of a confd instance object the collectors use."""
@@ -79,7 +92,7 @@ class ConfiguredInstance:
             name=name,
             uuid=str(obj.get("uuid", "")),
             admin_state=str(obj.get("admin_state", "")),
-            mtime=float(mtime) if isinstance(mtime, int | float) else 0.0,
+            mtime=clock_time_round_trip(float(mtime)) if isinstance(mtime, int | float) else 0.0,
         )
 
 
