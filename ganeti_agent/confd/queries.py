@@ -10,13 +10,14 @@ the same peers, the same waiting, the same failure messages.
 from __future__ import annotations
 
 import errno
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred, fail, succeed
 
 from ganeti_agent.cluster import ClusterQueries, ClusterUnavailable
+from ganeti_agent.confd.answers import ANSWERERS, ConfigStatus
 from ganeti_agent.confd.client import ConfdClient, QueryResult
 from ganeti_agent.confd.constants import (
     CLIENT_EXPIRE_TIMEOUT,
@@ -102,6 +103,12 @@ def _objects(answer: JSONValue, what: str) -> list[dict[str, JSONValue]]:
     return [item for item in answer if isinstance(item, dict)]
 
 
+def _role(answer: JSONValue) -> int:
+    if isinstance(answer, bool) or not isinstance(answer, int):
+        raise ClusterUnavailable("confd sent an invalid NODE_ROLE_BYNAME answer")
+    return answer
+
+
 def node_instances_answer(
     answer: JSONValue,
 ) -> tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]:
@@ -154,12 +161,7 @@ class RemoteClusterQueries:
         return asked.addCallback(_objects, "INSTANCE_DISKS")
 
     def node_role(self, node: str) -> Deferred[int]:
-        def role(answer: JSONValue) -> int:
-            if isinstance(answer, bool) or not isinstance(answer, int):
-                raise ClusterUnavailable("confd sent an invalid NODE_ROLE_BYNAME answer")
-            return answer
-
-        return self.ask(RequestType.NODE_ROLE_BYNAME, node).addCallback(role)
+        return self.ask(RequestType.NODE_ROLE_BYNAME, node).addCallback(_role)
 
     def refresh(self) -> Deferred[None]:
         """Ask again for the collector activation and the enabled hypervisors."""
@@ -181,6 +183,51 @@ class RemoteClusterQueries:
 
     def enabled_hypervisors(self) -> list[str] | None:
         return self._hypervisors
+
+
+class LocalClusterQueries:
+    """Cluster questions answered from the configuration this process has loaded.
+
+    ``status`` returns the current ``ConfigStatus`` (the confd source's), so answers
+    always come from the last good configuration, exactly as the server gives them.
+    """
+
+    def __init__(self, status: Callable[[], ConfigStatus]) -> None:
+        self.status = status
+
+    def ask(self, request_type: RequestType, query: str | None) -> Deferred[JSONValue]:
+        current = self.status()
+        if current.config is None:
+            return fail(ClusterUnavailable(current.error))
+        reply = ANSWERERS[request_type](current.config, query)
+        if not reply.ok:
+            return fail(ClusterUnavailable(f"{request_type.name}: {reply.answer}"))
+        return succeed(reply.answer)
+
+    def node_drbd(self, node: str) -> Deferred[list[list[JSONValue]]]:
+        asked = self.ask(RequestType.NODE_DRBD, node)
+        return asked.addCallback(_list_of_lists, "NODE_DRBD")
+
+    def node_instances(
+        self, node: str
+    ) -> Deferred[tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]]:
+        return self.ask(RequestType.NODE_INSTANCES, node).addCallback(node_instances_answer)
+
+    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSONValue]]]:
+        asked = self.ask(RequestType.INSTANCE_DISKS, instance_uuid)
+        return asked.addCallback(_objects, "INSTANCE_DISKS")
+
+    def node_role(self, node: str) -> Deferred[int]:
+        asked = self.ask(RequestType.NODE_ROLE_BYNAME, node)
+        return asked.addCallback(_role)
+
+    def data_collectors(self) -> Mapping[str, bool] | None:
+        config = self.status().config
+        return None if config is None else data_collectors_answer(config.collectors)
+
+    def enabled_hypervisors(self) -> list[str] | None:
+        config = self.status().config
+        return None if config is None else list(config.hypervisors)
 
 
 def cli_cluster_queries(

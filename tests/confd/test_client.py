@@ -208,3 +208,28 @@ def test_cli_queries_error_reply(
     queries = cli_cluster_queries(make_root(tmp_path, "127.0.0.1\n"), None, peers.port)
     with pytest.raises(ClusterUnavailable, match="Node name x not found"):
         yield queries.node_drbd("x")
+
+
+@inline_callbacks
+def test_local_cluster_queries() -> Generator[Deferred[Any], Any, None]:
+    from ganeti_agent.confd.answers import ConfigStatus
+    from ganeti_agent.confd.config import build_config
+    from ganeti_agent.confd.queries import LocalClusterQueries
+    from tests.confd.support import load_sample, section8_config
+
+    config = build_config(section8_config(load_sample("cluster_config_3.0.json")))
+    status = ConfigStatus(config)
+    queries = LocalClusterQueries(lambda: status)
+    assert (yield queries.node_drbd("node2.example.com")) == []
+    _primaries, secondaries = yield queries.node_instances("node3")
+    assert [i["name"] for i in secondaries] == ["instance1.example.com"]
+    assert (yield queries.node_role("node1.example.com")) == 0
+    assert len((yield queries.instance_disks("instance1"))) == 1
+    assert queries.data_collectors() == dict.fromkeys(config.collectors, True)
+    assert queries.enabled_hypervisors() == ["xen-pvm"]
+    with pytest.raises(ClusterUnavailable, match="Node name nosuch not found"):
+        yield queries.node_drbd("nosuch")
+    status = ConfigStatus(None, "Configuration not yet loaded")
+    assert queries.data_collectors() is None
+    with pytest.raises(ClusterUnavailable, match="^Configuration not yet loaded$"):
+        yield queries.node_role("vm")
