@@ -1,0 +1,155 @@
+"""The node collector on this machine, on a prepared file tree, and with failing sources."""
+
+from __future__ import annotations
+
+import os
+from collections import namedtuple
+from pathlib import Path
+
+import psutil
+import pytest
+from twisted.internet.task import Clock
+
+from ganeti_agent import __version__
+from ganeti_agent.collectors.node import CpuLoad, NodeCollector, filesystem_data
+from ganeti_agent.framework import AgentContext, CollectorSettings, ManagedCollector
+from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.report import JSONValue
+from tests.support import FakeRunner, shared_fixture
+
+Times = namedtuple("Times", "user nice system idle iowait guest")
+Partition = namedtuple("Partition", "device mountpoint fstype opts")
+
+
+def node(tmp_path: Path, proc_root: str = "/proc", **options: str) -> NodeCollector:
+    defaults = {
+        "ganeti-share": str(tmp_path / "share"),
+        "ganeti-versions": str(tmp_path / "versions"),
+        "sys-root": str(tmp_path / "sys"),
+    }
+    settings = CollectorSettings(options={**defaults, **options})
+    context = AgentContext(
+        Clock(),
+        FakeRunner(),
+        GanetiPaths(data_dir=str(tmp_path / "lib")),
+        "node1",
+        lambda _: settings,
+        proc_root=proc_root,
+    )
+    return NodeCollector(context)
+
+
+def report(collector: NodeCollector) -> JSONValue:
+    results: list[JSONValue] = []
+    managed = ManagedCollector(collector, Clock(), lambda: 1.0)
+    managed.report().addCallback(lambda r: results.append(r.report.data))
+    return results[0]
+
+
+def test_this_machine(tmp_path: Path) -> None:
+    data = report(node(tmp_path))
+    assert list(data) == [
+        "cpu_number",
+        "cpus",
+        "size_unit",
+        "memory",
+        "filesystem",
+        "NICs",
+        "versions",
+    ]
+    assert data["cpu_number"] == os.cpu_count() == len(data["cpus"])
+    assert all(0.0 <= load <= 1.0 for load in data["cpus"])
+    assert data["size_unit"] == "B"
+    memory = data["memory"]
+    assert 0 < memory["available"] <= memory["total"]
+    assert {"swap_total", "swap_used", "swap_free", "cached", "buffers"} <= set(memory)
+    for entry in data["filesystem"]:
+        assert {"device", "mountpoint", "fstype"} <= set(entry)
+        assert "error" in entry or entry["total"] >= entry["free"] >= 0
+    nics = {nic["name"]: nic for nic in data["NICs"]}
+    assert "lo" in nics
+    loopback = nics["lo"]
+    assert {"bytes_sent", "bytes_received", "packets_sent", "errors_in", "drops_out"} <= set(
+        loopback
+    )
+    assert {"family": "inet", "address": "127.0.0.1", "netmask": "255.0.0.0"} in loopback[
+        "addresses"
+    ]
+    assert data["versions"]["linux"] == os.uname().release
+    assert data["versions"]["ganeti-agent"] == __version__
+
+
+def test_versions_from_files(tmp_path: Path) -> None:
+    proc = tmp_path / "proc"
+    (proc / "sys" / "kernel").mkdir(parents=True)
+    (proc / "sys" / "kernel" / "osrelease").write_text("6.1.0-13-amd64\n")
+    (proc / "drbd").write_bytes(shared_fixture("proc_drbd84.txt").read_bytes())
+    hypervisor = tmp_path / "sys" / "hypervisor"
+    (hypervisor / "version").mkdir(parents=True)
+    (hypervisor / "type").write_text("xen\n")
+    for part, value in (("major", "4"), ("minor", "17"), ("extra", ".1")):
+        (hypervisor / "version" / part).write_text(value + "\n")
+    constants = tmp_path / "share" / "ganeti" / "_constants.py"
+    constants.parent.mkdir(parents=True)
+    constants.write_text('PKG = "x"\nRELEASE_VERSION = "3.0.2"\n')
+    collector = node(tmp_path, str(proc))
+    assert collector.version_reader.versions() == {
+        "linux": "6.1.0-13-amd64",
+        "drbd": "8.4.2",
+        "xen": "4.17.1",
+        "ganeti": "3.0.2",
+        "ganeti-agent": __version__,
+    }
+
+
+def test_ganeti_version_fallbacks(tmp_path: Path) -> None:
+    collector = node(tmp_path)
+    assert "ganeti" not in collector.version_reader.versions()
+    for version in ("2.16", "3.0"):
+        constants = tmp_path / "versions" / version / "ganeti" / "_constants.py"
+        constants.parent.mkdir(parents=True)
+        constants.write_text(f'RELEASE_VERSION = "{version}.9"\n')
+    assert "ganeti" not in collector.version_reader.versions()
+    (tmp_path / "versions" / "2.16" / "ganeti" / "_constants.py").unlink()
+    assert collector.version_reader.versions()["ganeti"] == "3.0.9"
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "ssconf_release_version").write_text("3.0.2\n")
+    assert collector.version_reader.versions()["ganeti"] == "3.0.2"
+
+
+def test_cpu_load_since_previous_report() -> None:
+    load = CpuLoad()
+    assert load.loads([Times(1, 0, 1, 8, 0, 5), Times(0, 0, 0, 0, 0, 0)]) == [0.2, 0.0]
+    assert load.loads([Times(4, 0, 1, 9, 1, 5), Times(0, 0, 0, 4, 0, 0)]) == [0.6, 0.0]
+    assert load.loads([Times(4, 0, 1, 9, 1, 5)]) == [0.3333]
+
+
+def test_an_unreadable_filesystem_is_reported_in_its_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    part = Partition("/dev/sdz1", "/srv", "ext4", "rw")
+
+    def failing_usage(path: str) -> None:
+        raise OSError(5, "EIO")
+
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: [part, part])
+    monkeypatch.setattr(psutil, "disk_usage", failing_usage)
+    assert filesystem_data() == [
+        {
+            "device": "/dev/sdz1",
+            "mountpoint": "/srv",
+            "fstype": "ext4",
+            "error": "statvfs /srv: EIO",
+        }
+    ]
+
+
+def test_a_failing_source_becomes_an_error_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise PermissionError(13, "Permission denied", "/proc/net/dev")
+
+    monkeypatch.setattr(psutil, "net_if_addrs", broken)
+    data = report(node(tmp_path))
+    assert data == {"error": "[Errno 13] Permission denied: '/proc/net/dev'"}
