@@ -1,0 +1,217 @@
+"""``ganeti-agent``: the agent's tools for the sysadmin's toolbox.
+
+* ``targets``: Prometheus ``file_sd`` JSON for every node of the cluster (config.data);
+* ``check``: a Nagios/Icinga plugin, asking a running agent or running the collectors
+  here (``--local``);
+* ``hash-password``: a users-file line for the API's basic authentication.
+
+The daemon itself is ``twistd ganeti-agent``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import getpass
+import json
+import os
+import ssl
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Any
+
+from ganeti_agent import __version__
+from ganeti_agent.access import hash_password
+from ganeti_agent.discovery import ADDRESS_KINDS, DEFAULT_PORT, file_sd_targets
+from ganeti_agent.nagios import PluginState, Verdict, evaluate, select, unknown
+from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.report import JSONValue
+
+DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
+MAX_BODY = 64 * 1024 * 1024
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="ganeti-agent", description=__doc__.splitlines()[0])
+    top.add_argument("--version", action="version", version=f"ganeti-agent {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _targets_parser(commands)
+    _check_parser(commands)
+    hashing = commands.add_parser("hash-password", help="print a users-file line")
+    hashing.add_argument("user", help="user name")
+    return top
+
+
+def _targets_parser(commands: Any) -> None:
+    targets = commands.add_parser("targets", help="Prometheus file_sd targets of the cluster")
+    targets.add_argument("--config-data", help="config.data (default: Ganeti's, GANETI_ROOTDIR)")
+    targets.add_argument("--port", type=int, default=DEFAULT_PORT, help="agent port (1815)")
+    targets.add_argument("--address", choices=ADDRESS_KINDS, default="name", help="target host")
+    targets.add_argument("--include-offline", action="store_true", help="list offline nodes")
+    targets.add_argument("-o", "--output", help="write this file atomically instead of stdout")
+
+
+def _check_parser(commands: Any) -> None:
+    check = commands.add_parser("check", help="Nagios/Icinga plugin")
+    check.add_argument("-u", "--url", default=DEFAULT_URL, help=f"agent URL ({DEFAULT_URL})")
+    check.add_argument(
+        "-C", "--collector", action="append", default=[], help="check only this (repeatable)"
+    )
+    check.add_argument(
+        "-w",
+        "--warning-on-temporary",
+        action="store_true",
+        help="status 1 (being fixed automatically) is WARNING instead of OK",
+    )
+    check.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds (30)")
+    check.add_argument("--ca-file", help="CA certificates for an https URL")
+    check.add_argument("--insecure", action="store_true", help="do not verify the certificate")
+    check.add_argument("--user", help="basic auth user; password from --password-file")
+    check.add_argument("--password-file", help="file whose first line is the password")
+    check.add_argument(
+        "--local", action="store_true", help="run the stateless collectors here, no agent"
+    )
+    check.add_argument("-c", "--config", help="agent configuration for --local")
+    check.add_argument("--data-dir", help="Ganeti's data directory for --local")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = parser().parse_args(argv)
+    if arguments.command == "targets":
+        raise SystemExit(targets(arguments))
+    if arguments.command == "check":
+        raise SystemExit(check(arguments))
+    raise SystemExit(hash_password_command(arguments))
+
+
+def targets(arguments: argparse.Namespace) -> int:
+    from ganeti_agent.confd.config import ConfigError, parse_config
+
+    path = arguments.config_data or GanetiPaths.from_environment().config_data
+    try:
+        with open(path, "rb") as handle:
+            config = parse_config(handle.read())
+    except OSError as exc:
+        return _fail(f"cannot read {path}: {exc.strerror or exc}")
+    except ConfigError as exc:
+        return _fail(f"{path}: {exc}")
+    groups = file_sd_targets(config, arguments.port, arguments.address, arguments.include_offline)
+    text = json.dumps(groups, indent=2) + "\n"
+    if arguments.output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        write_atomically(arguments.output, text)
+    except OSError as exc:
+        return _fail(f"cannot write {arguments.output}: {exc.strerror or exc}")
+    return 0
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Prometheus re-reads file_sd files when they change: never let it see half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".targets-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _fail(message: str) -> int:
+    print(f"ganeti-agent: {message}", file=sys.stderr)
+    return 1
+
+
+def check(arguments: argparse.Namespace) -> int:
+    """Print the plugin line and return the plugin exit code; never raises."""
+    try:
+        verdict = _check_verdict(arguments)
+    except Exception as exc:
+        verdict = unknown(f"check failed: {type(exc).__name__}: {exc}")
+    print(verdict.line())
+    return int(verdict.state)
+
+
+def _check_verdict(arguments: argparse.Namespace) -> Verdict:
+    if arguments.local:
+        from ganeti_agent.cli.local import local_reports
+
+        reports: JSONValue | str = local_reports(arguments.config, arguments.data_dir)
+    else:
+        reports = fetch_reports(arguments)
+    if isinstance(reports, str):
+        return unknown(reports)
+    selected = select(reports, arguments.collector)
+    if isinstance(selected, str):
+        return unknown(selected)
+    return evaluate(selected, arguments.warning_on_temporary)
+
+
+def fetch_reports(arguments: argparse.Namespace) -> list[JSONValue] | str:
+    """``/1/report/all`` of a running agent, or why it could not be had."""
+    url = arguments.url.rstrip("/") + "/1/report/all"
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
+    if arguments.user:
+        password = _password(arguments.password_file)
+        token = base64.b64encode(f"{arguments.user}:{password}".encode()).decode("ascii")
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(  # noqa: S310 - the URL is the operator's
+            request, timeout=arguments.timeout, context=_tls_context(arguments)
+        ) as response:
+            body = response.read(MAX_BODY)
+    except urllib.error.HTTPError as exc:
+        return f"agent at {url} answered HTTP {exc.code} {exc.reason}"
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return f"cannot reach the agent at {url}: {reason}"
+    try:
+        reports = json.loads(body)
+    except ValueError as exc:
+        return f"agent at {url} sent invalid JSON: {exc}"
+    if not isinstance(reports, list):
+        return f"agent at {url} sent {type(reports).__name__}, not a list of reports"
+    return reports
+
+
+def _password(path: str | None) -> str:
+    if path is None:
+        return os.environ.get("GANETI_AGENT_PASSWORD", "")
+    with open(path, encoding="utf-8") as handle:
+        return handle.readline().rstrip("\r\n")
+
+
+def _tls_context(arguments: argparse.Namespace) -> ssl.SSLContext | None:
+    if not arguments.url.startswith("https:"):
+        return None
+    context = ssl.create_default_context(cafile=arguments.ca_file)
+    if arguments.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def hash_password_command(arguments: argparse.Namespace) -> int:
+    """Reads the password twice on a terminal, once from a pipe."""
+    if ":" in arguments.user or not arguments.user:
+        return _fail("a user name must be non-empty and must not contain ':'")
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            return _fail("the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        return _fail("empty password")
+    print(f"{arguments.user}:{hash_password(password)}")
+    return 0
+
+
+__all__ = ["PluginState", "main"]
