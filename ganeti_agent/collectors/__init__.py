@@ -16,12 +16,12 @@ CollectorFactory = Callable[[AgentContext], Iterable[Collector]]
 
 REGISTRY: tuple[str, ...] = (
     "cpu_avg_load",
-    # "xen_cpu_avg_load",
+    "xen_cpu_avg_load",
     "diskstats",
     "drbd",
-    # "inst_status_xen",
+    "inst_status_xen",
     "lv",
-    # "inst_status_kvm",
+    "inst_status_kvm",
     "hypervisor",
     "node",
     "daemons",
