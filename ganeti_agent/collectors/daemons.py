@@ -307,7 +307,9 @@ def judge(probe: Probe, need: Need, why_unknown: str) -> tuple[StatusCode, str]:
         return StatusCode.BAD, f"not running: {probe.reason}"
     if need is Need.UNKNOWN:
         return StatusCode.UNKNOWN, f"not running ({probe.reason}); {why_unknown}"
-    return StatusCode.OK, f"not running ({probe.reason}); {need.value} on this node"
+    if need is Need.ON_DEMAND:
+        return StatusCode.OK, f"not running ({probe.reason}); started only when needed"
+    return StatusCode.OK, f"not running ({probe.reason}); not needed on this node"
 
 
 class GanetiDaemonCollector(Collector):

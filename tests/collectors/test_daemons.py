@@ -263,7 +263,11 @@ def test_on_demand_daemons_follow_their_pid_file(
     context = make_context(tmp_path, FakeCluster(MASTER))
     metad = daemon(context, "metad")
     assert not metad.available()
-    assert status(collect(metad))[0] == 0
+    assert status(collect(metad)) == (
+        0,
+        f"not running (no pid file {context.paths.run_dir}/ganeti-metad.pid); "
+        "started only when needed",
+    )
     write_pid(context, "ganeti-metad", str(stand_in.pid))
     assert metad.available()
     assert status(collect(metad))[0] == 4
