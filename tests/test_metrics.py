@@ -249,7 +249,11 @@ def test_durations(text: JSONValue, seconds: float | None) -> None:
 
 
 scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5)
 )
 json_values = st.recursive(
     scalars,
