@@ -52,9 +52,12 @@ class Options(usage.Options):
         ["port", "p", None, f"TCP port of the monitoring API (default {DEFAULT_PORT}).", _port],
         ["data-dir", None, None, "Ganeti's data directory (default /var/lib/ganeti)."],
         ["auth-users", None, None, "Users file (name:bcrypt-hash) for HTTP basic auth."],
+        ["confd-bind", None, None, "Address of the confd UDP server (default: wildcard)."],
+        ["confd-port", None, None, "UDP port of the confd server (default 1814).", _port],
     ]
     optFlags: list[list[str | None]] = [
         ["log-requests", None, "Log one line per HTTP request."],
+        ["no-confd", None, "Do not run the confd UDP server."],
     ]
 
     def opt_version(self) -> None:
@@ -107,10 +110,25 @@ def _listen_description(settings: AgentSettings, options: Options) -> str:
 
 
 def _cluster(
-    paths: GanetiPaths, settings: AgentSettings, parent: MultiService
+    paths: GanetiPaths,
+    settings: AgentSettings,
+    parent: MultiService,
+    options: Options,
+    reactor: Any,
 ) -> ClusterQueries | None:
-    """Cluster configuration for the collectors; confd wiring adds its loader here."""
-    return None
+    """The collectors' cluster view: config.data watched locally, confd peers otherwise.
+
+    Also starts the confd UDP server under ``parent`` unless it is turned off.
+    """
+    from ganeti_agent.confd.service import agent_cluster, confd_options
+
+    try:
+        confd = confd_options(
+            settings, bool(options["no-confd"]), options["confd-bind"], options["confd-port"]
+        )
+    except SettingsError as exc:
+        raise usage.UsageError(str(exc)) from None
+    return agent_cluster(paths, confd, reactor, parent)
 
 
 def _reactor() -> Any:
@@ -125,7 +143,7 @@ def make_agent(
     """The collectors and the API they are served through."""
     data_dir = options["data-dir"] or settings.get("agent", "data-dir", "") or None
     paths = GanetiPaths.from_environment(data_dir=data_dir)
-    cluster = _cluster(paths, settings, parent)
+    cluster = _cluster(paths, settings, parent, options, reactor)
     clock: IReactorTime = reactor
     context = AgentContext(
         clock=clock,

@@ -25,7 +25,7 @@ REGISTRY: tuple[str, ...] = (
     "hypervisor",
     "node",
     "daemons",
-    # "confd",
+    "confd",
     "plugins",
 )
 

@@ -1,0 +1,168 @@
+"""confd inside the agent: its settings, its services and the collectors' cluster view.
+
+``[confd]`` in the configuration file (``enabled``, ``bind``, ``port``) and the twistd
+options ``--no-confd``, ``--confd-bind`` and ``--confd-port`` (which win) decide
+whether the UDP server runs. The configuration source runs either way, since the
+collectors answer from it; where ``config.data`` is not local (nodes that are not
+master candidates), they ask the master candidates through the confd client instead.
+
+On a machine without Ganeti's files the agent still starts: the server listens and
+drops every datagram (counted as ``no-key``) until ``hmac.key`` appears, and answers
+"status 1" as ganeti-confd would while ``config.data`` is missing. A port that cannot
+be bound (ganeti-confd itself still running, say) is logged and the rest of the agent
+carries on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.application.internet import TimerService, UDPServer
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
+from twisted.logger import Logger
+
+from ganeti_agent.cluster import ClusterQueries
+from ganeti_agent.confd.constants import DEFAULT_PORT
+from ganeti_agent.confd.queries import LocalClusterQueries, PeerSource, RemoteClusterQueries
+from ganeti_agent.confd.server import ConfdServer
+from ganeti_agent.confd.source import ConfigSource
+from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.report import JSONValue
+from ganeti_agent.settings import AgentSettings, SettingsError
+
+log = Logger(namespace="ganeti_agent.confd")
+
+#: How often mond asks confd for the collector activation (spec/monitoring.md 6.2).
+ACTIVATION_REFRESH = 15.0
+AF_INET6 = "10"
+
+
+@dataclass(frozen=True)
+class ConfdOptions:
+    """Whether and where the confd server listens."""
+
+    enabled: bool = True
+    bind: str | None = None
+    port: int = DEFAULT_PORT
+
+
+def confd_options(
+    settings: AgentSettings, no_confd: bool, bind: str | None, port: int | None
+) -> ConfdOptions:
+    """Options from ``[confd]`` overridden by the command line."""
+    enabled = settings.get_bool("confd", "enabled", True) and not no_confd
+    if port is None:
+        raw = settings.get("confd", "port", str(DEFAULT_PORT))
+        try:
+            port = int(raw)
+        except ValueError:
+            raise SettingsError(f"[confd] port: expected a port number, got {raw!r}") from None
+        if not 0 <= port <= 65535:
+            raise SettingsError(f"[confd] port: out of range: {raw!r}")
+    configured_bind = settings.get("confd", "bind", "") or None
+    return ConfdOptions(enabled, bind or configured_bind, port)
+
+
+def default_bind(paths: GanetiPaths) -> str:
+    """The wildcard address of the cluster's primary IP family, as ganeti-confd binds."""
+    try:
+        with open(paths.ssconf("primary_ip_family"), encoding="ascii") as handle:
+            family = handle.read().strip()
+    except (OSError, ValueError):
+        family = ""
+    return "::" if family == AF_INET6 else "0.0.0.0"
+
+
+class ConfdUDPServer(UDPServer):
+    """``UDPServer`` that logs a port it cannot bind instead of stopping the agent."""
+
+    def __init__(self, port: int, protocol: ConfdServer, interface: str) -> None:
+        super().__init__(port, protocol, interface=interface)  # type: ignore[no-untyped-call]
+        self.description = f"udp:{interface}:{port}"
+        self.failed = False
+
+    def _getPort(self) -> Any:
+        if self.failed:
+            return None
+        try:
+            port = super()._getPort()  # type: ignore[no-untyped-call]
+        except CannotListenError as exc:
+            self.failed = True
+            log.error("confd: cannot listen on {where}: {exc}", where=self.description, exc=exc)
+            return None
+        log.info("confd listening on {where}", where=self.description)
+        return port
+
+
+class AgentClusterQueries:
+    """The collectors' cluster view: local config.data when loaded, else confd peers.
+
+    ``server`` is the confd server of this process, if it runs one; the ``confd``
+    collector reports its counters.
+    """
+
+    def __init__(
+        self, local: LocalClusterQueries, remote: RemoteClusterQueries | None = None
+    ) -> None:
+        self.local = local
+        self.remote = remote
+        self.server: ConfdServer | None = None
+
+    def _current(self) -> ClusterQueries:
+        if self.remote is None or self.local.status().config is not None:
+            return self.local
+        return self.remote
+
+    def node_drbd(self, node: str) -> Deferred[list[list[JSONValue]]]:
+        return self._current().node_drbd(node)
+
+    def node_instances(
+        self, node: str
+    ) -> Deferred[tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]]:
+        return self._current().node_instances(node)
+
+    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSONValue]]]:
+        return self._current().instance_disks(instance_uuid)
+
+    def node_role(self, node: str) -> Deferred[int]:
+        return self._current().node_role(node)
+
+    def data_collectors(self) -> Mapping[str, bool] | None:
+        return self._current().data_collectors()
+
+    def enabled_hypervisors(self) -> list[str] | None:
+        return self._current().enabled_hypervisors()
+
+    def refresh_remote(self) -> None:
+        """Ask the peers for activation data, as mond does, when nothing is local."""
+        if self.remote is None or self.local.status().config is not None:
+            return
+        refreshed = self.remote.refresh()
+        refreshed.addErrback(
+            lambda failure: log.info("confd peers: {msg}", msg=failure.getErrorMessage())
+        )
+
+
+def agent_cluster(
+    paths: GanetiPaths, options: ConfdOptions, reactor: Any, parent: MultiService
+) -> AgentClusterQueries:
+    """Start the configuration source (and the server when enabled) under ``parent``."""
+    source = ConfigSource(paths.config_data, paths.hmac_key, reactor)
+    source.setServiceParent(parent)  # type: ignore[no-untyped-call]
+    remote = RemoteClusterQueries(reactor, PeerSource(paths))
+    cluster = AgentClusterQueries(LocalClusterQueries(lambda: source.status), remote)
+    refresher = TimerService(ACTIVATION_REFRESH, cluster.refresh_remote)
+    refresher.setServiceParent(parent)
+    if not options.enabled:
+        log.info("confd server disabled (--no-confd or [confd] enabled = no)")
+        return cluster
+    server = ConfdServer(source)
+    bind = options.bind or default_bind(paths)
+    listener = ConfdUDPServer(options.port, server, bind)
+    listener.setServiceParent(parent)  # type: ignore[no-untyped-call]
+    cluster.server = server
+    return cluster

@@ -1,0 +1,146 @@
+"""confd inside the agent: options, services on a real socket, the confd collector."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twisted.application.service import MultiService
+from twisted.internet import reactor as global_reactor
+
+from ganeti_agent.collectors import confd as confd_collectors
+from ganeti_agent.confd.answers import ConfigStatus
+from ganeti_agent.confd.client import ConfdClient, QueryResult
+from ganeti_agent.confd.constants import RequestType
+from ganeti_agent.confd.protocol import DropReason, Reply
+from ganeti_agent.confd.queries import LocalClusterQueries, PeerSource, RemoteClusterQueries
+from ganeti_agent.confd.service import (
+    AgentClusterQueries,
+    ConfdOptions,
+    ConfdUDPServer,
+    agent_cluster,
+    confd_options,
+    default_bind,
+)
+from ganeti_agent.confd.testing import FakeConfdPeer, answering
+from ganeti_agent.framework import AgentContext
+from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.settings import SettingsError, parse_settings
+from tests.confd.support import KEY, inline_callbacks, load_sample, section8_config
+from tests.support import FakeRunner
+
+reactor: Any = global_reactor
+
+
+def test_options_precedence() -> None:
+    settings = parse_settings("[confd]\nport = 18140\nbind = 127.0.0.1\n")
+    assert confd_options(settings, False, None, None) == ConfdOptions(True, "127.0.0.1", 18140)
+    assert confd_options(settings, True, "::1", 5) == ConfdOptions(False, "::1", 5)
+    off = parse_settings("[confd]\nenabled = no\n")
+    assert not confd_options(off, False, None, None).enabled
+    with pytest.raises(SettingsError, match="port"):
+        confd_options(parse_settings("[confd]\nport = x\n"), False, None, None)
+
+
+def test_default_bind_follows_primary_family(tmp_path: Path) -> None:
+    paths = GanetiPaths(data_dir=str(tmp_path))
+    assert default_bind(paths) == "0.0.0.0"
+    (tmp_path / "ssconf_primary_ip_family").write_text("10\n")
+    assert default_bind(paths) == "::"
+
+
+def udp_port(parent: MultiService) -> int:
+    for service in parent:
+        if isinstance(service, ConfdUDPServer) and service._port is not None:
+            return int(service._port.getHost().port)
+    raise AssertionError("no confd port")
+
+
+def context_for(cluster: AgentClusterQueries, paths: GanetiPaths) -> AgentContext:
+    return AgentContext(
+        clock=reactor, runner=FakeRunner(), paths=paths, hostname="vm", cluster=cluster
+    )
+
+
+@inline_callbacks
+def test_agent_serves_confd_and_counts(tmp_path: Path) -> Generator[Any, Any, None]:
+    paths = GanetiPaths(data_dir=str(tmp_path))
+    (tmp_path / "hmac.key").write_bytes(KEY)
+    (tmp_path / "config.data").write_text(
+        json.dumps(section8_config(load_sample("cluster_config_3.0.json")))
+    )
+    parent = MultiService()
+    cluster = agent_cluster(paths, ConfdOptions(True, "127.0.0.1", 0), reactor, parent)
+    parent.startService()
+    try:
+        client = ConfdClient(reactor, KEY, ["127.0.0.1"], udp_port(parent), timeout=5)
+        result: QueryResult = yield client.query(RequestType.NODE_DRBD, "node2.example.com")
+        assert result.best == Reply(0, [], 6)
+        assert (yield cluster.node_drbd("node2")) == []
+        assert cluster.data_collectors() is not None
+        [collector] = list(confd_collectors.collectors(context_for(cluster, paths)))
+        data = collector.collect()
+        assert isinstance(data, dict)
+        assert data["requests"]["NODE_DRBD"] == 1  # type: ignore[index,call-overload]
+        assert data["configLoaded"] is True and data["configSerial"] == 3189
+    finally:
+        yield parent.stopService()
+
+
+@inline_callbacks
+def test_plain_machine_starts_and_drops(tmp_path: Path) -> Generator[Any, Any, None]:
+    paths = GanetiPaths(data_dir=str(tmp_path / "nothing"))
+    parent = MultiService()
+    cluster = agent_cluster(paths, ConfdOptions(True, "127.0.0.1", 0), reactor, parent)
+    parent.startService()
+    try:
+        port = udp_port(parent)
+        client = ConfdClient(reactor, KEY, ["127.0.0.1"], port, timeout=0.3)
+        result: QueryResult = yield client.query(RequestType.PING)
+        assert result.replies == () and result.timed_out
+        assert cluster.server is not None
+        assert cluster.server.counters.drops[DropReason.NO_KEY] == 1
+    finally:
+        yield parent.stopService()
+
+
+@inline_callbacks
+def test_port_in_use_is_logged_not_fatal(tmp_path: Path) -> Generator[Any, Any, None]:
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    parent = MultiService()
+    try:
+        options = ConfdOptions(True, "127.0.0.1", taken.getsockname()[1])
+        agent_cluster(GanetiPaths(data_dir=str(tmp_path)), options, reactor, parent)
+        parent.startService()
+        assert any(isinstance(s, ConfdUDPServer) and s.failed for s in parent)
+        yield parent.stopService()
+    finally:
+        taken.close()
+
+
+def test_no_confd_means_no_collector(tmp_path: Path) -> None:
+    paths = GanetiPaths(data_dir=str(tmp_path))
+    cluster = agent_cluster(paths, ConfdOptions(False), reactor, MultiService())
+    assert cluster.server is None
+    assert list(confd_collectors.collectors(context_for(cluster, paths))) == []
+
+
+@inline_callbacks
+def test_falls_back_to_peers_without_local_config(tmp_path: Path) -> Generator[Any, Any, None]:
+    peer = FakeConfdPeer(KEY, answering(0, [["vm", 3, "i", "disk/0", "primary", "p"]], 5))
+    listening = reactor.listenUDP(0, peer, interface="127.0.0.1")
+    paths = GanetiPaths(data_dir=str(tmp_path))
+    (tmp_path / "hmac.key").write_bytes(KEY)
+    (tmp_path / "ssconf_master_candidates_ips").write_text("127.0.0.1\n")
+    status = ConfigStatus(None)
+    remote = RemoteClusterQueries(reactor, PeerSource(paths, port=listening.getHost().port))
+    cluster = AgentClusterQueries(LocalClusterQueries(lambda: status), remote)
+    try:
+        assert (yield cluster.node_drbd("vm")) == [["vm", 3, "i", "disk/0", "primary", "p"]]
+    finally:
+        listening.stopListening()
