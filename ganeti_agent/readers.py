@@ -12,6 +12,7 @@ import errno
 from ganeti_agent.framework import CollectorError
 
 MAX_TEXT_SIZE = 64 * 1024 * 1024
+CHUNK_SIZE = 256 * 1024
 
 _HASKELL_ERRNO_TEXT = {
     errno.ENOENT: "does not exist",
@@ -32,15 +33,25 @@ def describe_os_error(path: str, exc: OSError) -> str:
     return f"{path}: openFile: {kind} ({exc.strerror or exc})"
 
 
+def _read_bounded(path: str, limit: int) -> bytes:
+    """Read in chunks: some /proc files refuse one huge read() with ENOMEM."""
+    chunks: list[bytes] = []
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            size += len(chunk)
+            if size > limit:
+                raise InputError(f"{path}: larger than {limit} bytes, refusing to parse it")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def read_text(path: str, limit: int = MAX_TEXT_SIZE) -> str:
     """The whole file as UTF-8 text; raises :class:`InputError` with a clear message."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+        data = _read_bounded(path, limit)
     except OSError as exc:
         raise InputError(describe_os_error(path, exc)) from None
-    if len(data) > limit:
-        raise InputError(f"{path}: larger than {limit} bytes, refusing to parse it")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

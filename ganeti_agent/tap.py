@@ -151,7 +151,7 @@ def make_agent(
             reactor, clock, search_path=settings.get("agent", "command-path", DEFAULT_SEARCH_PATH)
         ),
         paths=paths,
-        hostname=socket.gethostname(),
+        hostname=settings.get("agent", "node-name", "") or socket.gethostname(),
         settings=settings.collector,
         cluster=cluster,
     )
