@@ -60,6 +60,12 @@ def short_form(report: CollectedReport) -> bytes:
     return encode_json(envelope)
 
 
+def _with_length(request: Request, body: bytes) -> bytes:
+    """Set Content-Length, so Twisted sends the body as is instead of chunk-encoding it."""
+    request.setHeader(b"Content-Length", b"%d" % len(body))
+    return body
+
+
 class MonitoringAPI:
     """Klein application serving Ganeti's monitoring protocol from a CollectorSet."""
 
@@ -135,12 +141,12 @@ class MonitoringAPI:
     @staticmethod
     def _json(request: Request, body: bytes) -> bytes:
         request.setHeader(b"Content-Type", JSON_TYPE)
-        return body
+        return _with_length(request, body)
 
     @staticmethod
     def _text(request: Request, body: bytes) -> bytes:
         request.setHeader(b"Content-Type", TEXT_TYPE)
-        return body
+        return _with_length(request, body)
 
     def _not_found(self, request: Request, body: bytes) -> bytes:
         request.setResponseCode(404, b"Not found")

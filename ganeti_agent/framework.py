@@ -391,11 +391,16 @@ class CollectorSet:
             return False
 
     def find(self, category: Category | None, name: str) -> ManagedCollector | None:
-        """An active collector by category and name (both must match, as in mond)."""
-        for managed in self.active():
-            if managed.name == name and managed.collector.category == category:
-                return managed
-        return None
+        """An active collector by category and name (both must match, as in mond).
+
+        Only the named collector's availability is checked: checking every collector's
+        (file system probes) on each single-report request cost more than the request.
+        """
+        managed = self._by_name.get(name)
+        if managed is None or managed.collector.category != category:
+            return None
+        cluster_activation = self.activation() if self.activation is not None else None
+        return managed if self._serves(managed, cluster_activation) else None
 
     def get(self, name: str) -> ManagedCollector | None:
         return self._by_name.get(name)
