@@ -80,7 +80,8 @@ def test_cli_matches_the_real_tool(case: Case, tmp_path: Path) -> Any:
         environment={"LC_ALL": "C.UTF-8", "GANETI_ROOTDIR": str(root)},
     )
     argv = [sys.executable, "-m", "ganeti_agent.cli.moncollector", "inst-status-xen"]
-    argv += ["-a", "127.0.0.1", "-p", str(port.getHost().port), "ignored", "arguments"]
+    udp_port: int = port.getHost().port  # type: ignore[attr-defined]
+    argv += ["-a", "127.0.0.1", "-p", str(udp_port), "ignored", "arguments"]
     try:
         result = yield runner.run(argv, timeout=60)
         stdout, code = result.stdout.decode("utf-8"), 0

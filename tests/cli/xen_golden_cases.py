@@ -53,7 +53,7 @@ def load_cases() -> list[Case]:
 def replay_text(source: dict[str, Any], fixtures: Path) -> str:
     if "text" in source:
         return str(source["text"])
-    text = (fixtures / source["fixture"]).read_text(encoding="utf-8")
+    text: str = (fixtures / source["fixture"]).read_text(encoding="utf-8")
     for old, new in source.get("replace", []):
         if old not in text:
             raise ValueError(f"{source['fixture']} has no {old!r} to replace")
