@@ -215,3 +215,7 @@ def hash_password_command(arguments: argparse.Namespace) -> int:
 
 
 __all__ = ["PluginState", "main"]
+
+
+if __name__ == "__main__":
+    main()
