@@ -19,12 +19,17 @@ install: $(BIN)/twistd
 run: install
 	$(BIN)/twistd --nodaemon --pidfile= ganeti-agent --config $(CONFIG) $(ARGS)
 
-## system-deps: Debian packages the real-component tests use (lvm2), when we may install them
+## system-deps: Debian packages the real-component tests use (lvm2, prometheus), when we may install them
 system-deps:
 	@if ! command -v lvs >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get install -y -qq lvm2 >/dev/null 2>&1 || \
 		 (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq lvm2 >/dev/null 2>&1)) || \
 		echo "lvm2 could not be installed; the real-LVM tests will be skipped"; \
+	fi
+	@if ! command -v prometheus >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1)) || \
+		echo "prometheus could not be installed; the Prometheus tests will be skipped"; \
 	fi
 
 lint: install
