@@ -50,3 +50,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
+
+## deb: build ganeti-agent_*.deb with Debian's own Python into DEB_OUT and run lintian
+## (Debian bookworm and the build dependencies of docs/debian.md; not part of test)
+DEB_OUT ?= /tmp/ganeti-agent-deb
+.PHONY: deb
+deb:
+	packaging/build-deb.sh $(DEB_OUT)
