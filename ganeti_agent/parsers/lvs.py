@@ -73,14 +73,12 @@ class LogicalVolume:
         return str(self.values[11])
 
     def to_json(self, instance: str | None) -> dict[str, JSONValue]:
-        result: dict[str, JSONValue] = {"uuid": self.uuid}
-        result.update(zip((name for name, _ in FIELDS), self.values, strict=True))
-        result["instance"] = instance
-        return result
+        return dict(zip(_JSON_NAMES, (self.uuid, *self.values, instance), strict=True))
 
 
-def _convert(kind: str, text: str) -> str | int:
-    return text if kind == "s" else wrap_int64(int(text))
+_JSON_NAMES = ("uuid", *(name for name, _ in FIELDS), "instance")
+_NUMERIC = tuple(index for index, (_, kind) in enumerate(FIELDS) if kind != "s")
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def parse_lvs(text: str) -> list[LogicalVolume]:
@@ -88,14 +86,16 @@ def parse_lvs(text: str) -> list[LogicalVolume]:
     volumes: list[LogicalVolume] = []
     position = 0
     end = len(text)
-    kinds = [kind for _, kind in FIELDS]
+    match_record = _RECORD.match
     while position < end:
-        match = _RECORD.match(text, position)
+        match = match_record(text, position)
         if match is None:
             raise _record_error(text, position)
-        groups = match.groups()
-        values = tuple(_convert(kind, value) for kind, value in zip(kinds, groups[1:], strict=True))
-        volumes.append(LogicalVolume(groups[0], values))
+        uuid, *values = match.groups()
+        for index in _NUMERIC:
+            number = int(values[index])
+            values[index] = number if _INT64_MIN <= number <= _INT64_MAX else wrap_int64(number)
+        volumes.append(LogicalVolume(uuid, tuple(values)))
         position = match.end()
     return volumes
 
