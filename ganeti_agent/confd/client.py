@@ -34,6 +34,9 @@ from ganeti_agent.report import JSONValue
 
 log = Logger(namespace="ganeti_agent.confd.client")
 
+#: Receive whole datagrams (Twisted reads only 8192 bytes by default).
+MAX_DATAGRAM = 65536
+
 
 def needed_replies(sent: int) -> int:
     """Replies Ganeti's Python ``WaitForReply`` waits for (a majority, roughly)."""
@@ -167,7 +170,9 @@ class ConfdClient:
             ipv6 = isIPv6Address(address)
             if ipv6 not in ports:
                 interface = "::" if ipv6 else ""
-                ports[ipv6] = self.reactor.listenUDP(0, _ReplyReceiver(receive), interface)
+                ports[ipv6] = self.reactor.listenUDP(
+                    0, _ReplyReceiver(receive), interface, maxPacketSize=MAX_DATAGRAM
+                )
             rsalt = str(uuid.uuid4())
             datagram = encode_request(self.key, request_type, query, rsalt, self.wall_clock())
             try:

@@ -4,7 +4,8 @@ A datagram goes through the daemon's checks in its order (spec/confd.md 2.9); an
 failure drops it silently, so an unauthenticated sender never gets a byte back. Every
 drop reason and request type is counted, which the ``confd`` collector reports, so
 operators see forged traffic and clock skew that ganeti-confd only logs. A reply too
-large for Ganeti's clients (over 61440 bytes) is replaced by an error reply saying so.
+large for one UDP datagram, which ganeti-confd fails to send at all, is replaced by an
+error reply saying so.
 """
 
 from __future__ import annotations
@@ -18,17 +19,25 @@ from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
 from ganeti_agent.confd.answers import ConfigStatus, answer, error
-from ganeti_agent.confd.constants import MAX_UDP_DATA_SIZE, RequestType
+from ganeti_agent.confd.constants import RequestType
 from ganeti_agent.confd.protocol import (
     DropReason,
     ProtocolError,
+    Query,
     Request,
     decode_request,
     encode_reply,
+    pack,
+    reply_message,
 )
 from ganeti_agent.report import JSONValue
 
 log = Logger(namespace="ganeti_agent.confd")
+
+#: The largest UDP payload over IPv4. Like ganeti-confd we send replies up to it
+#: (Haskell clients read them; Ganeti's Python client reads only 61440 bytes).
+MAX_REPLY_SIZE = 65507
+MESSAGE_CACHE_SIZE = 4096
 
 
 class Source(Protocol):
@@ -75,6 +84,8 @@ class ConfdServer(DatagramProtocol):
         self.source = source
         self.wall_clock = wall_clock
         self.counters = ConfdCounters()
+        self._messages: dict[tuple[RequestType, Query], tuple[str, bool]] = {}
+        self._cached_status: ConfigStatus | None = None
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
         self.counters.received += 1
@@ -104,16 +115,33 @@ class ConfdServer(DatagramProtocol):
         self.counters.replies += 1
 
     def _reply(self, key: bytes, request: Request) -> bytes:
-        reply = answer(self.source.status, request)
-        if not reply.ok:
+        message, ok = self._message(request)
+        if not ok:
             self.counters.error_replies += 1
-        encoded = encode_reply(key, request.rsalt, reply)
-        if len(encoded) > MAX_UDP_DATA_SIZE:
+        encoded = pack(key, request.rsalt, message)
+        if len(encoded) > MAX_REPLY_SIZE:
             self.counters.oversized_replies += 1
-            message = f"Reply too large for UDP ({len(encoded)} bytes)"
-            log.warn("confd: {type}: {msg}", type=request.type.name, msg=message)
-            encoded = encode_reply(key, request.rsalt, error(message))
+            text = f"Reply too large for UDP ({len(encoded)} bytes)"
+            log.warn("confd: {type}: {msg}", type=request.type.name, msg=text)
+            encoded = encode_reply(key, request.rsalt, error(text))
         return encoded
+
+    def _message(self, request: Request) -> tuple[str, bool]:
+        """The inner reply text, cached per configuration: only the signature varies.
+
+        Encoding a large answer (hundreds of DRBD minors) costs far more than the rest
+        of the pipeline, and the same questions come back every few seconds.
+        """
+        status = self.source.status
+        if status is not self._cached_status or len(self._messages) >= MESSAGE_CACHE_SIZE:
+            self._messages.clear()
+            self._cached_status = status
+        cache_key = (request.type, request.query)
+        cached = self._messages.get(cache_key)
+        if cached is None:
+            reply = answer(status, request)
+            cached = self._messages[cache_key] = (reply_message(reply), reply.ok)
+        return cached
 
     def _drop(self, reason: DropReason, message: str, addr: Any) -> None:
         self.counters.drops[reason] += 1

@@ -233,3 +233,15 @@ def test_local_cluster_queries() -> Generator[Deferred[Any], Any, None]:
     assert queries.data_collectors() is None
     with pytest.raises(ClusterUnavailable, match="^Configuration not yet loaded$"):
         yield queries.node_role("vm")
+
+
+@inline_callbacks
+def test_large_reply_arrives_whole(peers: Peers) -> Generator[Deferred[Any], Any, None]:
+    rows = [
+        ["node1.example.com", minor, f"instance{minor}", "disk/0", "primary", "n2"]
+        for minor in range(600)
+    ]
+    peers.add(FakeConfdPeer(KEY, answering(0, rows, 1)))
+    client = ConfdClient(reactor, KEY, ["127.0.0.1"], peers.port, timeout=5)
+    result: QueryResult = yield ask(client, RequestType.NODE_DRBD, "node1")
+    assert result.best == Reply(0, rows, 1)
