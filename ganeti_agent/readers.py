@@ -2,12 +2,15 @@
 
 /proc files are read in a single small read and never block for long, so the daemon
 reads them directly in the reactor thread; the bound protects against a path that
-points at a device such as /dev/zero.
+points at a device such as /dev/zero, and opening without blocking against one that
+points at a FIFO (whose open(2) would otherwise wait for a writer, reactor and all).
 """
 
 from __future__ import annotations
 
 import errno
+import os
+import stat
 
 from ganeti_agent.framework import CollectorError
 
@@ -37,7 +40,10 @@ def _read_bounded(path: str, limit: int) -> bytes:
     """Read in chunks: some /proc files refuse one huge read() with ENOMEM."""
     chunks: list[bytes] = []
     size = 0
-    with open(path, "rb") as handle:
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(descriptor, "rb") as handle:
+        if stat.S_ISFIFO(os.fstat(descriptor).st_mode):
+            raise InputError(f"{path}: openFile: inappropriate type (a FIFO, not a regular file)")
         while chunk := handle.read(CHUNK_SIZE):
             size += len(chunk)
             if size > limit:

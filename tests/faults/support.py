@@ -171,11 +171,14 @@ def _wait_until_listening(agent: RunningAgent) -> None:
 
 
 @contextlib.contextmanager
-def running_agent(home: Path, config: str, confd: bool = False) -> Iterator[RunningAgent]:
+def running_agent(
+    home: Path, config: str, confd: bool = False, extra: tuple[str, ...] = ()
+) -> Iterator[RunningAgent]:
     """Start twistd with ``config`` (INI text) and ``home/data`` as data directory.
 
-    ``GANETI_ROOTDIR`` points into ``home`` so no real Ganeti file is ever read. On
-    exit the agent gets SIGTERM (then SIGKILL), and must leave no child behind.
+    ``GANETI_ROOTDIR`` points into ``home`` so no real Ganeti file is ever read;
+    ``extra`` are more twistd options (``--uid``...). On exit the agent gets SIGTERM
+    (then SIGKILL).
     """
     data_dir = home / "data"
     data_dir.mkdir(exist_ok=True)
@@ -188,7 +191,7 @@ def running_agent(home: Path, config: str, confd: bool = False) -> Iterator[Runn
     log = log_path.open("wb")
     env = {**os.environ, "GANETI_ROOTDIR": str(home / "root")}
     process = subprocess.Popen(
-        [twistd(), "--nodaemon", "--pidfile=", "ganeti-agent", "--config", str(config_path),
+        [twistd(), "--nodaemon", "--pidfile=", *extra, "ganeti-agent", "--config", str(config_path),
          "--bind", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
          *(confd_args if confd else ["--no-confd"])],
         cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
