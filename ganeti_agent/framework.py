@@ -204,6 +204,13 @@ EXPECTED_FAILURES: tuple[type[BaseException], ...] = (
 )
 """Failures that are facts about the node, logged as warnings; anything else is a bug."""
 
+FAILED_SAMPLES_BEFORE_ERROR = 2
+"""Consecutive failed samples after which a stateful report is an error, not old data.
+
+One failed sample is skipped (the window still holds recent data); a source that
+keeps failing (a vanished /proc/stat) must not leave the last average on show forever.
+"""
+
 
 def describe_failure(failure: Failure, timeout: float) -> str:
     """A one-line message for a report, from whatever went wrong."""
@@ -227,6 +234,7 @@ class ManagedCollector:
         self.wall_clock = wall_clock
         self.last: CollectedReport | None = None
         self.last_sample_error: str | None = None
+        self.failed_samples = 0
         self._waiters: list[Deferred[CollectedReport]] = []
         self._running = False
         self._loop: LoopingCall | None = None
@@ -265,12 +273,20 @@ class ManagedCollector:
         self._samples_reported = self._samples_taken
         started = self.clock.seconds()
         timeout = self.settings.timeout
-        attempt: Deferred[JSONValue] = as_deferred(self.collector.collect)
+        attempt: Deferred[JSONValue] = as_deferred(self._collect)
         attempt.addTimeout(timeout, self.clock)
         attempt.addCallbacks(
             lambda data: self._finish(data, True, started),
             lambda failure: self._finish(self._failed(failure, timeout), False, started),
         )
+
+    def _collect(self) -> Deferred[JSONValue] | JSONValue:
+        """The collector's data, unless its sampling has been failing for a while."""
+        if self.failed_samples >= FAILED_SAMPLES_BEFORE_ERROR and self.last_sample_error:
+            raise CollectorError(
+                f"{self.last_sample_error} (last {self.failed_samples} samples failed)"
+            )
+        return self.collector.collect()
 
     def _failed(self, failure: Failure, timeout: float) -> JSONValue:
         message = describe_failure(failure, timeout)
@@ -334,9 +350,11 @@ class ManagedCollector:
 
         def sampled(_: None) -> None:
             self.last_sample_error = None
+            self.failed_samples = 0
 
         def failed(failure: Failure) -> None:
             self.last_sample_error = describe_failure(failure, timeout)
+            self.failed_samples += 1
             log.warn(
                 "sampling {name} failed: {message}", name=self.name, message=self.last_sample_error
             )
