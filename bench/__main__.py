@@ -75,6 +75,7 @@ class Suite:
         self.same: AgentProcess | None = None
         self.default: AgentProcess | None = None
         self.rss_start: dict[str, float] = {}
+        self.real_note = ""
 
     @property
     def http_seconds(self) -> float:
@@ -102,7 +103,8 @@ class Suite:
                 self.real.stop()
                 self.real, why = None, f"failed to start: {exc}"
         if why is not None:
-            self.real_missing = why
+            self.real_missing = why if why == NOT_INSTALLED else "not running"
+            self.real_note = f"real daemons not measured: {why}"
             self.log(f"real daemons: {why}")
         self.log("starting ganeti-agent twice (same set, default)")
         self.same = start_agent(self.work / "agent-same", same_root, http_bench.SAME_SET_CONFIG)
@@ -116,6 +118,12 @@ class Suite:
 
     def real_pids(self) -> list[int] | None:
         return self.real.pids() if self.real is not None else None
+
+    def add(self, table: Table) -> None:
+        """Keep a table, saying why the real side is missing when it is."""
+        if self.real_note and any(self.real_missing in row for row in table.rows):
+            table.notes.append(self.real_note)
+        self.tables.append(table)
 
     def footprint_at_start(self) -> None:
         assert self.default is not None
@@ -139,7 +147,7 @@ class Suite:
             for label in (DEFAULT, SAME)
         ]  # fmt: skip
         note = f"{seconds:g} s idle window shared by all processes; real = mond + confd"
-        self.tables.append(comparison_table("CPU while idle (default intervals)", rows, [note]))
+        self.add(comparison_table("CPU while idle (default intervals)", rows, [note]))
 
     def http_part(self) -> None:
         assert self.default is not None and self.same is not None
@@ -154,7 +162,7 @@ class Suite:
         for target in targets:
             if target.port is not None:
                 table.notes.append(f"{target.label} serves: {http_bench.served(target.port)}")
-        self.tables.append(table)
+        self.add(table)
 
     def _count(self, label: str, requests: int) -> None:
         self.requests[label] += requests
@@ -178,14 +186,14 @@ class Suite:
                 self.real_missing), "MiB", higher_is_better=False),
             footprint.memory_row(
                 f"RSS after {self.requests[DEFAULT]:,} HTTP requests (real: "
-                f"{self.requests[REAL]:,})", self.default.pid, real_after),
+                f"{self.requests[REAL]:,})", self.default.pid, real_after, self.real_missing),
         ]  # fmt: skip
         confd = "with confd" if agent_has_confd() else "confd not yet in this agent"
         notes = [
             f"agent: one process ({confd}, default collectors, HTTP); real: ganeti-mond + "
             "ganeti-confd resident sets summed; children of each included",
         ]
-        self.tables.append(comparison_table("Memory (resident set)", rows, notes))
+        self.add(comparison_table("Memory (resident set)", rows, notes))
 
     def profile_part(self) -> None:
         assert self.default is not None

@@ -21,8 +21,10 @@ def total_rss_mib(pids: Sequence[int]) -> float:
     return sum(rss_kib(pid) for pid in everything) / 1024
 
 
-def memory_row(label: str, agent_pid: int, real_pids: Sequence[int] | None) -> Row:
-    real: float | str = total_rss_mib(real_pids) if real_pids else NOT_INSTALLED
+def memory_row(
+    label: str, agent_pid: int, real_pids: Sequence[int] | None, missing: str = NOT_INSTALLED
+) -> Row:
+    real: float | str = total_rss_mib(real_pids) if real_pids else missing
     return Row(label, total_rss_mib([agent_pid]), real, "MiB", higher_is_better=False)
 
 

@@ -131,13 +131,15 @@ async def http_load(
     duration: float,
     max_requests: int = 0,
     rate: float = 0.0,
+    out: LoadResult | None = None,
 ) -> LoadResult:
     """Load ``path`` over ``connections`` keep-alive connections for ``duration`` seconds.
 
     Stops early after ``max_requests`` (0: no limit); ``rate`` caps requests per second.
+    ``out``, when given, is updated as requests complete, for live progress.
     """
     request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
-    out = LoadResult()
+    out = out if out is not None else LoadResult()
     started = time.monotonic()
 
     def stop() -> bool:

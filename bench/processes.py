@@ -45,6 +45,16 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return port
 
 
+def udp_free(address: str, port: int) -> bool:
+    """Whether a UDP socket can bind ``address:port`` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
 def http_get(port: int, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -194,6 +204,11 @@ class RealGaneti:
 
     def start(self) -> None:
         """Start confd, then mond, and wait until mond lists its collectors."""
+        if not udp_free(MOND_CONFD_ADDRESS, MOND_CONFD_PORT):
+            raise RuntimeError(
+                f"UDP {MOND_CONFD_ADDRESS}:{MOND_CONFD_PORT} is taken (another confd or "
+                "ganeti-agent on 0.0.0.0:1814?); mond could not reach its confd"
+            )
         for sub in ("run", "log"):
             (self.root / "var" / sub / "ganeti").mkdir(parents=True, exist_ok=True)
         self.confd = self._spawn(
