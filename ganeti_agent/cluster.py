@@ -37,7 +37,7 @@ class ClusterQueries(Protocol):
         ...
 
     def node_role(self, node: str) -> Deferred[int]:
-        """confd NODE_ROLE_BYNAME (1): 0 master, 1 candidate, 2 regular, 3 drained, 4 offline."""
+        """confd NODE_ROLE_BYNAME (1): 0 master, 1 candidate, 2 offline, 3 drained, 4 regular."""
         ...
 
     def data_collectors(self) -> Mapping[str, bool] | None:

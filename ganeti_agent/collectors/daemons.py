@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
+from ganeti_agent.confd.constants import NodeRole
 from ganeti_agent.framework import AgentContext, Collector, CollectorError
 from ganeti_agent.report import Category, JSONValue, Kind, StatusCode, status_object
 
@@ -32,8 +33,14 @@ MAX_PID_FILE = 4096
 ROLE_MAX_AGE = 30.0
 ROLE_TIMEOUT = 5.0
 
-MASTER, CANDIDATE, REGULAR, DRAINED, OFFLINE = range(5)
-ROLE_NAMES = {
+MASTER, CANDIDATE, OFFLINE, DRAINED, REGULAR = (
+    NodeRole.MASTER,
+    NodeRole.CANDIDATE,
+    NodeRole.OFFLINE,
+    NodeRole.DRAINED,
+    NodeRole.REGULAR,
+)
+ROLE_NAMES: dict[int, str] = {
     MASTER: "master",
     CANDIDATE: "master candidate",
     REGULAR: "regular node",

@@ -352,3 +352,9 @@ def test_cpu_meter() -> None:
     assert meter.percent(11, 111.0, 1.0, 112.0) == 100.0
     assert meter.percent(11, 111.0, 1.0, 112.0) == 100.0
     assert meter.percent(12, 112.0, 0.0, 112.0) == 0.0
+
+
+def test_roles_are_numbered_as_confd_answers_them(tmp_path: Path) -> None:
+    """confd's NODE_ROLE_BYNAME: 2 is offline (nothing required), 4 regular (noded)."""
+    assert not daemon(make_context(tmp_path, FakeCluster(2)), "noded").available()
+    assert daemon(make_context(tmp_path, FakeCluster(4)), "noded").available()
