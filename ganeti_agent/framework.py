@@ -266,7 +266,8 @@ class ManagedCollector:
             return False
         if self.collector.stateful:
             return self._samples_reported == self._samples_taken
-        return self.clock.seconds() - self.last.finished_at < self.settings.cache
+        age = self.clock.seconds() - self.last.finished_at
+        return 0 <= age < self.settings.cache  # a negative age: the clock went back
 
     def _run(self) -> None:
         self._running = True

@@ -67,8 +67,8 @@ class LoadTracker:
             if load is None:
                 load = self.domains[name] = DomainLoad(Window(self.window, CAPACITY))
             newest = load.window.newest
-            if newest is not None and value < newest[1]:
-                load.window.clear()
+            if newest is not None and (value < newest[1] or now < newest[0]):
+                load.window.clear()  # a restarted domain, or the clock went back
             load.window.add(now, value)
             load.last_seen = now
         for name in [n for n, d in self.domains.items() if now - d.last_seen >= self.forget]:
