@@ -121,8 +121,10 @@ class RunningAgent:
                 return reply
         return None
 
-    def send_datagram(self, datagram: bytes, timeout: float) -> list[bytes]:
-        """Send raw bytes to confd and collect whatever comes back within ``timeout``."""
+    def send_datagram(
+        self, datagram: bytes, timeout: float, stop_at_first: bool = True
+    ) -> list[bytes]:
+        """Send raw bytes to confd; what comes back within ``timeout`` (or the first)."""
         assert self.confd_port is not None
         received: list[bytes] = []
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -134,10 +136,7 @@ class RunningAgent:
                     received.append(sock.recv(65536))
                 except TimeoutError:
                     break
-                if received:
-                    sock.settimeout(0.2)
-                    with contextlib.suppress(TimeoutError):
-                        received.append(sock.recv(65536))
+                if stop_at_first:
                     break
         return received
 
