@@ -5,7 +5,7 @@ all. ``drbdsetup status --json`` prints an array of resources, each with its
 ``devices`` (one per volume, carrying the minor) and its ``connections`` (one per
 peer, each with ``peer_devices`` per volume). A Ganeti DRBD disk is a two-node
 resource, so every minor becomes one DRBD 8 style device built from its own volume
-and the first connection that has a peer device for that volume. docs/storage.md
+and the first connection that has a peer device for that volume. README.md (section "Storage collectors")
 lists which fields map exactly, approximately or not at all.
 """
 
