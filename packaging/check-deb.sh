@@ -3,7 +3,7 @@
 # that it installs into a clean Debian bookworm root and the installed agent
 # answers GET / with [1].
 #
-# Usage: packaging/check-deb.sh [--deb FILE] [--chroot BASEDIR] [--keep]
+# Usage: packaging/check-deb.sh [--deb FILE] [--chroot BASEDIR [--test-suite]] [--keep]
 #
 #   --deb FILE       the package to check; without it, packaging/build-deb.sh
 #                    builds one from the working tree (into $TMPDIR or /tmp).
@@ -11,6 +11,8 @@
 #                    "debootstrap --variant=minbase bookworm BASEDIR" when it does
 #                    not exist; it is copied, never changed. Needs root, and
 #                    network access to the Debian mirror for apt-get.
+#   --test-suite     also run tests/ in that root against the installed package
+#                    and bookworm's libraries (the tests of the built tree).
 #   --keep           leave the copied root (BASEDIR.check) for inspection.
 #
 # Without systemd in the chroot, the unit's ExecStart runs by hand with the
@@ -21,13 +23,16 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 deb=
 base=
 keep=no
+suite=no
+src=$repo
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-usage() { sed -n '2,16s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--deb) deb=$2; shift 2 ;;
 	--chroot) base=$2; shift 2 ;;
+	--test-suite) suite=yes; shift ;;
 	--keep) keep=yes; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
@@ -46,6 +51,7 @@ if [ -z "$deb" ]; then
 	out=${TMPDIR:-/tmp}/ganeti-agent-deb
 	"$repo/packaging/build-deb.sh" "$out"
 	deb=$(ls "$out"/ganeti-agent_*_all.deb)
+	src=$(ls -d "$out"/src/ganeti-agent-*)
 fi
 [ -f "$deb" ] || { echo "check-deb: no such file: $deb" >&2; exit 2; }
 deb=$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")
@@ -162,7 +168,7 @@ rm -rf "$root"
 cp -a "$base" "$root"
 mount -t proc proc "$root/proc"
 mount -t sysfs -o ro sysfs "$root/sys"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
+cp /etc/resolv.conf /etc/hosts "$root/etc/"
 cp "$deb" "$root/tmp/"
 quietly() { "$@" >/dev/null 2>&1; }
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
@@ -225,6 +231,30 @@ wait "$agent" 2>/dev/null || true
 agent=
 echo "check-deb: agent log:"
 sed 's/^/    /' "$root.agent.log"
+
+if [ "$suite" = yes ]; then
+	# The tests of the tree the package was built from, without its code, so they
+	# import the installed agent; ../shared holds their fixtures.
+	mkdir -p "$root/src/main"
+	(cd "$src" && tar -cf - --exclude=./ganeti_agent --exclude=./twisted --exclude=./.venv \
+		--exclude=__pycache__ --exclude=.git .) | tar -xf - -C "$root/src/main"
+	[ ! -d "$repo/../shared" ] || cp -a "$repo/../shared" "$root/src/shared"
+	echo "check-deb: installing the test dependencies"
+	in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		python3-pytest python3-pytest-twisted python3-treq python3-hypothesis procps' \
+		>>"$root.install.log" 2>&1
+	# The tests find twistd beside sys.executable; bookworm calls it twistd3.
+	ln -s twistd3 "$root/usr/bin/twistd"
+	echo "check-deb: running the test suite against the installed package"
+	if in_root PYTHONPATH=/usr/lib/ganeti-agent sh -c \
+		'cd /src/main && python3 -m pytest -q -p no:cacheprovider tests' >"$root.tests.log" 2>&1; then
+		ok "test suite: $(tail -1 "$root.tests.log")"
+	else
+		grep -E '^(FAILED|ERROR)' "$root.tests.log" >&2 || true
+		fail "test suite: $(tail -1 "$root.tests.log") (log: $root.tests.log)"
+	fi
+	rm -f "$root/usr/bin/twistd"
+fi
 
 if in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq ganeti-agent' >>"$root.install.log" 2>&1; then
 	ok "apt-get purge"
