@@ -32,6 +32,7 @@ version=$(cd "$repo" && dpkg-parsechangelog -S Version)
 src="$out/src/ganeti-agent-$version"
 rm -rf "$out/src"
 mkdir -p "$src"
+# shellcheck disable=SC2016 # the inner sh expands "$f"
 (cd "$repo" && git ls-files --cached --others --exclude-standard -z) |
 	(cd "$repo" && xargs -0 sh -c 'for f; do [ -f "$f" ] && printf "%s\0" "$f"; done' sh) |
 	(cd "$repo" && xargs -0 cp --parents -t "$src")
@@ -42,7 +43,7 @@ mkdir -p "$wheelhouse"
 clean_env /usr/bin/python3 -m pip download --isolated --disable-pip-version-check \
 	--no-deps --only-binary :all: --require-hashes --dest "$wheelhouse" \
 	--find-links "$wheelhouse" -r "$repo/packaging/bundle-requirements.txt" >/dev/null
-echo "build-deb: bundled wheels in $wheelhouse: $(ls "$wheelhouse" | tr '\n' ' ')"
+echo "build-deb: bundled wheels in $wheelhouse:" "$wheelhouse"/*
 
 rm -f "$out"/ganeti-agent_*
 (cd "$src" && clean_env GANETI_AGENT_WHEELHOUSE="$wheelhouse" dpkg-buildpackage -us -uc -b) \

@@ -125,6 +125,7 @@ done
 dpkg-deb --extract "$deb" "$files"
 unit=$files/lib/systemd/system/ganeti-agent.service
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
+# shellcheck disable=SC2016 # systemd expands these, not the shell
 expected='/usr/bin/twistd3 $TWISTD_ARGS --nodaemon --pidfile= ganeti-agent --config /etc/ganeti-agent/ganeti-agent.conf $GANETI_AGENT_ARGS'
 expect "unit ExecStart is: $expected" test "$exec_start" = "$expected"
 if command -v systemd-analyze >/dev/null 2>&1 && [ -x /usr/bin/twistd3 ]; then
