@@ -38,6 +38,8 @@ log = Logger(namespace="ganeti_agent.confd")
 #: (Haskell clients read them; Ganeti's Python client reads only 61440 bytes).
 MAX_REPLY_SIZE = 65507
 MESSAGE_CACHE_SIZE = 4096
+#: Seconds between two log lines about dropped datagrams (all are counted).
+DROP_LOG_INTERVAL = 60.0
 
 
 class Source(Protocol):
@@ -86,6 +88,7 @@ class ConfdServer(DatagramProtocol):
         self.counters = ConfdCounters()
         self._messages: dict[tuple[RequestType, Query], tuple[str, bool]] = {}
         self._cached_status: ConfigStatus | None = None
+        self._last_drop_logged = -DROP_LOG_INTERVAL
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
         self.counters.received += 1
@@ -144,5 +147,17 @@ class ConfdServer(DatagramProtocol):
         return cached
 
     def _drop(self, reason: DropReason, message: str, addr: Any) -> None:
+        """Count every drop; log one now and then, so a flood cannot fill the disk."""
         self.counters.drops[reason] += 1
-        log.debug("confd: dropped datagram from {addr}: {msg}", addr=addr, msg=message)
+        now = time.monotonic()
+        if now - self._last_drop_logged < DROP_LOG_INTERVAL:
+            return
+        self._last_drop_logged = now
+        log.info(
+            "confd: dropped datagram from {addr}: {msg} ({total} dropped since start, "
+            "at most one logged per {interval:g} s; the confd collector counts them)",
+            addr=addr,
+            msg=message,
+            total=sum(self.counters.drops.values()),
+            interval=DROP_LOG_INTERVAL,
+        )

@@ -8,11 +8,17 @@ vanished new file never replaces the last good configuration: it is logged and c
 and answers keep coming from what was loaded last. ``hmac.key`` is read at start-up
 and, while it is missing, retried at every check, so a node that joins a cluster later
 needs no restart; once read it is kept, as Ganeti keeps it.
+
+Both files are secrets (the key signs every request and reply, config.data holds the
+DRBD shared secrets): anything but a regular file is refused (a FIFO would block the
+reactor), and modes looser than Ganeti's own (0440 for the key, 0640 for config.data)
+are warned about, once per mode.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -35,9 +41,36 @@ Stamp = tuple[int, int, int]
 POLL_INTERVAL = 1.0
 
 
+#: Mode bits that make each file less private than Ganeti leaves it, and why that matters.
+KEY_LOOSE_BITS = stat.S_IROTH | stat.S_IWOTH | stat.S_IWGRP
+KEY_RISK = "whoever can read it can forge confd requests and replies; Ganeti uses 0440"
+CONFIG_LOOSE_BITS = stat.S_IROTH | stat.S_IWOTH | stat.S_IWGRP
+CONFIG_RISK = "it holds the DRBD secrets and decides every answer; Ganeti uses 0640"
+
+
+class NotARegularFile(OSError):
+    """A key or configuration path that is a directory, FIFO, device or socket."""
+
+
+def read_private(path: str) -> tuple[bytes, int]:
+    """The content and mode of a regular file, opened without blocking on a FIFO."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with open(descriptor, "rb") as handle:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(f"{path}: not a regular file, refusing to read it")
+        return handle.read(), stat.S_IMODE(mode)
+
+
 def _stamp(path: str) -> Stamp:
     info = os.stat(path)
     return info.st_mtime_ns, info.st_ino, info.st_size
+
+
+def _describe(path: str, operation: str, exc: OSError) -> str:
+    if isinstance(exc, NotARegularFile):
+        return str(exc)
+    return io_error_message(path, operation, exc)
 
 
 class ConfigSource(Service):
@@ -66,6 +99,7 @@ class ConfigSource(Service):
         self._stamp: Stamp | None = None
         self._last_problem: str | None = None
         self._key_problem: str | None = None
+        self._mode_warnings: set[tuple[str, int]] = set()
         self._notifier: Any = None
         self._loop: LoopingCall | None = None
         self._polling = False
@@ -99,28 +133,44 @@ class ConfigSource(Service):
 
     def _load_key(self) -> None:
         try:
-            with open(self.key_path, "rb") as handle:
-                self.key = handle.read()
+            key, mode = read_private(self.key_path)
         except OSError as exc:
-            message = io_error_message(self.key_path, "openBinaryFile", exc)
+            message = _describe(self.key_path, "openBinaryFile", exc)
             if self._key_problem != message:
                 log.warn("confd drops every request until the key exists: {msg}", msg=message)
                 self._key_problem = message
             return
+        self._check_mode(self.key_path, mode, KEY_LOOSE_BITS, KEY_RISK)
+        self.key = key
         log.info("confd: HMAC key read from {path}", path=self.key_path)
+
+    def _check_mode(self, path: str, mode: int, loose: int, risk: str) -> None:
+        """Warn (once per path and mode) about a secret file others may read or write."""
+        if mode & loose and (path, mode) not in self._mode_warnings:
+            self._mode_warnings.add((path, mode))
+            log.warn(
+                "confd: {path} has mode {mode:04o}, open to other users: {risk}",
+                path=path,
+                mode=mode,
+                risk=risk,
+            )
 
     def _load(self) -> None:
         try:
-            with open(self.config_path, "rb") as handle:
-                config = parse_config(handle.read())
+            text, mode = read_private(self.config_path)
+            config = parse_config(text)
         except (OSError, ConfigError) as exc:
             self.load_failures += 1
-            detail = str(exc) if isinstance(exc, ConfigError) else str(exc.strerror)
+            if isinstance(exc, OSError) and not isinstance(exc, NotARegularFile):
+                detail = str(exc.strerror)
+            else:
+                detail = str(exc)
             self._problem(
                 f"Cannot load configuration from {self.config_path}: "
                 f"parsing configuration: {detail}"
             )
             return
+        self._check_mode(self.config_path, mode, CONFIG_LOOSE_BITS, CONFIG_RISK)
         self.loads += 1
         self._last_problem = None
         self.status = ConfigStatus(config)
