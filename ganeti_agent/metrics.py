@@ -27,6 +27,7 @@ from twisted.web.iweb import IRequest
 from ganeti_agent import __version__
 from ganeti_agent.framework import CollectedReport, CollectorSet, ManagedCollector
 from ganeti_agent.health import status_of
+from ganeti_agent.parsers.drbd import CONNECTED_STATES
 from ganeti_agent.report import JSONValue, Kind, category_segment
 
 log = Logger(namespace="ganeti_agent.metrics")
@@ -368,22 +369,7 @@ DRBD_SYNC_REMAINING = _family(
     "Estimated time until resynchronisation finishes.",
     *_MINOR,
 )
-DRBD_CONNECTED_STATES = frozenset(
-    {
-        "Connected",
-        "StartingSyncS",
-        "StartingSyncT",
-        "WFBitMapS",
-        "WFBitMapT",
-        "WFSyncUUID",
-        "SyncSource",
-        "SyncTarget",
-        "PausedSyncS",
-        "PausedSyncT",
-        "VerifyS",
-        "VerifyT",
-    }
-)
+DRBD_CONNECTED_STATES = CONNECTED_STATES
 SPEED_UNITS = {"KiloByte/Second": KIB, "MegaByte/Second": KIB * KIB}
 
 # lv

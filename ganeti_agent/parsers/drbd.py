@@ -50,6 +50,9 @@ CONNECTION_STATES = (
     "VerifyT",
     UNCONFIGURED,
 )
+
+CONNECTED_STATES = frozenset(CONNECTION_STATES[CONNECTION_STATES.index("Connected") : -1])
+"""States in which the peers talk: ``Connected`` and the sync/verify states after it."""
 ROLES = ("Primary", "Secondary", "Unknown")
 DISK_STATES = (
     "Diskless",

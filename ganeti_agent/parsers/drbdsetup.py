@@ -5,8 +5,8 @@ all. ``drbdsetup status --json`` prints an array of resources, each with its
 ``devices`` (one per volume, carrying the minor) and its ``connections`` (one per
 peer, each with ``peer_devices`` per volume). A Ganeti DRBD disk is a two-node
 resource, so every minor becomes one DRBD 8 style device built from its own volume
-and the first connection that has a peer device for that volume. README.md (section "Storage collectors")
-lists which fields map exactly, approximately or not at all.
+and the first connection that has a peer device for that volume. The README's
+"Storage collectors" section lists which fields map exactly, approximately or not at all.
 """
 
 from __future__ import annotations
@@ -16,30 +16,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ganeti_agent.parsers.drbd import Device, PerfIndicators, SyncStatus
+from ganeti_agent.parsers.drbd import CONNECTED_STATES, Device, PerfIndicators, SyncStatus
 from ganeti_agent.parsers.errors import ParseError, wrap_int64
 from ganeti_agent.report import JSONValue
 
 DRBDSETUP_STATUS = ("drbdsetup", "status", "--json")
 
 # DRBD 9 replication states that DRBD 8 showed as the connection state.
-_REPLICATION_AS_STATE = frozenset(
-    {
-        "StartingSyncS",
-        "StartingSyncT",
-        "WFBitMapS",
-        "WFBitMapT",
-        "WFSyncUUID",
-        "SyncSource",
-        "SyncTarget",
-        "PausedSyncS",
-        "PausedSyncT",
-        "VerifyS",
-        "VerifyT",
-        "Ahead",
-        "Behind",
-    }
-)
+_REPLICATION_AS_STATE = (CONNECTED_STATES - {"Connected"}) | {"Ahead", "Behind"}
 _CONNECTION_RENAMES = {"Connecting": "WFConnection"}
 _WRITE_ORDER = {"barrier": "b", "flush": "f", "drain": "d", "none": "n"}
 
