@@ -151,8 +151,10 @@ class RunningAgent:
         return self.log_path.read_text(errors="replace")
 
     def assert_alive(self) -> None:
+        """Still running, answering, and with no child process left."""
         assert self.process.poll() is None, f"the agent exited:\n{self.log_text()[-4000:]}"
         assert self.get("/")[0] == 200
+        assert self.children() == [], "a child process was left behind"
 
 
 def _wait_until_listening(agent: RunningAgent) -> None:

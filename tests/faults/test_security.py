@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import http.client
 import os
 import socket
 import time
@@ -184,19 +185,22 @@ def test_oversized_headers_and_request_lines_are_refused(agent: RunningAgent) ->
 
 def test_open_connections_are_capped(agent: RunningAgent) -> None:
     """Idle connections beyond the cap are closed at once; the cap frees up again."""
-    held: list[socket.socket] = []
+    held: list[http.client.HTTPConnection] = []
     try:
         for _ in range(MAX_CONNECTIONS):
-            held.append(socket.create_connection(("127.0.0.1", agent.port), timeout=5))
-        time.sleep(0.3)
+            # A finished request proves the agent accepted (and counts) the connection.
+            connection = http.client.HTTPConnection("127.0.0.1", agent.port, timeout=10)
+            held.append(connection)
+            connection.request("GET", "/")
+            assert connection.getresponse().read() == b"[1]"
         with socket.create_connection(("127.0.0.1", agent.port), timeout=5) as extra:
             extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             with contextlib.suppress(ConnectionResetError):
                 assert extra.recv(100) == b""
         assert "refusing HTTP connections" in agent.log_text()
     finally:
-        for sock in held:
-            sock.close()
+        for connection in held:
+            connection.close()
     eventually(lambda: answers(agent))
 
 
