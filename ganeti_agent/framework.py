@@ -91,9 +91,20 @@ class AgentContext:
     settings: Callable[[str], CollectorSettings] = lambda _name: CollectorSettings()
     cluster: ClusterQueries | None = None
     proc_root: str = "/proc"
+    membership: Callable[[], bool] | None = None
 
     def settings_for(self, name: str) -> CollectorSettings:
         return self.settings(name)
+
+    def current_cluster(self) -> ClusterQueries | None:
+        """The cluster to ask, or None while this node has no Ganeti cluster files.
+
+        A plain host (no config.data, no hmac.key) is not a failure: collectors then
+        report without cluster data, as they do when no cluster is configured at all.
+        """
+        if self.membership is not None and not self.membership():
+            return None
+        return self.cluster
 
 
 class CollectorError(Exception):
@@ -338,12 +349,22 @@ class ManagedCollector:
         if self._sampling is not None:
             self._sampling.cancel()
 
+    def available(self) -> bool:
+        """The collector's source exists here; a raising check counts as absent."""
+        try:
+            return self.collector.available()
+        except Exception:
+            log.failure("availability check of {name} raised", name=self.name)
+            return False
+
     def _sample_once(self) -> Deferred[None]:
         """One sample, bounded by the timeout; errors are logged, never propagated.
 
         An errback would stop the LoopingCall for good, so this Deferred always succeeds.
         """
         assert isinstance(self.collector, StatefulCollector)
+        if self.settings.enabled is Enablement.AUTO and not self.available():
+            return succeed(None)
         timeout = self.settings.timeout
         attempt: Deferred[None] = as_deferred(self.collector.sample)
         attempt.addTimeout(timeout, self.clock)
@@ -403,11 +424,7 @@ class CollectorSet:
             return False
         if enabled is Enablement.YES:
             return True
-        try:
-            return managed.collector.available()
-        except Exception:
-            log.failure("availability check of {name} raised", name=managed.name)
-            return False
+        return managed.available()
 
     def find(self, category: Category | None, name: str) -> ManagedCollector | None:
         """An active collector by category and name (both must match, as in mond).

@@ -55,3 +55,7 @@ class GanetiPaths:
     @property
     def kvm_hypervisor_dir(self) -> str:
         return os.path.join(self.run_dir, "kvm-hypervisor")
+
+    def has_cluster_files(self) -> bool:
+        """Whether this host belongs to a Ganeti cluster (it has config.data or hmac.key)."""
+        return os.path.exists(self.config_data) or os.path.exists(self.hmac_key)

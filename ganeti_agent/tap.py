@@ -154,6 +154,7 @@ def make_agent(
         hostname=settings.get("agent", "node-name", "") or socket.gethostname(),
         settings=settings.collector,
         cluster=cluster,
+        membership=paths.has_cluster_files,
     )
     activation = cluster.data_collectors if cluster is not None else None
     collectors = CollectorSet(build_collectors(context), clock, time.time, activation)

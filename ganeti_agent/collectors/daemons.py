@@ -149,7 +149,7 @@ class RoleTracker:
     def _refresh(self) -> Deferred[None]:
         if self._pending is not None:
             return self._pending
-        cluster = self.context.cluster
+        cluster = self.context.current_cluster()
         if cluster is None:
             self.role, self.error = None, "no cluster configuration"
             return succeed(None)
@@ -357,7 +357,7 @@ class GanetiDaemonCollector(Collector):
 
     def available(self) -> bool:
         """Listed where it must run, and wherever its pid file says it was started."""
-        if self.context.cluster is None:
+        if self.context.current_cluster() is None:
             return False
         if os.path.exists(self.pid_file):
             return True

@@ -125,7 +125,9 @@ class DrbdCollector(Collector):
                 log.warn("Can't get pairing info: {problem}", problem=problem)
             return status.to_json(pairing)
 
-        return pairing_from_cluster(self.context.cluster, self.context.hostname).addCallback(paired)
+        return pairing_from_cluster(
+            self.context.current_cluster(), self.context.hostname
+        ).addCallback(paired)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:

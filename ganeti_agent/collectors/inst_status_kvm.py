@@ -275,15 +275,19 @@ class InstStatusKvmCollector(Collector):
         return cast(IReactorUNIX, global_reactor)
 
     def available(self) -> bool:
-        return os.path.isdir(os.path.join(self.context.paths.kvm_hypervisor_dir, "pid")) or (
-            os.path.exists("/dev/kvm")
-        )
+        """Where Ganeti runs KVM instances, or could: a KVM host that is in a cluster."""
+        paths = self.context.paths
+        if os.path.isdir(os.path.join(paths.kvm_hypervisor_dir, "pid")):
+            return True
+        return os.path.exists("/dev/kvm") and paths.has_cluster_files()
 
     def collect(self) -> Deferred[JSONValue]:
         return Deferred.fromCoroutine(self._collect())
 
     async def _collect(self) -> JSONValue:
-        instances = await node_primary_instances(self.context.cluster, self.context.hostname)
+        instances = await node_primary_instances(
+            self.context.current_cluster(), self.context.hostname
+        )
         records = [await self._record(instance) for instance in instances]
         return report_data(records)
 

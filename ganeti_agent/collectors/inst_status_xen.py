@@ -140,7 +140,9 @@ class InstStatusXenCollector(Collector):
         return Deferred.fromCoroutine(self._collect())
 
     async def _collect(self) -> JSONValue:
-        instances = await node_primary_instances(self.context.cluster, self.context.hostname)
+        instances = await node_primary_instances(
+            self.context.current_cluster(), self.context.hostname
+        )
         first = await self._list_domains()
         if self.hung_delay > 0:
             await deferLater(self.context.clock, self.hung_delay, lambda: None)

@@ -118,7 +118,7 @@ class LvCollector(Collector):
             raise CollectorError(f"cannot parse the output of lvs: {exc.reason}") from None
 
     def _with_instances(self, volumes: list[LogicalVolume]) -> Deferred[JSONValue]:
-        cluster = self.context.cluster
+        cluster = self.context.current_cluster()
         if cluster is None:
             return succeed(lv_data(volumes, []))
 

@@ -106,10 +106,14 @@ class AgentClusterQueries:
     """
 
     def __init__(
-        self, local: LocalClusterQueries, remote: RemoteClusterQueries | None = None
+        self,
+        local: LocalClusterQueries,
+        remote: RemoteClusterQueries | None = None,
+        paths: GanetiPaths | None = None,
     ) -> None:
         self.local = local
         self.remote = remote
+        self.paths = paths
         self.server: ConfdServer | None = None
 
     def _current(self) -> ClusterQueries:
@@ -138,8 +142,13 @@ class AgentClusterQueries:
         return self._current().enabled_hypervisors()
 
     def refresh_remote(self) -> None:
-        """Ask the peers for activation data, as mond does, when nothing is local."""
+        """Ask the peers for activation data, as mond does, when nothing is local.
+
+        A host without Ganeti's files is in no cluster: there is nobody to ask.
+        """
         if self.remote is None or self.local.status().config is not None:
+            return
+        if self.paths is not None and not self.paths.has_cluster_files():
             return
         refreshed = self.remote.refresh()
         refreshed.addErrback(
@@ -154,7 +163,7 @@ def agent_cluster(
     source = ConfigSource(paths.config_data, paths.hmac_key, reactor)
     source.setServiceParent(parent)  # type: ignore[no-untyped-call]
     remote = RemoteClusterQueries(reactor, PeerSource(paths))
-    cluster = AgentClusterQueries(LocalClusterQueries(lambda: source.status), remote)
+    cluster = AgentClusterQueries(LocalClusterQueries(lambda: source.status), remote, paths)
     refresher = TimerService(ACTIVATION_REFRESH, cluster.refresh_remote)
     refresher.setServiceParent(parent)
     if not options.enabled:

@@ -98,6 +98,7 @@ class ConfigSource(Service):
         self.listeners: list[Callable[[ConfigStatus], None]] = []
         self._stamp: Stamp | None = None
         self._last_problem: str | None = None
+        self._watch_problem: str | None = None
         self._key_problem: str | None = None
         self._mode_warnings: set[tuple[str, int]] = set()
         self._notifier: Any = None
@@ -210,9 +211,13 @@ class ConfigSource(Service):
             notifier.startReading()
             notifier.watch(directory, mask=mask, callbacks=[self._notified])
         except Exception as exc:
-            log.info("confd: cannot watch {dir} ({exc}); polling", dir=directory.path, exc=exc)
+            problem = f"confd: cannot watch {directory.path} ({exc}); polling"
+            if problem != self._watch_problem:
+                log.info("{problem}", problem=problem)
+                self._watch_problem = problem
             notifier.loseConnection()
             return None
+        self._watch_problem = None
         return notifier
 
     def _notified(self, _watch: object, path: FilePath[Any], mask: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 
 from ganeti_agent.collectors.xen_cpu_avg_load import LoadTracker, XenCpuAvgLoadCollector
-from ganeti_agent.framework import AgentContext, ManagedCollector
+from ganeti_agent.framework import AgentContext, CollectorSettings, Enablement, ManagedCollector
 from ganeti_agent.paths import GanetiPaths
 from tests.support import FakeRunner
 
@@ -38,7 +38,8 @@ def test_restart_starts_afresh_and_absent_domains_are_forgotten() -> None:
 def test_sampling_via_runner_and_failures_keep_the_data() -> None:
     clock = Clock()
     runner = FakeRunner()
-    context = AgentContext(clock, runner, GanetiPaths(), "node1")  # type: ignore[arg-type]
+    settings = CollectorSettings(enabled=Enablement.YES)
+    context = AgentContext(clock, runner, GanetiPaths(), "node1", lambda _: settings)  # type: ignore[arg-type]
     collector = XenCpuAvgLoadCollector(context)
     managed = ManagedCollector(collector, clock, clock.seconds)
     cpu = 0.0
