@@ -205,6 +205,9 @@ class CollectedReport:
     finished_at: float
 
 
+AVAILABILITY_TTL = 2.0
+"""Seconds an availability check of a collector's source is reused."""
+
 EXPECTED_FAILURES: tuple[type[BaseException], ...] = (
     CollectorError,
     ExecutionError,
@@ -250,6 +253,7 @@ class ManagedCollector:
         self._running = False
         self._loop: LoopingCall | None = None
         self._sampling: Deferred[None] | None = None
+        self._availability: tuple[float, bool] | None = None
         self._samples_taken = 0
         self._samples_reported = -1
 
@@ -350,12 +354,23 @@ class ManagedCollector:
             self._sampling.cancel()
 
     def available(self) -> bool:
-        """The collector's source exists here; a raising check counts as absent."""
+        """The collector's source exists here; a raising check counts as absent.
+
+        The answer is reused for :data:`AVAILABILITY_TTL` seconds: the checks are file
+        system probes, and on every ``/1/report/all`` they cost more than the serving.
+        """
+        now = self.clock.seconds()
+        if self._availability is not None:
+            checked_at, answer = self._availability
+            if 0 <= now - checked_at < AVAILABILITY_TTL:
+                return answer
         try:
-            return self.collector.available()
+            answer = bool(self.collector.available())
         except Exception:
             log.failure("availability check of {name} raised", name=self.name)
-            return False
+            answer = False
+        self._availability = (now, answer)
+        return answer
 
     def _sample_once(self) -> Deferred[None]:
         """One sample, bounded by the timeout; errors are logged, never propagated.

@@ -10,6 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from ganeti_agent.executor import CommandNotFound
 from ganeti_agent.framework import (
+    AVAILABILITY_TTL,
     AgentContext,
     CollectedReport,
     Collector,
@@ -220,6 +221,8 @@ class CollectorSetTests(SynchronousTestCase):
         )
         self.assertEqual([m.name for m in collectors.active()], ["failing"])
         absent.present = True
+        self.assertEqual([m.name for m in collectors.active()], ["failing"])
+        self.clock.advance(AVAILABILITY_TTL)
         self.assertEqual([m.name for m in collectors.active()], ["scripted", "failing"])
         activation["scripted"] = False
         self.assertEqual([m.name for m in collectors.active()], ["failing"])

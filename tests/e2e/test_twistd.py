@@ -147,7 +147,8 @@ def test_hanging_collector_does_not_stall_the_others(agent: Agent) -> None:
     assert status == 200
     assert results["all_seconds"] < HANG_TIMEOUT + 5
     reports = {report["name"]: report for report in json.loads(body)}
-    assert reports["lv"]["data"] == {"error": f"collector timed out after {HANG_TIMEOUT} s"}
+    lv_error = reports["lv"]["data"]["error"]
+    assert f"timed out after {HANG_TIMEOUT} s" in lv_error, lv_error
     assert (
         "cpu_number" in reports["cpu-avg-load"]["data"]
         or "error" in reports["cpu-avg-load"]["data"]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ganeti_agent.framework import AVAILABILITY_TTL
 from tests.faults.support import ANSWER_WITHIN, RunningAgent, eventually, running_agent
 from tests.support import shared_fixture
 
@@ -151,6 +152,7 @@ def test_drbd_file_vanishing_unlists_the_collector(agent: RunningAgent) -> None:
     path = proc_file(agent, "drbd")
     saved = path.read_bytes()
     path.unlink()
+    time.sleep(AVAILABILITY_TTL + 0.2)
     try:
         listed = json.loads(agent.get("/1/list/collectors")[1])
         assert ["drbd", "storage", 1] not in listed
@@ -159,6 +161,7 @@ def test_drbd_file_vanishing_unlists_the_collector(agent: RunningAgent) -> None:
         assert_others_answer(agent, "drbd")
     finally:
         path.write_bytes(saved)
+    time.sleep(AVAILABILITY_TTL + 0.2)
     assert agent.report("storage", "drbd")["data"]["deviceInfos"]
 
 
