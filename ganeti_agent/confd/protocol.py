@@ -45,6 +45,7 @@ class DropReason(enum.Enum):
     BAD_TIMESTAMP = "bad-timestamp"
     CLOCK_SKEW = "clock-skew"
     NO_KEY = "no-key"
+    REPLAY = "replay"
 
 
 class ProtocolError(ValueError):

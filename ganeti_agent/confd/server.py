@@ -11,6 +11,7 @@ error reply saying so.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -79,6 +80,16 @@ class ConfdCounters:
         }
 
 
+REPLAY_WINDOW = 2 * 300.0
+"""Seconds a request stays replayable: the timestamp check accepts ±300 s of skew."""
+REPLAY_MEMORY = 200_000
+"""Remembered rsalts at most (about 30 MB); beyond it the oldest are forgotten."""
+
+
+def _oldest(seen: OrderedDict[str, float]) -> float:
+    return next(iter(seen.values()))
+
+
 class ConfdServer(DatagramProtocol):
     """Answers confd requests from ``source``; one instance per listening port."""
 
@@ -89,6 +100,7 @@ class ConfdServer(DatagramProtocol):
         self._messages: dict[tuple[RequestType, Query], tuple[str, bool]] = {}
         self._cached_status: ConfigStatus | None = None
         self._last_drop_logged = -DROP_LOG_INTERVAL
+        self._seen_rsalts: OrderedDict[str, float] = OrderedDict()
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
         self.counters.received += 1
@@ -100,6 +112,9 @@ class ConfdServer(DatagramProtocol):
             request = decode_request(key, datagram, self.wall_clock())
         except ProtocolError as exc:
             self._drop(exc.reason, str(exc), addr)
+            return
+        if self._replayed(request.rsalt):
+            self._drop(DropReason.REPLAY, f"rsalt {request.rsalt!r} seen before", addr)
             return
         self.counters.requests[request.type] += 1
         try:
@@ -116,6 +131,24 @@ class ConfdServer(DatagramProtocol):
             log.warn("confd: reply to {addr} not sent: {exc}", addr=addr, exc=exc)
             return
         self.counters.replies += 1
+
+    def _replayed(self, rsalt: str) -> bool:
+        """Whether a signed request with this rsalt was answered within the replay window.
+
+        The timestamp check alone lets a captured request (and its much larger reply,
+        sent to a forged source address) be replayed for ten minutes. Genuine clients
+        use a fresh UUID per request, so a repeated rsalt can only be a replay.
+        """
+        now = time.monotonic()
+        seen = self._seen_rsalts
+        while seen and (
+            len(seen) >= REPLAY_MEMORY or now - next(iter(seen.values())) > REPLAY_WINDOW
+        ):
+            seen.popitem(last=False)
+        if rsalt in seen:
+            return True
+        seen[rsalt] = now
+        return False
 
     def _reply(self, key: bytes, request: Request) -> bytes:
         message, ok = self._message(request)

@@ -93,14 +93,20 @@ def test_byte_identical_reply(
 
 
 @inline_callbacks
-def test_replayed_datagram_answered_twice(
+def test_replayed_datagram_answered_once(
     server: tuple[ConfdServer, int], raw: tuple[Listener, Any]
 ) -> Generator[Any, Any, None]:
-    _, port = server
+    """A second copy of a signed request (same rsalt) is a replay: dropped and counted."""
+    confd, port = server
     listener, sock = raw
     datagram = encode_request(KEY, RequestType.PING, None, "r", time.time())
     sock.write(datagram, ("127.0.0.1", port))
     sock.write(datagram, ("127.0.0.1", port))
+    yield settle()
+    assert len(listener.received) == 1
+    assert confd.counters.drops[DropReason.REPLAY] == 1
+    fresh = encode_request(KEY, RequestType.PING, None, "r2", time.time())
+    sock.write(fresh, ("127.0.0.1", port))
     yield settle()
     assert len(listener.received) == 2
 
