@@ -129,23 +129,11 @@ def data_collectors_answer(answer: JSONValue) -> dict[str, bool]:
     return activation
 
 
-class RemoteClusterQueries:
-    """Cluster questions answered by confd peers (the CLI, nodes without config.data)."""
+class _TypedQueries:
+    """The typed questions of ``ClusterQueries``, on top of a subclass's ``ask``."""
 
-    def __init__(self, reactor: Any, source: PeerSource) -> None:
-        self.reactor = reactor
-        self.source = source
-        self._collectors: dict[str, bool] | None = None
-        self._hypervisors: list[str] | None = None
-
-    def ask(self, request_type: RequestType, query: JSONValue = None) -> Deferred[JSONValue]:
-        """The best OK answer to one question, or a ``ClusterUnavailable`` failure."""
-        try:
-            client = self.source.client(self.reactor)
-        except ClusterUnavailable:
-            return fail()
-        asked = client.query(request_type, query)
-        return asked.addCallback(_best_answer, request_type.name)
+    def ask(self, request_type: RequestType, query: str | None) -> Deferred[JSONValue]:
+        raise NotImplementedError
 
     def node_drbd(self, node: str) -> Deferred[list[list[JSONValue]]]:
         asked = self.ask(RequestType.NODE_DRBD, node)
@@ -162,6 +150,25 @@ class RemoteClusterQueries:
 
     def node_role(self, node: str) -> Deferred[int]:
         return self.ask(RequestType.NODE_ROLE_BYNAME, node).addCallback(_role)
+
+
+class RemoteClusterQueries(_TypedQueries):
+    """Cluster questions answered by confd peers (the CLI, nodes without config.data)."""
+
+    def __init__(self, reactor: Any, source: PeerSource) -> None:
+        self.reactor = reactor
+        self.source = source
+        self._collectors: dict[str, bool] | None = None
+        self._hypervisors: list[str] | None = None
+
+    def ask(self, request_type: RequestType, query: str | None = None) -> Deferred[JSONValue]:
+        """The best OK answer to one question, or a ``ClusterUnavailable`` failure."""
+        try:
+            client = self.source.client(self.reactor)
+        except ClusterUnavailable:
+            return fail()
+        asked = client.query(request_type, query)
+        return asked.addCallback(_best_answer, request_type.name)
 
     def refresh(self) -> Deferred[None]:
         """Ask again for the collector activation and the enabled hypervisors."""
@@ -185,7 +192,7 @@ class RemoteClusterQueries:
         return self._hypervisors
 
 
-class LocalClusterQueries:
+class LocalClusterQueries(_TypedQueries):
     """Cluster questions answered from the configuration this process has loaded.
 
     ``status`` returns the current ``ConfigStatus`` (the confd source's), so answers
@@ -194,6 +201,7 @@ class LocalClusterQueries:
 
     def __init__(self, status: Callable[[], ConfigStatus]) -> None:
         self.status = status
+        self._activation: tuple[object, Mapping[str, bool]] | None = None
 
     def ask(self, request_type: RequestType, query: str | None) -> Deferred[JSONValue]:
         current = self.status()
@@ -204,26 +212,14 @@ class LocalClusterQueries:
             return fail(ClusterUnavailable(f"{request_type.name}: {reply.answer}"))
         return succeed(reply.answer)
 
-    def node_drbd(self, node: str) -> Deferred[list[list[JSONValue]]]:
-        asked = self.ask(RequestType.NODE_DRBD, node)
-        return asked.addCallback(_list_of_lists, "NODE_DRBD")
-
-    def node_instances(
-        self, node: str
-    ) -> Deferred[tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]]:
-        return self.ask(RequestType.NODE_INSTANCES, node).addCallback(node_instances_answer)
-
-    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSONValue]]]:
-        asked = self.ask(RequestType.INSTANCE_DISKS, instance_uuid)
-        return asked.addCallback(_objects, "INSTANCE_DISKS")
-
-    def node_role(self, node: str) -> Deferred[int]:
-        asked = self.ask(RequestType.NODE_ROLE_BYNAME, node)
-        return asked.addCallback(_role)
-
     def data_collectors(self) -> Mapping[str, bool] | None:
+        """Activation from the loaded configuration, computed once per configuration."""
         config = self.status().config
-        return None if config is None else data_collectors_answer(config.collectors)
+        if config is None:
+            return None
+        if self._activation is None or self._activation[0] is not config:
+            self._activation = (config, data_collectors_answer(config.collectors))
+        return self._activation[1]
 
     def enabled_hypervisors(self) -> list[str] | None:
         config = self.status().config
