@@ -129,3 +129,8 @@ def encode_json(value: JSONValue) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
         "utf-8"
     )
+
+
+def pretty_json(value: JSONValue) -> str:
+    """Indented JSON with a final newline, for people reading a report."""
+    return json.dumps(value, indent=4, ensure_ascii=False, allow_nan=False) + "\n"

@@ -22,7 +22,7 @@ from ganeti_agent import __version__
 from ganeti_agent.framework import Collector, as_deferred
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue, Report, encode_json, timestamp_ns
+from ganeti_agent.report import JSONValue, Report, encode_json, pretty_json, timestamp_ns
 
 PROGRAM = "mon-collector"
 
@@ -116,6 +116,7 @@ def version_text() -> str:
 
 def _standard_options() -> tuple[Option, ...]:
     return (
+        Option("", "pretty", "", "print the report as indented JSON", "none"),
         Option("V", "version", "", "show the version of the program", "none"),
         Option("h", "help", "", "show help", "none"),
         Option("", "help-completion", "", "show completion info", "none"),
@@ -233,6 +234,8 @@ def execute(command: Subcommand, invocation: Invocation) -> Deferred[Outcome]:
     """Run the subcommand; any failure becomes a message and an exit status, never a trace."""
 
     def printed(report: Report) -> Outcome:
+        if "pretty" in invocation.options:
+            return Outcome(stdout=pretty_json(report.to_json_object()))
         return Outcome(stdout=encode_json(report.to_json_object()).decode("utf-8") + "\n")
 
     def failed(failure: Any) -> Outcome:
