@@ -18,19 +18,10 @@ from typing import Any
 
 from bench.clusters import busiest_node, write_config
 from bench.results import Table, fmt, note_table, table_from_records
+from bench.timing import best_time
 
 CONFIG_SIZES = (100, 1_000, 10_000)
 STORAGE_TITLE = "Scale: LVs and DRBD minors (bench/storage.py)"
-
-
-def _best(call: Callable[[], object], repeat: int) -> float:
-    """Fastest of ``repeat`` runs, in seconds (the least disturbed by the machine)."""
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def _reload_seconds(path: Path, repeat: int) -> float:
@@ -69,7 +60,7 @@ def _node_drbd_seconds(path: Path, repeat: int) -> tuple[float, int]:
         entries = config.drbd_by_node.get(node.uuid, [])
         size = len(encode_reply(key, "1234567890", Reply(0, entries, config.serial)))
 
-    return _best(answer, repeat), size
+    return best_time(answer, repeat), size
 
 
 def config_table(quick: bool) -> Table:
@@ -86,7 +77,7 @@ def config_table(quick: bool) -> Table:
             size = write_config(path, instances)
             repeat = 1 if instances >= 10_000 or quick else 3
             data = path.read_bytes()
-            parse = _best(lambda data=data: parse_config(data), repeat)  # type: ignore[misc]
+            parse = best_time(lambda data=data: parse_config(data), repeat)  # type: ignore[misc]
             reload = _reload_seconds(path, repeat)
             answer, reply = _node_drbd_seconds(path, 5)
             table.rows.append(
@@ -138,11 +129,17 @@ def foreign_rows(module_name: str, quick: bool) -> tuple[Iterable[object] | None
     return list(rows), f"from {module_name}.{function.__name__}()"
 
 
-def storage_table(quick: bool) -> Table:
+def foreign_table(module_name: str, title: str, quick: bool) -> Table:
+    """The rows of another benchmark module as a table; its failure becomes a note."""
     try:
-        rows, origin = foreign_rows("bench.storage", quick)
-    except Exception as exc:  # their code: report it, keep the suite running
-        return note_table(STORAGE_TITLE, f"bench/storage.py failed: {type(exc).__name__}: {exc}")
+        rows, origin = foreign_rows(module_name, quick)
+    except Exception as exc:  # another module's code: report it, keep the suite running
+        where = module_name.replace(".", "/") + ".py"
+        return note_table(title, f"{where} failed: {type(exc).__name__}: {exc}")
     if rows is None:
-        return note_table(STORAGE_TITLE, origin)
-    return table_from_records(STORAGE_TITLE, rows, [origin])
+        return note_table(title, origin)
+    return table_from_records(title, rows, [origin])
+
+
+def storage_table(quick: bool) -> Table:
+    return foreign_table("bench.storage", STORAGE_TITLE, quick)

@@ -8,10 +8,10 @@ item, so linear growth shows as a constant per-item figure.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.timing import best_time
 from ganeti_agent.parsers.drbd import parse_drbd
 from ganeti_agent.parsers.lvs import lv_data, parse_lvs
 
@@ -55,15 +55,6 @@ class Row:
     size_bytes: int
     best_ms: float
     per_item_us: float
-
-
-def best_time(function: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def _row(label: str, items: int, text: str, parse: Callable[[str], object], repeat: int) -> Row:

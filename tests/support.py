@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import socket
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import pytest
+import pytest_twisted
 from twisted.internet.defer import Deferred, fail, succeed
 
 from ganeti_agent.executor import CommandNotFound, ProcessResult
@@ -22,6 +25,22 @@ def shared_fixture(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"../shared/fixtures/ganeti/{name} is not available in this checkout")
     return path
+
+
+AsyncTest = TypeVar("AsyncTest", bound=Callable[..., Coroutine[Any, Any, None]])
+
+
+def async_test(test: AsyncTest) -> AsyncTest:
+    """pytest-twisted's ``ensureDeferred``, which has no type hints, for mypy --strict."""
+    return cast(AsyncTest, pytest_twisted.ensureDeferred(test))
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that was free a moment ago (TCP or UDP)."""
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 Responder = Callable[[Sequence[str]], "Deferred[ProcessResult] | ProcessResult | Exception"]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import pytest
-import pytest_twisted
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -40,15 +39,9 @@ from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.settings import AgentSettings, SettingsError, parse_settings
 from ganeti_agent.tap import Options
 from ganeti_agent.web import AgentSite
-from tests.support import FakeRunner
+from tests.support import FakeRunner, async_test
 
 reactor: Any = global_reactor
-F = TypeVar("F", bound=Callable[..., Coroutine[Any, Any, None]])
-
-
-def async_test(test: F) -> F:
-    """pytest-twisted's ``ensureDeferred``, which has no type hints, for mypy --strict."""
-    return cast(F, pytest_twisted.ensureDeferred(test))
 
 
 @pytest.fixture(scope="module")

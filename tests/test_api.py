@@ -42,15 +42,20 @@ class Hanging(Collector):
         return Deferred()
 
 
-def make_api(clock: Clock | None = None) -> tuple[Any, Clock]:
-    clock = clock or Clock()
-    ctx = AgentContext(
+def context(clock: Clock) -> AgentContext:
+    """Collectors with a 3 s timeout on the test's clock."""
+    return AgentContext(
         clock=clock,
         runner=FakeRunner(),
         paths=GanetiPaths(),
         hostname="node1",
         settings=lambda name: CollectorSettings(timeout=3),
     )
+
+
+def make_api(clock: Clock | None = None) -> tuple[Any, Clock]:
+    clock = clock or Clock()
+    ctx = context(clock)
     collectors = CollectorSet(
         [
             Fixed(ctx, "cpu-avg-load", None, Kind.PERFORMANCE, {"cpu_number": 1}),
@@ -148,13 +153,7 @@ async def test_methods_head_works_others_get_405_with_allow() -> None:
 @pytest_twisted.ensureDeferred
 async def test_hanging_collector_times_out_alone() -> None:
     clock = Clock()
-    ctx = AgentContext(
-        clock=clock,
-        runner=FakeRunner(),
-        paths=GanetiPaths(),
-        hostname="node1",
-        settings=lambda name: CollectorSettings(timeout=3),
-    )
+    ctx = context(clock)
     collectors = CollectorSet(
         [Hanging(ctx), Fixed(ctx, "diskstats", Category.STORAGE, Kind.PERFORMANCE, [])],
         clock,

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import pytest
-import pytest_twisted
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
@@ -29,15 +27,7 @@ from ganeti_agent.metrics import (
 )
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.report import Category, JSONValue, Kind
-from tests.support import REPO, FakeRunner
-
-F = TypeVar("F", bound=Callable[..., Coroutine[Any, Any, None]])
-
-
-def async_test(test: F) -> F:
-    """pytest-twisted's ``ensureDeferred``, which has no type hints, for mypy --strict."""
-    return cast(F, pytest_twisted.ensureDeferred(test))
-
+from tests.support import REPO, FakeRunner, async_test
 
 DRBD = {
     "status": {"code": 4, "message": "\n8: No network config available"},

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import pytest
-import pytest_twisted
 from twisted.internet import reactor as global_reactor
 
 from ganeti_agent.collectors import plugins
@@ -24,16 +22,9 @@ from ganeti_agent.framework import (
 )
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.report import Category, Kind
+from tests.support import async_test
 
 reactor: Any = global_reactor
-F = TypeVar("F", bound=Callable[..., Coroutine[Any, Any, None]])
-
-
-def async_test(test: F) -> F:
-    """pytest-twisted's ``ensureDeferred``, which has no type hints, for mypy --strict."""
-    return cast(F, pytest_twisted.ensureDeferred(test))
-
-
 GOOD = {
     "name": "raid",
     "version": "1.0",

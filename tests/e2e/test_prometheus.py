@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.support import free_port
+
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(
@@ -28,13 +29,6 @@ pytestmark = [
 ]
 
 DEADLINE = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def bin_of(name: str) -> str:

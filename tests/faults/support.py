@@ -29,6 +29,7 @@ import pytest
 
 from ganeti_agent.confd.constants import RequestType
 from ganeti_agent.confd.protocol import Reply, decode_reply, encode_request
+from tests.support import free_port
 
 #: Seconds an HTTP answer may take while something else is broken or hanging.
 ANSWER_WITHIN = 3.0
@@ -37,14 +38,6 @@ EVENTUALLY = 10.0
 START_TIMEOUT = 30.0
 
 T = TypeVar("T")
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port on 127.0.0.1 that was free a moment ago (TCP or UDP)."""
-    with socket.socket(socket.AF_INET, kind) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def twistd() -> str:
