@@ -391,7 +391,9 @@ def load_steps(text: str | bytes) -> Steps[ClusterConfig]:
     """
     try:
         decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+        del text  # the caller may have let go of it: the bytes are freed here
         raw = yield from _document_steps(decoded)
+        del decoded  # and the text once decoded, before the indexes are built
     except RecursionError:
         raise ConfigError("Malformed JSON: nested too deeply") from None
     except ConfigError:
