@@ -392,7 +392,7 @@ def load_steps(text: str | bytes) -> Steps[ClusterConfig]:
     try:
         decoded = text.decode("utf-8") if isinstance(text, bytes) else text
         del text  # the caller may have let go of it: the bytes are freed here
-        raw = yield from _document_steps(decoded)
+        raw = yield from decode_steps(decoded)
         del decoded  # and the text once decoded, before the indexes are built
     except RecursionError:
         raise ConfigError("Malformed JSON: nested too deeply") from None
@@ -411,7 +411,7 @@ def _skip(text: str, index: int) -> int:
     return index if match is None else match.end()
 
 
-def _document_steps(text: str) -> Steps[object]:
+def decode_steps(text: str) -> Steps[object]:
     """The JSON document in ``text``: an object's tables member by member, else at once."""
     index = _skip(text, 0)
     if text.startswith("{", index):

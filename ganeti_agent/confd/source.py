@@ -158,6 +158,11 @@ class ConfigSource(Service):
             self._notifier = None
         return super().stopService()  # type: ignore[no-untyped-call, no-any-return]
 
+    @property
+    def loading(self) -> bool:
+        """A large configuration is being parsed in steps right now."""
+        return self._parsing is not None
+
     def check(self) -> None:
         """Read the key if still missing, and reload the configuration if it changed.
 
