@@ -155,7 +155,12 @@ def finish_loading(source: ConfigSource, clock: Clock) -> int:
     return turns
 
 
-HOSTILE = [b'{"version": NaN}', b'{"version": 1e999}', b"[" * 100_000, b"\xff\xfe{"]
+def version_spelled(literal: str) -> bytes:
+    """The sample with its ``version`` written as ``literal``, which main's parser took."""
+    return config_bytes(1).replace(b'"version": ', f'"version": {literal}, "was": '.encode(), 1)
+
+
+HOSTILE = [version_spelled("NaN"), version_spelled("1e999"), b"[" * 100_000, b"\xff\xfe{"]
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)

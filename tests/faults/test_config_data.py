@@ -33,11 +33,19 @@ KEY = b"config-data-faults-key-5d2e8c1a\n"
 SETTINGS = "[agent]\nnode-name = vm\n[collectors]\ncache = 0\n[collector:lv]\nenabled = no\n"
 #: Long enough for the periodic check (17 s) on a loaded machine.
 PERIODIC = CONFIG_RELOAD_TIMEOUT * 2 + 10
-HOSTILE = {
-    "NaN": '{"version": NaN, "cluster": {}}',
-    "1e999": '{"version": 1e999, "cluster": {}}',
-    "deep": "[" * 200_000,
-}
+
+
+def version_spelled(config: dict[str, Any], literal: str) -> str:
+    """``config`` with its ``version`` written as ``literal``, which main's parser took."""
+    return json.dumps(config).replace('"version": ', f'"version": {literal}, "was": ', 1)
+
+
+def hostile_documents(config: dict[str, Any]) -> dict[str, str]:
+    return {
+        "NaN": version_spelled(config, "NaN"),
+        "1e999": version_spelled(config, "1e999"),
+        "deep": "[" * 200_000,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +55,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningA
     data.mkdir()
     good = write_cluster(data, KEY)
     good["cluster"]["data_collectors"]["diskstats"]["active"] = "no"
-    (data / "config.data").write_text(HOSTILE["NaN"])
+    (data / "config.data").write_text(hostile_documents(good)["NaN"])
     with running_agent(home, SETTINGS, confd=True) as agent:
         yield agent, good
 
@@ -101,13 +109,13 @@ def test_collector_written_inactive_as_no_is_neither_listed_nor_reported(
     assert agent.get("/1/report/storage/diskstats")[0] == 404
 
 
-@pytest.mark.parametrize("hostile", HOSTILE)
+@pytest.mark.parametrize("hostile", ["NaN", "1e999", "deep"])
 def test_hostile_file_seen_by_inotify(cluster: tuple[RunningAgent, Any], hostile: str) -> None:
     agent, good = cluster
     serial = eventually(lambda: answered_serial(agent))
     before = confd_state(agent)["configLoadFailures"]
     temporary = agent.data_dir / "hostile.tmp"
-    temporary.write_text(HOSTILE[hostile])
+    temporary.write_text(hostile_documents(good)[hostile])
     temporary.rename(agent.data_dir / "config.data")
     eventually(lambda: confd_state(agent)["configLoadFailures"] == before + 1)
     assert answered_serial(agent) == serial
@@ -131,7 +139,7 @@ def test_hostile_file_seen_by_the_periodic_check(cluster: tuple[RunningAgent, An
     serial = eventually(lambda: answered_serial(agent))
     before = confd_state(agent)["configLoadFailures"]
     link = linked_elsewhere(agent)
-    link.write_text(HOSTILE["1e999"])
+    link.write_text(hostile_documents(good)["1e999"])
     eventually(lambda: confd_state(agent)["configLoadFailures"] == before + 1, PERIODIC)
     assert answered_serial(agent) == serial
     link.write_text(json.dumps(with_serial(good, serial + 1)))
