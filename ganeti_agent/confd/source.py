@@ -96,6 +96,11 @@ def _stamp(path: str) -> Stamp:
     return info.st_mtime_ns, info.st_ino, info.st_size
 
 
+def _unexpected(doing: str, path: str, exc: object) -> None:
+    """One bounded line for what should never happen: whatever the file held, no traceback."""
+    log.error("confd: {doing} {path} failed: {exc}", doing=doing, path=path, exc=repr(exc)[:200])
+
+
 def _describe(path: str, operation: str, exc: OSError) -> str:
     if isinstance(exc, NotARegularFile | FileTooLarge):
         return str(exc)
@@ -171,9 +176,9 @@ class ConfigSource(Service):
         """
         try:
             self._check()
-        except Exception:
+        except Exception as exc:
             self.load_failures += 1
-            log.failure("confd: checking {path} failed", path=self.config_path)
+            _unexpected("checking", self.config_path, exc)
 
     def _check(self) -> None:
         if self.key is None and self.needs_key:
@@ -242,7 +247,7 @@ class ConfigSource(Service):
         except ConfigError as exc:
             self._failed(exc)
         except Exception as exc:  # a bug in the parser must not cost the service
-            log.failure("confd: parsing {path} failed", path=self.config_path)
+            _unexpected("parsing", self.config_path, exc)
             self._failed(ConfigError(f"internal error: {type(exc).__name__}"))
         else:
             self._install(config, mode)
@@ -263,7 +268,7 @@ class ConfigSource(Service):
         if self._gc_was_enabled:
             gc.enable()
         if isinstance(result, Failure) and not result.check(TaskStopped):
-            log.failure("confd: loading {path} failed", result, path=self.config_path)
+            _unexpected("loading", self.config_path, result.value)
         if self._changed_while_parsing and self.running:
             self._changed_while_parsing = False
             self.check()
@@ -352,8 +357,8 @@ class ConfigSource(Service):
             try:
                 self._stop_loop()
                 self._watch()
-            except Exception:
-                log.failure("confd: restarting the watch on {path} failed", path=self.config_path)
+            except Exception as exc:
+                _unexpected("restarting the watch on", self.config_path, exc)
 
     def _start_loop(self, interval: float) -> None:
         self._loop = LoopingCall(self._tick)

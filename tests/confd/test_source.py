@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet import reactor as global_reactor
 from twisted.internet.task import Clock, Cooperator, deferLater
+from twisted.logger import capturedLogs, formatEvent
 
 from ganeti_agent.confd.config import STEP_ITEMS
 from ganeti_agent.confd.source import ConfigSource
@@ -315,3 +316,28 @@ def test_fuzz_every_file_is_one_load_or_one_counted_failure(
         source.check()
         finish_loading(source, clock)
         assert serial(source) == 7
+
+
+def test_a_parser_bug_is_one_counted_failure_and_one_line(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even an exception nobody planned for leaves the loop running and no traceback."""
+    data_dir.mkdir(parents=True)
+    config = data_dir / "config.data"
+    config.write_bytes(config_bytes(1))
+    source, clock = clock_source(data_dir, use_inotify=False, poll_interval=1)
+
+    def broken(text: bytes) -> Any:
+        raise RuntimeError("x" * 1000)
+
+    monkeypatch.setattr("ganeti_agent.confd.source.load_steps", broken)
+    with capturedLogs() as events:
+        source.startService()
+    assert source.load_failures == 1 and source.status.config is None
+    text = "\n".join(formatEvent(event) for event in events)
+    assert "Traceback" not in text and len(text) < 1000
+    monkeypatch.undo()
+    write_atomically(config, config_bytes(2))
+    clock.advance(1)
+    assert serial(source) == 2
+    source.stopService()
