@@ -5,9 +5,10 @@ inotify watch on its directory (close-write and moved-to, so both in-place write
 Ganeti's atomic renames count) and by a periodic stat as a safety net, as the real
 daemon does (spec/confd.md section 5). Unlike the real daemon, a corrupt, partial or
 vanished new file never replaces the last good configuration: it is logged and counted,
-and answers keep coming from what was loaded last. ``hmac.key`` is read at start-up
-and, while it is missing, retried at every check, so a node that joins a cluster later
-needs no restart; once read it is kept, as Ganeti keeps it.
+and answers keep coming from what was loaded last. ``hmac.key`` (wanted only when the
+confd server runs: ``needs_key``) is read at start-up and, while it is missing,
+retried at every check, so a node that joins a cluster later needs no restart; once
+read it is kept, as Ganeti keeps it.
 
 Both files are secrets (the key signs every request and reply, config.data holds the
 DRBD shared secrets): anything but a regular file is refused (a FIFO would block the
