@@ -147,7 +147,6 @@ class ConfigSource(Service):
         self._polling = False
         self._parsing: CooperativeTask[Steps[None]] | None = None
         self._gc_was_enabled = True
-        self._loads_before_parsing = 0
         self._changed_while_parsing = False
 
     def startService(self) -> None:
@@ -236,7 +235,6 @@ class ConfigSource(Service):
             run_steps(steps)
             return
         self._gc_was_enabled = gc.isenabled()
-        self._loads_before_parsing = self.loads
         gc.disable()
         self._parsing = self.cooperator.cooperate(steps)
         self._parsing.whenDone().addBoth(self._parsed)
@@ -258,14 +256,11 @@ class ConfigSource(Service):
 
         The cyclic garbage collector was off during the load: each full collection
         walks every object, a 10,000-instance configuration's millions included, and
-        stalled the reactor for 0.1 s or more, several times per load. Once installed,
-        what is alive is frozen (``gc.freeze``) so later collections skip it too; the
-        configuration holds no reference cycles, so refcounting still frees the old
-        one at the next load.
+        stalled the reactor for 0.1 s or more, several times per load. It is not
+        frozen afterwards (``gc.freeze``): in a daemon that reloads for months, objects
+        frozen while alive and later left in a cycle would never be freed.
         """
         self._parsing = None
-        if self.loads != self._loads_before_parsing:
-            gc.freeze()
         if self._gc_was_enabled:
             gc.enable()
         if isinstance(result, Failure) and not result.check(TaskStopped):
