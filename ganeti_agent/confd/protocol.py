@@ -32,6 +32,12 @@ REQUEST_KEYS = frozenset({"protocol", "type", "query", "rsalt"})
 REPLY_KEYS = ("protocol", "status", "answer", "serial")
 _TIMESTAMP = re.compile(r"[ \t\n\r\f\v]*-?[0-9]+\Z")
 _TRAILING_SPACE = " \t\n\r"
+_SPACE = r"[ \t\n\r]*"
+_STRING = r'"(?:[^"\\]|\\.)*+"'
+_MEMBER = f"{_STRING}{_SPACE}:{_SPACE}{_STRING}{_SPACE}"
+#: A JSON object whose members are all strings, whitespace as JSON allows. Anchored and
+#: possessive, so matching costs one pass over the text whatever the input.
+_FLAT_OBJECT = re.compile(f"{{{_SPACE}(?:{_MEMBER}(?:,{_SPACE}{_MEMBER})*+)?}}{_SPACE}", re.DOTALL)
 
 
 class DropReason(enum.Enum):
@@ -46,6 +52,7 @@ class DropReason(enum.Enum):
     CLOCK_SKEW = "clock-skew"
     NO_KEY = "no-key"
     REPLAY = "replay"
+    INTERNAL_ERROR = "internal-error"
 
 
 class ProtocolError(ValueError):
@@ -62,10 +69,17 @@ def sign(key: bytes, salt: str, msg: str) -> str:
 
 
 def verify(key: bytes, salt: str, msg: str, digest: str) -> bool:
-    """Constant-time check of a received digest; case does not matter, as in Ganeti."""
+    """Constant-time check of a received digest; case does not matter, as in Ganeti.
+
+    Text no client can have signed (an escaped lone surrogate) simply fails.
+    """
     if not digest.isascii():
         return False
-    return hmac.compare_digest(sign(key, salt, msg).encode("ascii"), digest.lower().encode("ascii"))
+    try:
+        expected = sign(key, salt, msg)
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), digest.lower().encode("ascii"))
 
 
 def dump_compact(value: Any) -> str:
@@ -84,8 +98,26 @@ def _reject_constant(name: str) -> Any:
 
 
 def load_json(text: str) -> Any:
-    """Strict JSON: no NaN/Infinity, which Ganeti's parsers do not know."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """Strict JSON: no NaN/Infinity, which Ganeti's parsers do not know.
+
+    Every failure is a ``ValueError``, nesting too deep for the parser included.
+    """
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _load_envelope(text: str) -> Any:
+    """The outer object, which is parsed only if it is flat: an object of strings.
+
+    It is the first thing parsed of unauthenticated input. A flat object cannot nest
+    nor hold a number, so no datagram can make the parser recurse or convert huge
+    numbers; anything else is dropped after one linear regular-expression pass.
+    """
+    if not _FLAT_OBJECT.fullmatch(text):
+        raise ValueError("not a JSON object of strings")
+    return load_json(text)
 
 
 @dataclass(frozen=True)
@@ -109,7 +141,7 @@ def unpack(datagram: bytes) -> Envelope:
     if not text.startswith("{"):
         raise ProtocolError(DropReason.BAD_ENVELOPE, "signed message is not a JSON object")
     try:
-        outer = load_json(text.rstrip(_TRAILING_SPACE))
+        outer = _load_envelope(text.rstrip(_TRAILING_SPACE))
     except ValueError as exc:
         raise ProtocolError(DropReason.BAD_ENVELOPE, f"parsing signed message: {exc}") from None
     if not isinstance(outer, dict) or set(outer) != ENVELOPE_KEYS:
@@ -204,6 +236,7 @@ def parse_request(msg: str) -> Request:
         protocol, rtype, rsalt = inner.get("protocol"), inner.get("type"), inner.get("rsalt")
         if not _is_int(protocol) or not _is_int(rtype) or not isinstance(rsalt, str):
             raise ValueError("protocol and type must be integers, rsalt a string")
+        rsalt.encode("utf-8")  # the reply is signed with it: no lone surrogates
         assert isinstance(protocol, int | float) and isinstance(rtype, int | float)
         request_type = RequestType(int(rtype))
         return Request(request_type, parse_query(inner.get("query")), rsalt, int(protocol))
@@ -303,7 +336,7 @@ def unpack_lenient(datagram: bytes) -> Envelope:
     if not datagram.startswith(MAGIC):
         raise ProtocolError(DropReason.BAD_MAGIC, "invalid magic code")
     try:
-        outer = load_json(datagram[len(MAGIC) :].decode("utf-8"))
+        outer = _load_envelope(datagram[len(MAGIC) :].decode("utf-8").strip(_TRAILING_SPACE))
     except ValueError as exc:
         raise ProtocolError(DropReason.BAD_ENVELOPE, f"parsing signed message: {exc}") from None
     if not isinstance(outer, dict) or not set(outer) >= ENVELOPE_KEYS:

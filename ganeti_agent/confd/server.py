@@ -41,6 +41,8 @@ MAX_REPLY_SIZE = 65507
 MESSAGE_CACHE_SIZE = 4096
 #: Seconds between two log lines about dropped datagrams (all are counted).
 DROP_LOG_INTERVAL = 60.0
+#: Characters of a drop's reason that are logged (it may quote what the sender chose).
+DROP_LOG_LENGTH = 200
 
 
 class Source(Protocol):
@@ -103,7 +105,18 @@ class ConfdServer(DatagramProtocol):
         self._seen_rsalts: OrderedDict[str, float] = OrderedDict()
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        """Handle one datagram; whatever goes wrong is a counted drop, never a traceback.
+
+        An exception escaping here would reach Twisted, which logs a traceback per
+        datagram: a way for anyone to fill the disk.
+        """
         self.counters.received += 1
+        try:
+            self._handle(datagram, addr)
+        except Exception as exc:
+            self._drop(DropReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", addr)
+
+    def _handle(self, datagram: bytes, addr: Any) -> None:
         key = self.source.key
         if key is None:
             self._drop(DropReason.NO_KEY, "no HMAC key", addr)
@@ -190,7 +203,7 @@ class ConfdServer(DatagramProtocol):
             "confd: dropped datagram from {addr}: {msg} ({total} dropped since start, "
             "at most one logged per {interval:g} s; the confd collector counts them)",
             addr=addr,
-            msg=message,
+            msg=message[:DROP_LOG_LENGTH],
             total=sum(self.counters.drops.values()),
             interval=DROP_LOG_INTERVAL,
         )

@@ -252,3 +252,51 @@ def test_reply_round_trip(rsalt: str, serial: int, answer: object) -> None:
 
 def test_verify_rejects_non_ascii_digest() -> None:
     assert not verify(KEY, "a", "b", "é" * 40)
+
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize(
+    "datagram",
+    [
+        b'plj0{"a":' + DEEP.encode() + b"}",
+        b'plj0{"hmac":"0","msg":"x","salt":"1","a":' + DEEP.encode() + b"}",
+        b'plj0{"hmac":' + b"9" * 4000 + b',"msg":"x","salt":"1"}',
+        b'plj0{"hmac":1e999999,"msg":"x","salt":"1"}',
+        b'plj0{"hmac":"0","msg":"x","salt":"1","n":NaN}',
+    ],
+)
+def test_envelope_that_is_not_flat_is_dropped_before_parsing(datagram: bytes) -> None:
+    """Nesting or numbers in unauthenticated input never reach the JSON parser."""
+    assert reason(datagram) is DropReason.BAD_ENVELOPE
+
+
+def test_lone_surrogate_in_envelope_fails_hmac() -> None:
+    assert reason(b'plj0{"hmac":"00","msg":"\\ud800","salt":"1"}') is DropReason.BAD_HMAC
+
+
+@pytest.mark.parametrize(
+    "msg", [DEEP, '{"protocol":1,"type":0,"rsalt":"x","query":' + DEEP + "}", "\\ud800"]
+)
+def test_signed_but_unparsable_requests_dropped(msg: str) -> None:
+    assert reason(envelope(msg)) is DropReason.BAD_REQUEST
+
+
+def test_rsalt_that_cannot_sign_a_reply_is_dropped() -> None:
+    msg = '{"protocol":1,"type":0,"rsalt":"\\udfff"}'
+    assert reason(envelope(msg)) is DropReason.BAD_REQUEST
+
+
+@pytest.mark.parametrize(
+    "datagram",
+    [
+        b'plj0{"a":' + DEEP.encode() + b"}",
+        b"plj0" + pack(KEY, "r", DEEP)[4:],
+        b'plj0{"hmac":"00","msg":"\\ud800","salt":"r"}',
+        b"plj0\xff\xfe",
+    ],
+)
+def test_hostile_replies_are_protocol_errors(datagram: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_reply(KEY, datagram)

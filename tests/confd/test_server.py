@@ -12,6 +12,7 @@ from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import deferLater
+from twisted.logger import capturedLogs, formatEvent
 
 from ganeti_agent.confd.answers import ConfigStatus
 from ganeti_agent.confd.client import ConfdClient, QueryResult
@@ -202,3 +203,23 @@ def test_uppercase_and_python_formatting_accepted() -> None:
     protocol.transport = Transport()  # type: ignore[assignment]
     protocol.datagramReceived(datagram, ("127.0.0.1", 1))
     assert len(sent) == 1 and b"Configuration not yet loaded" in sent[0]
+
+
+def test_unexpected_failure_is_a_counted_drop_without_traceback() -> None:
+    """Whatever breaks inside the handler stays inside: one drop, no traceback logged."""
+
+    class BrokenSource:
+        @property
+        def key(self) -> bytes:
+            raise RuntimeError("source broken")
+
+        status = ConfigStatus(None)
+
+    protocol = ConfdServer(BrokenSource())
+    with capturedLogs() as events:
+        for _ in range(3):
+            protocol.datagramReceived(b"plj0{}", ("127.0.0.1", 1))
+    assert protocol.counters.drops[DropReason.INTERNAL_ERROR] == 3
+    ours = [event for event in events if event.get("log_namespace") == "ganeti_agent.confd"]
+    assert len(ours) == 1 and "log_failure" not in ours[0]
+    assert "RuntimeError: source broken" in formatEvent(ours[0])
