@@ -10,6 +10,7 @@ error reply saying so.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -85,11 +86,18 @@ class ConfdCounters:
 REPLAY_WINDOW = 2 * 300.0
 """Seconds a request stays replayable: the timestamp check accepts ±300 s of skew."""
 REPLAY_MEMORY = 200_000
-"""Remembered rsalts at most (about 30 MB); beyond it the oldest are forgotten."""
+"""Remembered rsalts at most (about 33 MB, whatever their length); beyond it the oldest
+are forgotten."""
 
 
-def _oldest(seen: OrderedDict[str, float]) -> float:
-    return next(iter(seen.values()))
+def rsalt_digest(rsalt: str) -> int:
+    """A 64-bit digest of an rsalt: what the replay cache keeps instead of the rsalt.
+
+    An rsalt may fill most of a 4 KB request, so keeping rsalts themselves cost up to
+    4 KB per entry. A collision needs 2^32 requests signed with the key, and would
+    only drop one request as a replay.
+    """
+    return int.from_bytes(hashlib.blake2b(rsalt.encode("utf-8"), digest_size=8).digest())
 
 
 class ConfdServer(DatagramProtocol):
@@ -102,7 +110,7 @@ class ConfdServer(DatagramProtocol):
         self._messages: dict[tuple[RequestType, Query], tuple[str, bool]] = {}
         self._cached_status: ConfigStatus | None = None
         self._last_drop_logged = -DROP_LOG_INTERVAL
-        self._seen_rsalts: OrderedDict[str, float] = OrderedDict()
+        self._seen_rsalts: OrderedDict[int, float] = OrderedDict()
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
         """Handle one datagram; whatever goes wrong is a counted drop, never a traceback.
@@ -158,9 +166,10 @@ class ConfdServer(DatagramProtocol):
             len(seen) >= REPLAY_MEMORY or now - next(iter(seen.values())) > REPLAY_WINDOW
         ):
             seen.popitem(last=False)
-        if rsalt in seen:
+        digest = rsalt_digest(rsalt)
+        if digest in seen:
             return True
-        seen[rsalt] = now
+        seen[digest] = now
         return False
 
     def _reply(self, key: bytes, request: Request) -> bytes:
