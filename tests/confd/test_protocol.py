@@ -18,6 +18,7 @@ from ganeti_agent.confd.protocol import (
     decode_request,
     encode_reply,
     encode_request,
+    load_envelope,
     pack,
     parse_request,
     sign,
@@ -300,3 +301,55 @@ def test_rsalt_that_cannot_sign_a_reply_is_dropped() -> None:
 def test_hostile_replies_are_protocol_errors(datagram: bytes) -> None:
     with pytest.raises(ProtocolError):
         decode_reply(KEY, datagram)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"hmac":"a","hmac":"b",' + '"x":"",' * 10 + '"msg":"m","salt":"s"}',
+        '{"hmac":"a","msg":"m","salt":"s"} {}',
+        '{"hmac":"a" "msg":"m","salt":"s"}',
+        '{"hmac":"a","msg":"m","salt":"s",}',
+        '{"hmac":"a","msg":"m","salt":"\x01"}',
+        '{"hmac":"a","msg":"m","salt":"s"',
+    ],
+)
+def test_envelope_reader_refuses_what_json_refuses_and_long_member_lists(text: str) -> None:
+    assert reason(b"plj0" + text.encode()) is DropReason.BAD_ENVELOPE
+
+
+def test_envelope_reader_accepts_json_whitespace_and_escapes() -> None:
+    msg = '{"protocol":1,"type":0,"rsalt":"x"}'
+    salt = str(NOW)
+    text = json.dumps({"salt": salt, "msg": msg, "hmac": sign(KEY, salt, msg)}, indent="\t")
+    assert decode_request(KEY, b"plj0" + text.encode() + b" \r\n", NOW).rsalt == "x"
+
+
+FLAT_OBJECTS = st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=8)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=10,
+)
+
+
+@given(
+    FLAT_OBJECTS,
+    st.sampled_from([None, 0, "\t", " \n "]),
+    st.sampled_from([(",", ":"), (", ", ": "), (" ,\r", "\n:\t")]),
+    st.booleans(),
+)
+def test_envelope_reader_reads_flat_objects_as_json_does(
+    members: dict[str, str], indent: int | str | None, separators: tuple[str, str], ascii: bool
+) -> None:
+    text = json.dumps(members, indent=indent, separators=separators, ensure_ascii=ascii)
+    assert load_envelope(text) == json.loads(text) == members
+
+
+@given(JSON_VALUES.map(lambda value: json.dumps(value, allow_nan=True)) | st.text(max_size=60))
+def test_envelope_reader_accepts_nothing_json_would_read_otherwise(text: str) -> None:
+    try:
+        members = load_envelope(text)
+    except ValueError:
+        return
+    assert json.loads(text) == members
