@@ -150,10 +150,11 @@ async def single(client: ConfdClient, options: argparse.Namespace, out: TextIO) 
             )
             + "\n"
         )
-    if result.best is None:
-        raise unanswered(options.type.name)
-    if not result.best.ok:
-        raise Failed(ExitCode.ERROR_REPLY, f"{options.type.name}: error reply")
+    best, name = result.best, options.type.name
+    if best is None:
+        raise unanswered(name)
+    if not best.ok:
+        raise Failed(ExitCode.ERROR_REPLY, f"{name}: error reply {json.dumps(best.answer)}")
 
 
 async def sequence(client: ConfdClient, requests: int, out: TextIO) -> None:

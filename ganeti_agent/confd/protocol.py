@@ -32,8 +32,8 @@ ENVELOPE_KEYS = frozenset({"hmac", "msg", "salt"})
 REQUEST_KEYS = frozenset({"protocol", "type", "query", "rsalt"})
 REPLY_KEYS = ("protocol", "status", "answer", "serial")
 _TIMESTAMP = re.compile(r"[ \t\n\r\f\v]*-?[0-9]+\Z")
-_TRAILING_SPACE = " \t\n\r"
-_SPACE = re.compile(r"[ \t\n\r]*")
+_JSON_SPACE = " \t\n\r"
+_SPACE = re.compile(f"[{_JSON_SPACE}]*")
 #: Members an envelope may have: three, plus room for Python's optional key_selector.
 MAX_ENVELOPE_MEMBERS = 8
 
@@ -186,7 +186,8 @@ def _read_envelope(text: str, exact: bool) -> Envelope:
         outer = load_envelope(text)
     except ValueError as exc:
         raise ProtocolError(DropReason.BAD_ENVELOPE, f"parsing signed message: {exc}") from None
-    if set(outer) != ENVELOPE_KEYS if exact else not set(outer) >= ENVELOPE_KEYS:
+    keys = set(outer)
+    if (keys != ENVELOPE_KEYS) if exact else not keys >= ENVELOPE_KEYS:
         needs = "exactly hmac, msg, salt" if exact else "hmac, msg, salt"
         raise ProtocolError(DropReason.BAD_ENVELOPE, f"signed message needs {needs}")
     return Envelope(outer["msg"], outer["salt"], outer["hmac"])
@@ -379,4 +380,4 @@ def unpack_lenient(datagram: bytes) -> Envelope:
         text = datagram[len(MAGIC) :].decode("utf-8")
     except ValueError:
         raise ProtocolError(DropReason.BAD_ENVELOPE, "signed message is not UTF-8") from None
-    return _read_envelope(text.lstrip(_TRAILING_SPACE), exact=False)
+    return _read_envelope(text.lstrip(_JSON_SPACE), exact=False)
