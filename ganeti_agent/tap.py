@@ -171,7 +171,7 @@ def makeService(options: Options) -> IService:
     CollectorService(collectors).setServiceParent(top)  # type: ignore[no-untyped-call]
     log_requests = options["log-requests"] or settings.get_bool("agent", "log-requests", False)
     access = options["access"]
-    site = AgentSite(protect(api.resource(), access), log_requests)  # type: ignore[no-untyped-call]
+    site = AgentSite(protect(api.resource(), access), log_requests, access.request_timeout)
     for note in access.notes:
         log.warn("{note}", note=note)
     for description in access.listen:

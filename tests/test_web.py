@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import reactor, threads
-from twisted.logger import LogEvent, globalLogPublisher
+from twisted.logger import LogEvent
 from twisted.web.resource import Resource
 
 from ganeti_agent.web import MAX_BODY, AgentSite, RateLimitedLog
+from tests.support import failures, logged_events
 
 
 class Hello(Resource):
@@ -41,17 +42,10 @@ def exchange(port: int, payload: bytes) -> bytes:
 
 
 @pytest.fixture
-def failures() -> Iterator[list[LogEvent]]:
-    """Events logged with a failure (what twistd prints as a traceback) during the test."""
-    seen: list[LogEvent] = []
-
-    def observe(event: LogEvent) -> None:
-        if "log_failure" in event or event.get("isError"):
-            seen.append(event)
-
-    globalLogPublisher.addObserver(observe)
-    yield seen
-    globalLogPublisher.removeObserver(observe)
+def log_events() -> Iterator[list[LogEvent]]:
+    """Everything logged during the test."""
+    with logged_events() as events:
+        yield events
 
 
 async def send(payload: bytes, request_timeout: float = 10.0) -> bytes:
@@ -109,17 +103,17 @@ OVERSIZED = {
 @pytest.mark.parametrize("name", OVERSIZED)
 @pytest_twisted.ensureDeferred
 async def test_a_whole_oversized_body_is_refused_without_an_error(
-    name: str, failures: list[LogEvent]
+    name: str, log_events: list[LogEvent]
 ) -> None:
     """The rest of the body, arriving in the same read, must not reach the request."""
     answer = await send(OVERSIZED[name])
     assert answer.startswith(b"HTTP/1.1 413")
-    assert failures == []
+    assert failures(log_events) == []
 
 
 @pytest_twisted.ensureDeferred
 async def test_a_request_that_does_not_arrive_whole_in_time_is_closed(
-    failures: list[LogEvent],
+    log_events: list[LogEvent],
 ) -> None:
     """Bytes keep coming (so the idle timeout never fires), but the request never ends."""
 
@@ -143,7 +137,7 @@ async def test_a_request_that_does_not_arrive_whole_in_time_is_closed(
         await port.stopListening()
     assert answer.startswith(b"HTTP/1.1 408")
     assert site.slow_clients.count == 1
-    assert failures == []
+    assert failures(log_events) == []
 
 
 @pytest_twisted.ensureDeferred
@@ -171,15 +165,11 @@ async def test_the_deadline_is_for_one_request_not_for_the_connection() -> None:
 
 def test_refusals_are_logged_at_most_once_per_interval() -> None:
     now = [0.0]
-    lines: list[LogEvent] = []
-    globalLogPublisher.addObserver(lines.append)
-    try:
+    with logged_events() as lines:
         limited = RateLimitedLog("refused {what}", interval=60, clock=lambda: now[0])
         for second in range(120):
             now[0] = float(second)
             limited.record(what="x")
-    finally:
-        globalLogPublisher.removeObserver(lines.append)
     mine = [e for e in lines if e.get("log_format", "").startswith("refused")]
     assert [e["count"] for e in mine] == [1, 61]
     assert limited.count == 120
