@@ -36,15 +36,12 @@ from twisted.web.resource import IResource
 from zope.interface import implementer
 
 from ganeti_agent.settings import AgentSettings, SettingsError
+from ganeti_agent.tls_guard import TLS_EXTRA_HINT
 from ganeti_agent.web import REQUEST_TIMEOUT
 
 DEFAULT_REALM = "ganeti-agent"
 #: bcrypt's limit; longer passwords were silently cut by older versions, refused by newer.
 MAX_PASSWORD_BYTES = 72
-TLS_EXTRA_HINT = (
-    "ssl: endpoints need pyOpenSSL and service_identity: install ganeti-agent[tls] "
-    "(Debian: python3-openssl python3-service-identity)"
-)
 BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 
 

@@ -6,6 +6,10 @@ here from the configuration file and the options, which win over the file.
 
 from __future__ import annotations
 
+# isort: off
+import ganeti_agent.tls_guard  # noqa: F401 (first: one line, not a traceback, on a half TLS)
+
+# isort: on
 import socket
 import time
 from typing import Any

@@ -354,15 +354,23 @@ def test_request_timeout_is_read() -> None:
     assert access_settings(configured, [], None, "tcp:1", reactor).request_timeout == 2.5
 
 
-def test_ssl_without_pyopenssl_names_the_extra(
-    tmp_path: Path, tls_files: tuple[Path, Path]
+@pytest.mark.parametrize(
+    ("missing", "kind"),
+    [("OpenSSL", "ssl"), ("service_identity", "ssl"), ("service_identity", "tcp")],
+)
+def test_a_missing_tls_module_is_named_in_one_line(
+    tmp_path: Path, tls_files: tuple[Path, Path], missing: str, kind: str
 ) -> None:
-    """twistd in an environment where ``import OpenSSL`` fails: one line, no traceback."""
-    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['OpenSSL'] = None\n")
+    """twistd where ``import OpenSSL`` or ``import service_identity`` fails: no traceback.
+
+    pyOpenSSL without service_identity breaks every Twisted endpoint, tcp: included.
+    """
+    (tmp_path / "sitecustomize.py").write_text(f"import sys\nsys.modules[{missing!r}] = None\n")
     twistd = Path(sys.executable).with_name("twistd")
+    endpoint = ssl_endpoint(tls_files) if kind == "ssl" else "tcp:0:interface=127.0.0.1"
     done = subprocess.run(
         [str(twistd), "--nodaemon", "--pidfile=", "ganeti-agent", "--no-confd",
-         "--listen", ssl_endpoint(tls_files)],
+         "--listen", endpoint],
         env={"PYTHONPATH": f"{tmp_path}:{REPO}", "PATH": "/usr/bin:/bin"},
         capture_output=True, timeout=60, check=False, cwd=tmp_path,
     )  # fmt: skip
