@@ -183,7 +183,7 @@ class RefusedConnection(Protocol):
 
     def connectionMade(self) -> None:
         assert self.transport is not None
-        self.transport.abortConnection()  # type: ignore[attr-defined]
+        self.transport.loseConnection()
 
 
 class AgentSite(Site):
