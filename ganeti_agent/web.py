@@ -158,7 +158,7 @@ class BoundedChannel(http.HTTPChannel):
         self.closing = True
         self.setTimeout(None)  # type: ignore[no-untyped-call]
         self.transport.write(answer)
-        self.transport.loseConnection()
+        self.loseConnection()  # type: ignore[no-untyped-call]
         abort = self.transport.abortConnection  # type: ignore[attr-defined]
         self._abortingCall = self.callLater(ABORT_AFTER, abort)  # type: ignore[no-untyped-call]
 
