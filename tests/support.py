@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 
 from ganeti_agent.executor import CommandNotFound, ProcessResult
 
@@ -69,20 +67,3 @@ class FakeRunner:
         if isinstance(outcome, Deferred):
             return outcome
         return succeed(outcome)
-
-
-@contextlib.contextmanager
-def logged_events() -> Iterator[list[LogEvent]]:
-    """Every event logged through twisted.logger while the block runs."""
-    seen: list[LogEvent] = []
-    observer = cast(ILogObserver, seen.append)
-    globalLogPublisher.addObserver(observer)
-    try:
-        yield seen
-    finally:
-        globalLogPublisher.removeObserver(observer)
-
-
-def failures(events: list[LogEvent]) -> list[LogEvent]:
-    """The events that twistd would print with a traceback."""
-    return [event for event in events if "log_failure" in event or event.get("isError")]

@@ -48,7 +48,8 @@ from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.settings import AgentSettings, SettingsError, parse_settings
 from ganeti_agent.tap import Options
 from ganeti_agent.web import AgentSite
-from tests.support import REPO, FakeRunner, async_test, failures, logged_events
+from tests.log_capture import failures, logged_events
+from tests.support import REPO, FakeRunner, async_test
 
 reactor: Any = global_reactor
 

@@ -15,7 +15,7 @@ from twisted.logger import LogEvent
 from twisted.web.resource import Resource
 
 from ganeti_agent.web import MAX_BODY, TOO_SLOW, AgentSite, RateLimitedLog
-from tests.support import failures, logged_events
+from tests.log_capture import failures, logged_events
 
 
 class Hello(Resource):
