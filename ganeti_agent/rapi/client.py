@@ -186,11 +186,13 @@ class RapiClient:
         http: HTTPClient | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         user_agent: str = "ganeti-agent RAPI client",
+        wait_retry_delay: float = WAIT_RETRY_DELAY,
     ) -> None:
         self.endpoint = endpoint
         self._reactor = reactor
         self._timeout = timeout
         self._user_agent = user_agent
+        self._wait_retry_delay = wait_retry_delay
         if http is None:
             policy = policy_for_ca_file(endpoint.ca_file)
             http = HTTPClient(Agent(reactor, contextFactory=policy))
@@ -428,7 +430,7 @@ class RapiClient:
                 failures += 1
                 if failures > WAIT_RETRIES:
                     raise
-                await deferLater(self._reactor, WAIT_RETRY_DELAY, lambda: None)
+                await sleep(self._reactor, self._wait_retry_delay)
 
 
 def sleep(reactor: Any, seconds: float) -> Deferred[None]:
