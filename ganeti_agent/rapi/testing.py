@@ -211,6 +211,9 @@ class FakeCluster:
         self.failures: dict[str, EncodedError] = {}
         #: How many of the next /wait requests lose their connection instead of an answer.
         self.drop_waits = 0
+        #: Whether a failed export also fails the peer's running import at once. A real
+        #: import only gives up after its connect timeout, so by default it keeps running.
+        self.export_failure_reaches_peer = False
         self.peer: FakeCluster | None = None
         self.wait_timeout = wait_timeout
         self._reactor = reactor
@@ -245,7 +248,7 @@ class FakeCluster:
 
     def submit(self, kind: str, instance: str, body: Any) -> int:
         job = self._new_job(kind, instance)
-        error = self.failures.pop(kind, None)
+        error = None if kind == "export" else self.failures.pop(kind, None)
         if error is not None:
             job.fail(error)
             return job.job_id
@@ -301,6 +304,12 @@ class FakeCluster:
         )
 
     def _run_export(self, job: FakeJob, body: dict[str, Any]) -> None:
+        if "export" in self.failures:
+            error = self.failures.pop("export")
+            job.fail(error)
+            if self.export_failure_reaches_peer:
+                self._finish_peer_import(["OpExecError", ["Disk 0 failed to receive data"]])
+            return
         try:
             signing.check_x509_key_name(self.secret, body["x509_key_name"])
             signing.load_signed_x509_certificate(body["destination_x509_ca"], self.secret)
@@ -316,10 +325,6 @@ class FakeCluster:
             self.instances[job.instance]["exported"] = True
         job.succeed([True, [True] * len(body["destination"])])
         self._finish_peer_import(None)
-
-    def fail_export(self, error: EncodedError) -> None:
-        """Make the next export fail, and the peer's running import with it."""
-        self.failures["export"] = error
 
     def _finish_peer_import(self, error: EncodedError | None) -> None:
         if self.peer is None:

@@ -227,8 +227,9 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as directory:
                 recording = await record(scenario, Path(directory), "real")
             path = DATA / f"real-{scenario.name}.json"
+            recording.pop("stderr_tail")
             path.write_text(json.dumps(recording, indent=1, sort_keys=True) + "\n")
-            print(path, recording["exit_code"], recording["stderr_tail"])
+            print(path, recording["exit_code"])
 
     react(lambda r: ensureDeferred(record_all(r)))
 
