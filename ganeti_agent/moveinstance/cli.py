@@ -134,7 +134,7 @@ def _side_error(side: str, client: RapiClient, error: RapiError) -> PreflightErr
 async def _check_cluster(side: str, client: RapiClient, console: Console) -> None:
     try:
         version = await client.get_version()
-        console.note(f"{side} cluster RAPI version: {version}")
+        console.note(f"{side} cluster {client.endpoint.host}: RAPI version {version}")
         await client.check_write_access()
     except RapiError as exc:
         raise _side_error(side, client, exc) from None

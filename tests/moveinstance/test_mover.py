@@ -281,6 +281,12 @@ def test_password_file_problems(tmp_path: Path) -> None:
     )
     with pytest.raises(cli.SetupError, match="Too many lines in one-liner file"):
         cli.clients(reactor, two_lines)
+    (tmp_path / "huge").write_bytes(b"x" * (cli.MAX_PASSWORD_FILE_BYTES + 1))
+    huge = options.parse(
+        [*base, "--src-username=u", f"--src-password-file={tmp_path / 'huge'}", "s", "d", "i"]
+    )
+    with pytest.raises(cli.SetupError, match="is larger than 4096 bytes"):
+        cli.clients(reactor, huge)
 
 
 def test_progress_lines_are_printable_and_bounded() -> None:
