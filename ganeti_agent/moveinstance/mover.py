@@ -32,6 +32,9 @@ Progress = Callable[[str, str], None]
 #: Opportunistic retries wait ``--opportunistic-delay`` varied by up to this fraction.
 DELAY_VARIATION = 0.15
 REMOTE_IMPORT_LOG = "remote-import"
+#: Seconds an aborted import may keep running (Ganeti cannot cancel a running job; the
+#: import ends when its connect timeout expires) before the move stops waiting for it.
+IMPORT_ABORT_GRACE = 300.0
 
 
 class Aborted(Exception):
@@ -77,6 +80,7 @@ class _Shared:
     exported: Deferred[tuple[dict[str, Any], dict[str, Any], list[str]]]
     imported: Deferred[dict[str, Any]]
     import_job: str | None = None
+    abort_deadline: float | None = None
     source_failed: bool = False
     dest_finished: bool = False
 
@@ -93,6 +97,7 @@ class InstanceMover:
         *,
         source_cluster: str = "source",
         detail: Progress | None = None,
+        abort_grace: float = IMPORT_ABORT_GRACE,
         uniform: Callable[[float, float], float] = random.uniform,
     ) -> None:
         self.source = source
@@ -101,6 +106,7 @@ class InstanceMover:
         self._progress = progress
         self._source_cluster = source_cluster
         self._detail = detail
+        self._abort_grace = abort_grace
         self._uniform = uniform
 
     async def move(self, move: plan.InstanceMove) -> MoveResult:
@@ -127,7 +133,7 @@ class InstanceMover:
             if not shared.exported.called:
                 shared.exported.errback(Aborted())
             elif shared.import_job is not None and not shared.dest_finished:
-                await self._abort_import(move, shared.import_job)
+                await self._abort_import(move, shared)
             return describe(exc)
         return None
 
@@ -142,12 +148,29 @@ class InstanceMover:
         shared.dest_finished = True
         return None
 
-    async def _abort_import(self, move: plan.InstanceMove, job_id: str) -> None:
+    async def _abort_import(self, move: plan.InstanceMove, shared: _Shared) -> None:
+        job_id = shared.import_job
+        assert job_id is not None
+        shared.abort_deadline = self._reactor.seconds() + self._abort_grace
         self._say(move, f"aborting the import (job {job_id}) on the destination cluster")
         try:
-            await self.dest.cancel_job(job_id)
+            reply = await self.dest.cancel_job(job_id)
         except RapiError as exc:
             self._say(move, f"could not cancel job {job_id}: {exc}")
+            return
+        if isinstance(reply, list) and reply and reply[0] is False:
+            self._say(move, f"job {job_id} not cancelled: {str(reply[1:])[:200]}")
+
+    def _give_up_after_abort(self, shared: _Shared, job_id: str) -> Callable[[], None]:
+        def check() -> None:
+            deadline = shared.abort_deadline
+            if deadline is not None and self._reactor.seconds() >= deadline:
+                raise plan.PlanError(
+                    f"import job {job_id} still running {self._abort_grace:g} s after the"
+                    f" move was aborted; see gnt-job info {job_id} on the destination"
+                )
+
+        return check
 
     async def _wait(self, client: RapiClient, move: plan.InstanceMove, job_id: str) -> list[Any]:
         return await client.wait_for_job(job_id, on_log=self._job_log(move, job_id))
@@ -202,10 +225,12 @@ class InstanceMover:
             job_id = await self.dest.create_instance(body)
             shared.import_job = job_id
             if shared.source_failed:
-                await self._abort_import(move, job_id)
+                await self._abort_import(move, shared)
             try:
                 await self.dest.wait_for_job(
-                    job_id, on_log=self._import_log(move, job_id, shared, len(info["disks"]))
+                    job_id,
+                    on_log=self._import_log(move, job_id, shared, len(info["disks"])),
+                    on_unchanged=self._give_up_after_abort(shared, job_id),
                 )
             except jobs.JobFailed as exc:
                 if not (opportunistic and _no_free_resources(exc)):

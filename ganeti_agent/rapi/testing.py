@@ -214,6 +214,9 @@ class FakeCluster:
         #: Whether a failed export also fails the peer's running import at once. A real
         #: import only gives up after its connect timeout, so by default it keeps running.
         self.export_failure_reaches_peer = False
+        #: Whether DELETE /2/jobs/<id> cancels a running job. Ganeti only cancels jobs
+        #: still waiting in the queue; False answers as it does and leaves the job running.
+        self.cancel_running = True
         self.peer: FakeCluster | None = None
         self.wait_timeout = wait_timeout
         self._reactor = reactor
@@ -340,6 +343,8 @@ class FakeCluster:
     def cancel(self, job: FakeJob) -> list[Any]:
         if job.status in ("success", "error", "canceled"):
             return [False, f"Job {job.job_id} is finished"]
+        if job.status == "running" and not self.cancel_running:
+            return [False, f"Job {job.job_id} is no longer waiting in the queue"]
         job.status, job.opstatus = "canceled", ["canceled"]
         job.opresult = [["OpExecError", ["Job canceled by request"]]]
         job.changed()

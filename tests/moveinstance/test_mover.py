@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from twisted.internet import reactor
 
-from ganeti_agent.moveinstance import cli, options
+from ganeti_agent.moveinstance import cli, options, plan
+from ganeti_agent.moveinstance.mover import InstanceMover
 from ganeti_agent.rapi.testing import FakeCluster, instance_records, link
 from tests.rapi.support import certificate
 from tests.support import async_test, free_port
@@ -80,6 +81,28 @@ async def test_failed_export_aborts_the_import_and_reports_both(tmp_path: Path) 
     )
     assert ("DELETE", "/2/jobs/200") in paths(pair.dest)
     assert pair.dest.jobs[200].status == "canceled"
+
+
+@async_test
+async def test_import_that_cannot_be_cancelled_is_given_up_on(tmp_path: Path) -> None:
+    async with clusters(tmp_path) as pair:
+        pair.source.failures["export"] = ["OpExecError", ["Export failed, disk 0"]]
+        pair.dest.cancel_running = False
+        parsed = options.parse([*pair.arguments, "-I", "hail", "127.0.0.1", "localhost", "web1"])
+        source, dest = cli.clients(reactor, parsed)
+        lines: list[str] = []
+        mover = InstanceMover(
+            source, dest, reactor, lambda label, line: lines.append(line), abort_grace=0.1
+        )
+        (move,) = plan.moves_for(parsed)
+        result = await mover.move(move)
+    assert result.source_error == "job 102 failed: OpExecError: Export failed, disk 0"
+    assert result.dest_error == (
+        "import job 200 still running 0.1 s after the move was aborted;"
+        " see gnt-job info 200 on the destination"
+    )
+    assert "job 200 not cancelled: ['Job 200 is no longer waiting in the queue']" in lines
+    assert pair.dest.jobs[200].status == "running"
 
 
 @async_test
