@@ -227,7 +227,13 @@ def main(arguments: Sequence[str] | None = None) -> None:
         except SetupError as exc:
             console.note(f"{PROG}: error: {exc}")
             raise SystemExit(EXIT_USAGE) from None
-        status = await run(reactor, options, source, dest, console)
+        try:
+            status = await run(reactor, options, source, dest, console)
+        except Exception as exc:
+            console.note(f"{PROG}: error: unexpected {type(exc).__name__}: {exc}")
+            if options.debug:
+                raise
+            raise SystemExit(EXIT_MOVE_FAILED) from None
         if status != EXIT_SUCCESS:
             raise SystemExit(status)
 

@@ -484,7 +484,7 @@ class _ClusterResource(Resource):
         change = cluster.job_change(job, body)
         if change is not None:
             return _reply(request, 200, change)
-        finished = Deferred[None]()
+        finished: Deferred[None] = Deferred()
         answered = False
 
         def answer() -> None:
