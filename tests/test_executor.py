@@ -121,6 +121,15 @@ async def test_cancelling_the_deferred_ends_the_child(tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_the_child_leads_its_own_process_group() -> None:
+    """What the group kills rely on (and a guard on the Twisted hooks that set it up)."""
+    result = await runner().run(["cat", "/proc/self/stat"])
+    fields = result.stdout.decode().rsplit(")", 1)[1].split()
+    pid = int(result.stdout.split()[0])
+    assert int(fields[2]) == pid != os.getpgid(0)
+
+
+@pytest_twisted.ensureDeferred
 async def test_a_background_child_does_not_hold_up_the_result(tmp_path: Path) -> None:
     """The result is the child's own as soon as it exits, and what it left is ended."""
     pidfile = tmp_path / "pid"
