@@ -17,7 +17,7 @@ import termios
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import psutil
 from twisted.application.service import Service
@@ -149,14 +149,13 @@ class _GroupLeader(process.Process):
 
     Whatever the child starts stays in that group unless it leaves on purpose, so one
     ``killpg`` still reaches a background child after the child itself has exited and
-    its children were re-parented away from it. Twisted's posix_spawn path cannot put
-    the child in a new group, so this one forks and calls ``setpgid`` before exec.
+    its children were re-parented away from it. Twisted's spawn has no way to ask for
+    a new group, so this replaces its posix_spawn call by one with ``setpgroup=0``
+    (same file actions and signal defaults). The runner never passes a uid, gid or
+    working directory, the cases where Twisted would fork instead.
     """
 
-    def _trySpawnInsteadOfFork(self, *args: object) -> bool:
-        return False
-
-    def _execChild(
+    def _trySpawnInsteadOfFork(
         self,
         path: str | None,
         uid: int | None,
@@ -164,13 +163,26 @@ class _GroupLeader(process.Process):
         executable: str,
         args: Sequence[str],
         environment: Mapping[str, str],
-    ) -> None:
-        os.setpgid(0, 0)
-        try:
-            super()._execChild(path, uid, gid, executable, args, environment)  # type: ignore[no-untyped-call]
-        except OSError as exc:
-            os.write(2, f"cannot be started: {exc.strerror or exc}\n".encode())
-            os._exit(127)
+        kwargs: Mapping[str, Any],
+    ) -> bool:
+        open_fds = []
+        for fd in process._listOpenFDs():
+            with contextlib.suppress(OSError):
+                open_fds.append((fd, bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)))
+        file_actions = process._getFileActions(
+            open_fds, kwargs["fdmap"], os.POSIX_SPAWN_CLOSE, os.POSIX_SPAWN_DUP2
+        )
+        ignored = [n for n in range(1, signal.NSIG) if signal.getsignal(n) == signal.SIG_IGN]
+        self.pid = os.posix_spawnp(
+            executable,
+            tuple(args),
+            environment,
+            file_actions=file_actions,
+            setsigdef=ignored,
+            setpgroup=0,
+        )
+        self.status = -1
+        return True
 
 
 class _CollectingProtocol(ProcessProtocol):
@@ -324,7 +336,9 @@ class ProcessRunner:
 
     The binary is resolved to an absolute path on ``search_path`` (not the daemon's
     inherited PATH), and the child gets only ``environment``: ``LC_ALL=C`` so that
-    output is parsable, nothing else from ours (no secrets leak into children).
+    output is parsable, nothing else from ours (no secrets leak into children). Each
+    child leads a process group, which is ended when the child exits or times out, and
+    :meth:`stop` ends every group still alive when the agent stops.
     """
 
     reactor: IReactorProcess
@@ -334,15 +348,15 @@ class ProcessRunner:
     max_output: int = DEFAULT_MAX_OUTPUT
     kill_grace: float = DEFAULT_KILL_GRACE
 
+    def __post_init__(self) -> None:
+        self._live: set[_CollectingProtocol] = set()
+        self._stopping = False
+
     def resolve(self, name: str) -> str | None:
         """Absolute path of an executable, or None when it cannot be run."""
         if os.sep in name:
             return name if os.access(name, os.X_OK) and os.path.isfile(name) else None
         return shutil.which(name, path=self.search_path)
-
-    def __post_init__(self) -> None:
-        self._live: set[_CollectingProtocol] = set()
-        self._stopping = False
 
     def run(self, argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> Deferred[ProcessResult]:
         arguments = tuple(argv)
@@ -355,13 +369,10 @@ class ProcessRunner:
         env = {"PATH": self.search_path, **self.environment}
         self._live.add(protocol)  # before the spawn: a quick child may be reaped during it
         try:
-            child = _GroupLeader(self.reactor, executable, arguments, env, None, protocol)  # type: ignore[no-untyped-call]
+            _GroupLeader(self.reactor, executable, arguments, env, None, protocol)  # type: ignore[no-untyped-call]
         except OSError as exc:
             self._live.discard(protocol)
             return fail(CommandNotFound(arguments, f"cannot be started: {exc.strerror or exc}"))
-        if child.pid is not None:
-            with contextlib.suppress(OSError):  # the child may have done it and exec'd already
-                os.setpgid(child.pid, child.pid)
         return protocol.done
 
     def forget(self, run: _CollectingProtocol) -> None:
