@@ -25,7 +25,7 @@ from ganeti_agent.access import access_settings, protect
 from ganeti_agent.api import MonitoringAPI
 from ganeti_agent.cluster import ClusterQueries
 from ganeti_agent.collectors import build_collectors
-from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ProcessRunner
+from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ChildProcessService, ProcessRunner
 from ganeti_agent.framework import AgentContext, CollectorSet
 from ganeti_agent.metrics import MetricsExporter
 from ganeti_agent.paths import GanetiPaths
@@ -149,11 +149,13 @@ def make_agent(
     paths = GanetiPaths.from_environment(data_dir=data_dir)
     cluster = _cluster(paths, settings, parent, options, reactor)
     clock: IReactorTime = reactor
+    runner = ProcessRunner(
+        reactor, clock, search_path=settings.get("agent", "command-path", DEFAULT_SEARCH_PATH)
+    )
+    ChildProcessService(runner).setServiceParent(parent)  # type: ignore[no-untyped-call]
     context = AgentContext(
         clock=clock,
-        runner=ProcessRunner(
-            reactor, clock, search_path=settings.get("agent", "command-path", DEFAULT_SEARCH_PATH)
-        ),
+        runner=runner,
         paths=paths,
         hostname=settings.get("agent", "node-name", "") or socket.gethostname(),
         settings=settings.collector,
