@@ -184,6 +184,14 @@ class _GroupLeader(process.Process):
         self.status = -1
         return True
 
+    def _execChild(self, *arguments: Any) -> None:
+        """The fork path (Twisted before posix_spawn support, e.g. Debian bookworm's 22.4).
+
+        This runs in the forked child, before ``exec``: lead a new group there too.
+        """
+        os.setpgid(0, 0)
+        super()._execChild(*arguments)  # type: ignore[no-untyped-call]
+
 
 class _CollectingProtocol(ProcessProtocol):
     """Collects output, enforces the size bound and turns the exit into a result.

@@ -12,6 +12,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, reactor
 
+from ganeti_agent import executor
 from ganeti_agent.executor import (
     CommandFailed,
     CommandKilled,
@@ -123,6 +124,16 @@ async def test_cancelling_the_deferred_ends_the_child(tmp_path: Path) -> None:
 @pytest_twisted.ensureDeferred
 async def test_the_child_leads_its_own_process_group() -> None:
     """What the group kills rely on (and a guard on the Twisted hooks that set it up)."""
+    result = await runner().run(["cat", "/proc/self/stat"])
+    fields = result.stdout.decode().rsplit(")", 1)[1].split()
+    pid = int(result.stdout.split()[0])
+    assert int(fields[2]) == pid != os.getpgid(0)
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_fork_path_also_leads_its_own_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twisted before posix_spawn support (Debian bookworm's 22.4) forks: same group rule."""
+    monkeypatch.setattr(executor._GroupLeader, "_trySpawnInsteadOfFork", lambda *_: False)
     result = await runner().run(["cat", "/proc/self/stat"])
     fields = result.stdout.decode().rsplit(")", 1)[1].split()
     pid = int(result.stdout.split()[0])
