@@ -29,8 +29,8 @@ def test_collector_sections_inherit_the_defaults() -> None:
     ("text", "message"),
     [
         ("[collectors]\ntimeout = soon\n", "timeout: expected a number"),
-        ("[collectors]\ninterval = 0\n", "must be greater than 0"),
-        ("[collector:x]\nenabled = maybe\n", "expected yes or no"),
+        ("[collectors]\ninterval = 0\n", "expected a number of seconds greater than 0"),
+        ("[collector:x]\nenabled = maybe\n", "expected auto, yes or no"),
         ("no section\n", "File contains no section headers"),
     ],
 )
