@@ -161,7 +161,7 @@ def _listen_failure(exc: BaseException) -> str:
     where = f"{exc.interface or '*'}:{exc.port}"
     if isinstance(reason, OSError) and reason.errno == errno.EADDRINUSE:
         owner = GANETI_PORTS.get(exc.port)
-        hint = f" (the port of {owner}; is it still running?)" if owner else ""
+        hint = f" ({owner} uses it by default: is {owner} running?)" if owner else ""
         return f"cannot listen on {where}: the port is already in use{hint}"
     text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
     return f"cannot listen on {where}: {text}"
