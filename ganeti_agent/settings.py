@@ -24,6 +24,10 @@ from ganeti_agent.framework import CollectorSettings, Enablement
 COLLECTOR_PREFIX = "collector:"
 COMMON_KEYS = ("enabled", "interval", "timeout", "cache")
 MAX_PORT = 65535
+#: How much of a rejected value an error message repeats: one line stays short.
+SHOWN_VALUE = 40
+#: Warnings about unknown sections and keys logged at start; the rest are counted.
+MAX_WARNINGS = 20
 
 
 class SettingsError(ValueError):
@@ -44,7 +48,7 @@ def parse_bool(raw: str, where: str) -> bool:
         return True
     if value in ("0", "no", "false", "off"):
         return False
-    raise SettingsError(f"{where}: expected yes or no, got {raw!r}")
+    raise SettingsError(f"{where}: expected yes or no, got {shown(raw)}")
 
 
 def _bool(raw: str) -> bool:
@@ -190,7 +194,14 @@ class AgentSettings:
 
 
 def _expected(where: str, kind: ValueKind, raw: str) -> str:
-    return f"{where}: expected {kind.expected}, got {raw!r}"
+    return f"{where}: expected {kind.expected}, got {shown(raw)}"
+
+
+def shown(raw: str) -> str:
+    """A rejected value as error messages repeat it: quoted, at most SHOWN_VALUE chars."""
+    if len(raw) <= SHOWN_VALUE:
+        return repr(raw)
+    return repr(raw[:SHOWN_VALUE]) + f"... ({len(raw)} characters)"
 
 
 def _check(values: Mapping[str, str], kinds: Mapping[str, ValueKind], where: str) -> None:
@@ -270,15 +281,23 @@ def unknown_entries(settings: AgentSettings, collector_names: Iterable[str] = ()
     for name, values in settings.sections.items():
         if name not in known_sections:
             hint = _closest(name, known_sections, "[{}]")
-            warnings.append(f"{settings.source}: [{name}]: unknown section, ignored{hint}")
+            section = f"[{_cut(name)}]"
+            warnings.append(f"{settings.source}: {section}: unknown section, ignored{hint}")
             continue
         kinds = _section_kinds(name)
         for key in values:
             if key not in kinds:
                 hint = _closest(key, kinds, "{}")
-                where = settings.where(name, key)
+                where = settings.where(name, _cut(key))
                 warnings.append(f"{where}: unknown key, ignored{hint}")
+    if len(warnings) > MAX_WARNINGS:
+        more = len(warnings) - MAX_WARNINGS
+        warnings[MAX_WARNINGS:] = [f"{settings.source}: {more} more unknown sections or keys"]
     return warnings
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= SHOWN_VALUE else name[:SHOWN_VALUE] + "..."
 
 
 def _closest(name: str, candidates: Iterable[str], shape: str) -> str:

@@ -11,6 +11,7 @@ from ganeti_agent.framework import AgentContext, Enablement
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.settings import (
     COLLECTOR_OPTIONS,
+    MAX_WARNINGS,
     SECTION_KEYS,
     SettingsError,
     load_settings,
@@ -153,3 +154,22 @@ def test_the_declared_collectors_are_the_built_in_ones(tmp_path: Path) -> None:
     )
     built = {collector.name for collector in build_collectors(context)}
     assert built | {"plugins", "confd"} == set(COLLECTOR_OPTIONS)
+
+
+def test_a_long_bad_value_is_cut_in_the_message() -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse_settings("[agent]\nport = " + "9" * 100_000 + "\n", "agent.conf")
+    assert str(raised.value) == (
+        f"agent.conf: [agent] port: expected a port number from 0 to 65535, got '{'9' * 40}'"
+        "... (100000 characters)"
+    )
+
+
+def test_unknown_entries_are_bounded_in_number_and_length() -> None:
+    keys = "".join(f"key{number} = 1\n" for number in range(MAX_WARNINGS + 5))
+    settings = parse_settings(f"[agent]\n{keys}[{'x' * 1000}]\n", "agent.conf")
+    warnings = unknown_entries(settings)
+    assert len(warnings) == MAX_WARNINGS + 1
+    assert warnings[-1] == "agent.conf: 6 more unknown sections or keys"
+    long_section = unknown_entries(parse_settings(f"[{'x' * 1000}]\n", "agent.conf"))
+    assert long_section == [f"agent.conf: [{'x' * 40}...]: unknown section, ignored"]
