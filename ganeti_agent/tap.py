@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 from twisted.application import strports
@@ -112,6 +113,16 @@ class Options(usage.Options):
             _refuse(str(exc))
 
 
+class ListenRefused(Exception):
+    """A port the agent cannot listen on, already logged in one line.
+
+    twistd must see an exception here, not SystemExit: a daemonizing twistd hands the
+    exception's text to its waiting parent and removes the pid file, where SystemExit
+    would leave the parent waiting for ever. The traceback Python would then print
+    is suppressed by :func:`_without_traceback`.
+    """
+
+
 class AgentService(MultiService):
     """The agent's service tree; a port it cannot listen on ends the process cleanly.
 
@@ -127,14 +138,26 @@ class AgentService(MultiService):
                 _try_udp_port(udp.args[0], udp.kwargs.get("interface", ""))
             super().privilegedStartService()  # type: ignore[no-untyped-call]
         except (CannotListenError, OSError, OverflowError) as exc:
-            self._give_up(_listen_failure(exc))
+            _give_up(_listen_failure(exc))
         for udp in _confd_listeners(self):
             if udp.failed:
-                self._give_up(f"cannot listen on {udp.description} (confd); see above")
+                _give_up(f"cannot listen on {udp.description} (confd); see above")
 
-    def _give_up(self, message: str) -> NoReturn:
-        log.critical("{message}", message=message)
-        raise SystemExit(1)
+
+def _give_up(message: str) -> NoReturn:
+    log.critical("{message}", message=message)
+    sys.excepthook = _without_traceback(sys.excepthook)
+    raise ListenRefused(message)
+
+
+def _without_traceback(previous: Callable[..., Any]) -> Callable[..., Any]:
+    """An excepthook silent for :class:`ListenRefused` (logged already), else ``previous``."""
+
+    def hook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+        if not issubclass(kind, ListenRefused):
+            previous(kind, value, traceback)
+
+    return hook
 
 
 def _confd_listeners(parent: MultiService) -> Iterator[Any]:

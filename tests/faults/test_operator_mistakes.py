@@ -156,3 +156,23 @@ def test_misspelt_sections_and_keys_are_warned_about_and_the_agent_runs(tmp_path
         f"{conf}: [collector:lv] lvs-extra-arg: unknown key, ignored"
         " (did you mean lvs-extra-args?)",
     ]
+
+
+def test_a_daemonizing_twistd_reports_a_taken_port_and_removes_its_pid_file(
+    tmp_path: Path, taken_tcp_port: int
+) -> None:
+    """Without --nodaemon the parent waits for the child's word: it must get it."""
+    log, pid_file = tmp_path / "agent.log", tmp_path / "agent.pid"
+    env = {**os.environ, "GANETI_ROOTDIR": str(tmp_path / "root")}
+    finished = subprocess.run(
+        [twistd(), f"--pidfile={pid_file}", f"--logfile={log}", "ganeti-agent",
+         "--bind", "127.0.0.1", "--port", str(taken_tcp_port), "--no-confd",
+         "--data-dir", str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=REFUSAL_WITHIN,
+    )  # fmt: skip
+    assert finished.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{taken_tcp_port}" in finished.stderr
+    assert not pid_file.exists()
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert text.count("cannot listen") == 1
