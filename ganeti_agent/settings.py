@@ -115,12 +115,14 @@ SECTION_KEYS: Mapping[str, Mapping[str, ValueKind]] = {
         "command-path": TEXT,
         "node-name": TEXT,
         "log-requests": BOOL,
+        "request-timeout": SECONDS,
         "listen": TEXT,
         "auth-users": TEXT,
         "auth-realm": TEXT,
     },
     "collectors": COMMON,
-    "confd": {"enabled": BOOL, "bind": TEXT, "port": PORT},
+    # max-config-size: a size such as 64M, checked by the confd wiring that reads it.
+    "confd": {"enabled": BOOL, "bind": TEXT, "port": PORT, "max-config-size": TEXT},
 }
 
 _DAEMON_OPTIONS: Mapping[str, ValueKind] = {

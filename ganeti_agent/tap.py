@@ -11,11 +11,11 @@ and keys are logged as warnings, one line each, and the agent starts.
 
 from __future__ import annotations
 
-import errno
 import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from errno import EADDRINUSE
 from typing import Any, NoReturn
 
 from twisted.application import strports
@@ -102,6 +102,9 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         try:
             self["settings"] = load_settings(self["config"])
+        except SettingsError as exc:
+            _refuse(str(exc))
+        try:
             self["access"] = access_settings(
                 self["settings"],
                 self.get("listen", []),
@@ -110,7 +113,7 @@ class Options(usage.Options):
                 _reactor(),
             )
         except SettingsError as exc:
-            _refuse(str(exc))
+            raise usage.UsageError(str(exc)) from None
 
 
 class ListenRefused(Exception):
@@ -182,7 +185,7 @@ def _listen_failure(exc: BaseException) -> str:
         return f"cannot listen: {exc}"
     reason = exc.socketError
     where = f"{exc.interface or '*'}:{exc.port}"
-    if isinstance(reason, OSError) and reason.errno == errno.EADDRINUSE:
+    if isinstance(reason, OSError) and reason.errno == EADDRINUSE:
         owner = GANETI_PORTS.get(exc.port)
         hint = f" ({owner} uses it by default: is {owner} running?)" if owner else ""
         return f"cannot listen on {where}: the port is already in use{hint}"

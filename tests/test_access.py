@@ -19,6 +19,7 @@ from twisted.internet import endpoints
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.python import usage
 from twisted.web.client import Agent
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
@@ -256,5 +257,5 @@ def test_twistd_options(tmp_path: Path) -> None:
     options = Options()
     options.parseOptions(["-b", "127.0.0.1", "-p", "1900"])
     assert options["access"].listen == ("tcp:1900:interface=127.0.0.1",)
-    with pytest.raises(SystemExit, match="cannot read users file"):
+    with pytest.raises(usage.UsageError, match="cannot read users file"):
         Options().parseOptions(["--auth-users", str(tmp_path / "missing")])
