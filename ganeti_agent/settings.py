@@ -115,13 +115,13 @@ SECTION_KEYS: Mapping[str, Mapping[str, ValueKind]] = {
         "command-path": TEXT,
         "node-name": TEXT,
         "log-requests": BOOL,
-        "request-timeout": SECONDS,
+        "request-timeout": TEXT,  # seconds, checked where it is read (access)
         "listen": TEXT,
         "auth-users": TEXT,
         "auth-realm": TEXT,
     },
     "collectors": COMMON,
-    # max-config-size: a size such as 64M, checked by the confd wiring that reads it.
+    # max-config-size: a size such as 64M, checked where it is read (confd wiring).
     "confd": {"enabled": BOOL, "bind": TEXT, "port": PORT, "max-config-size": TEXT},
 }
 
