@@ -236,8 +236,8 @@ def _cluster(
         confd = confd_options(
             settings, bool(options["no-confd"]), options["confd-bind"], options["confd-port"]
         )
-    except SettingsError as exc:
-        _refuse(str(exc))
+    except SettingsError as exc:  # only file values are left to fail here
+        _refuse(f"{settings.source}: {exc}")
     return agent_cluster(paths, confd, reactor, parent)
 
 

@@ -8,7 +8,8 @@ import pytest
 from twisted.internet.error import CannotListenError
 from twisted.python import usage
 
-from ganeti_agent.tap import Options, _listen_failure
+from ganeti_agent.settings import SettingsError, parse_settings
+from ganeti_agent.tap import Options, _listen_failure, makeService
 
 
 def test_a_taken_ganeti_port_names_the_daemon_that_uses_it() -> None:
@@ -51,4 +52,24 @@ def test_a_bad_file_value_is_one_line_without_the_usage_text(tmp_path: Path) -> 
         Options().parseOptions(["--config", str(config)])
     assert raised.value.code == (
         f"ganeti-agent: {config}: [agent] port: expected a port number from 0 to 65535, got 'abc'"
+    )
+
+
+def test_a_confd_value_refused_by_the_confd_wiring_names_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Keys the confd wiring checks itself (its own kinds) still end in one line."""
+    from ganeti_agent.confd import service
+
+    def refuse(*_: object) -> None:
+        raise SettingsError("[confd] max-config-size: expected a size such as 64M, got 'x'")
+
+    monkeypatch.setattr(service, "confd_options", refuse)
+    options = Options()
+    options.parseOptions(["--data-dir", str(tmp_path)])
+    options["settings"] = parse_settings("", "agent.conf")
+    with pytest.raises(SystemExit) as raised:
+        makeService(options)
+    assert raised.value.code == (
+        "ganeti-agent: agent.conf: [confd] max-config-size: expected a size such as 64M, got 'x'"
     )
