@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import configparser
 import difflib
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +23,9 @@ from ganeti_agent.framework import CollectorSettings, Enablement
 COLLECTOR_PREFIX = "collector:"
 COMMON_KEYS = ("enabled", "interval", "timeout", "cache")
 MAX_PORT = 65535
+#: The longest duration any key takes (a day): a sampling window of a year would
+#: overflow the sample buffer's size, and no timeout or interval needs more.
+MAX_SECONDS = 86400
 #: How much of a rejected value an error message repeats: one line stays short.
 SHOWN_VALUE = 40
 #: Warnings about unknown sections and keys logged at start; the rest are counted.
@@ -69,7 +71,7 @@ def parse_port(raw: str) -> int:
 def _seconds(minimum_excluded: bool) -> Callable[[str], float]:
     def parse(raw: str) -> float:
         value = float(raw)
-        if not math.isfinite(value) or value < 0 or (minimum_excluded and value == 0):
+        if not 0 <= value <= MAX_SECONDS or (minimum_excluded and value == 0):
             raise ValueError(raw)
         return value
 
@@ -95,8 +97,8 @@ def _choice(*allowed: str) -> ValueKind:
 TEXT = ValueKind("text", str)
 BOOL = ValueKind("yes or no", _bool)
 PORT = ValueKind(f"a port number from 0 to {MAX_PORT}", parse_port)
-SECONDS = ValueKind("a number of seconds greater than 0", _seconds(minimum_excluded=True))
-SECONDS_OR_ZERO = ValueKind("a number of seconds (0 or more)", _seconds(minimum_excluded=False))
+SECONDS = ValueKind(f"a number of seconds greater than 0 and at most {MAX_SECONDS}", _seconds(True))
+SECONDS_OR_ZERO = ValueKind(f"a number of seconds from 0 to {MAX_SECONDS}", _seconds(False))
 ENABLEMENT = ValueKind("auto, yes or no", _enablement)
 
 #: The keys every ``[collector:NAME]`` section (and ``[collectors]``) takes.

@@ -60,6 +60,8 @@ def start(home: Path, config: str, *options: str) -> Refusal:
         ("[confd]\nport = 70000\n", "[confd] port", "a port number from 0 to 65535"),
         ("[confd]\nenabled = perhaps\n", "[confd] enabled", "yes or no"),
         ("[collectors]\ncache = abc\n", "[collectors] cache", "a number of seconds"),
+        ("[collector:cpu-avg-load]\nwindow = 1e300\n", "[collector:cpu-avg-load] window",
+         "at most 86400"),
         ("[collector:cpu-avg-load]\nwindow = abc\n", "[collector:cpu-avg-load] window",
          "greater than 0"),
         ("[collector:xen-cpu-avg-load]\nmin-span = x\n", "[collector:xen-cpu-avg-load] min-span",
@@ -67,7 +69,7 @@ def start(home: Path, config: str, *options: str) -> Refusal:
         ("[collector:inst-status-kvm]\nqmp-timeout = inf\n",
          "[collector:inst-status-kvm] qmp-timeout", "greater than 0"),
         ("[collector:inst-status-xen]\nhung-check-delay = -1\n",
-         "[collector:inst-status-xen] hung-check-delay", "0 or more"),
+         "[collector:inst-status-xen] hung-check-delay", "from 0 to 86400"),
     ],
 )  # fmt: skip
 def test_a_bad_value_is_one_line_naming_file_section_and_key(
