@@ -175,3 +175,10 @@ def test_unknown_entries_are_bounded_in_number_and_length() -> None:
     assert warnings[-1] == "agent.conf: 6 more unknown sections or keys"
     long_section = unknown_entries(parse_settings(f"[{'x' * 1000}]\n", "agent.conf"))
     assert long_section == [f"agent.conf: [{'x' * 40}...]: unknown section, ignored"]
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "agent.conf"
+    config.write_bytes(b"\xff\xfe[agent]\n")
+    with pytest.raises(SettingsError, match=f"cannot read configuration {config}: 'utf-8' codec"):
+        load_settings(str(config))
