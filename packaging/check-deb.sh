@@ -92,7 +92,7 @@ contents=$(dpkg-deb --contents "$deb" | awk '{print $6}')
 has() { printf '%s\n' "$contents" | grep -qx -- "$1"; }
 for path in \
 	./usr/lib/python3/dist-packages/ganeti_agent/__init__.py \
-	./usr/lib/python3/dist-packages/ganeti_agent/tap.py \
+	./usr/lib/python3/dist-packages/ganeti_agent/server/tap.py \
 	./usr/lib/python3/dist-packages/twisted/plugins/ganeti_agent_plugin.py \
 	./usr/lib/ganeti-agent/klein/__init__.py \
 	./lib/systemd/system/ganeti-agent.service \

@@ -12,7 +12,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.defer import Deferred, fail, succeed
 
-from ganeti_agent.executor import CommandNotFound, ProcessResult
+from ganeti_agent.core.executor import CommandNotFound, ProcessResult
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared").resolve()

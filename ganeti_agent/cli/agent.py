@@ -24,12 +24,12 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from ganeti_agent import __version__
-from ganeti_agent.access import PasswordTooLong, hash_password
-from ganeti_agent.discovery import ADDRESS_KINDS, DEFAULT_PORT, file_sd_targets
-from ganeti_agent.nagios import PluginState, Verdict, evaluate, select, unknown
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue
-from ganeti_agent.settings import PORT, SECONDS, parse_port
+from ganeti_agent.cli.nagios import PluginState, Verdict, evaluate, select, unknown
+from ganeti_agent.cli.targets import ADDRESS_KINDS, DEFAULT_PORT, file_sd_targets
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.settings import PORT, SECONDS, parse_port
+from ganeti_agent.server.access import PasswordTooLong, hash_password
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 MAX_BODY = 64 * 1024 * 1024

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ganeti_agent import __version__
-from ganeti_agent.report import pretty_json
+from ganeti_agent.core.report import pretty_json
 
 PROGRAM = "ganeti-fmtjson"
 BAD_INPUT = 1

@@ -14,15 +14,15 @@ from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ganeti_agent.report import JSONValue
-from ganeti_agent.settings import SettingsError, load_settings
+from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.settings import SettingsError, load_settings
 
 
 def local_reports(config: str | None, data_dir: str | None) -> list[JSONValue] | str:
     """The reports of the active stateless collectors, or why there are none."""
     from twisted.internet import task
 
-    from ganeti_agent.tap import Options, make_agent
+    from ganeti_agent.server.tap import Options, make_agent
 
     try:
         settings = load_settings(config)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 
-from ganeti_agent.framework import AgentContext, Collector
+from ganeti_agent.core.framework import AgentContext, Collector
 
 CollectorFactory = Callable[[AgentContext], Iterable[Collector]]
 
@@ -19,9 +19,9 @@ REGISTRY: tuple[str, ...] = (
     "xen_cpu_avg_load",
     "diskstats",
     "drbd",
-    "inst_status_xen",
+    "instances.xen",
     "lv",
-    "inst_status_kvm",
+    "instances.kvm",
     "hypervisor",
     "node",
     "daemons",

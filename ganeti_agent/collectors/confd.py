@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from ganeti_agent.confd.server import ConfdServer
 from ganeti_agent.confd.service import AgentClusterQueries
 from ganeti_agent.confd.source import ConfigSource
-from ganeti_agent.framework import AgentContext, Collector
-from ganeti_agent.report import Category, JSONValue, Kind
+from ganeti_agent.core.framework import AgentContext, Collector
+from ganeti_agent.core.report import Category, JSONValue, Kind
 
 
 class ConfdCollector(Collector):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ganeti_agent.framework import AgentContext, Collector, StatefulCollector, Window
+from ganeti_agent.core.files import InputError, read_text
+from ganeti_agent.core.framework import AgentContext, Collector, StatefulCollector, Window
+from ganeti_agent.core.report import JSONValue, Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.proc_stat import CpuTicks, parse_proc_stat
-from ganeti_agent.readers import InputError, read_text
-from ganeti_agent.report import JSONValue, Kind
 
 NAME = "cpu-avg-load"
 DEFAULT_WINDOW = 600.0

@@ -23,8 +23,8 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
 from ganeti_agent.confd.constants import NodeRole
-from ganeti_agent.framework import AgentContext, Collector, CollectorError
-from ganeti_agent.report import Category, JSONValue, Kind, StatusCode, status_object
+from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode, status_object
 
 PREFIX = "daemon-"
 AGENT_NAME = "ganeti-agent"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from ganeti_agent.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.files import read_text
+from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.report import Category, JSONValue, Kind
 from ganeti_agent.parsers.diskstats import parse_diskstats
 from ganeti_agent.parsers.errors import ParseError
-from ganeti_agent.readers import read_text
-from ganeti_agent.report import Category, JSONValue, Kind
 
 NAME = "diskstats"
 

@@ -17,14 +17,14 @@ from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ganeti_agent.cluster import ClusterQueries
-from ganeti_agent.executor import CommandRunner, ExecutionError, ProcessResult
-from ganeti_agent.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.cluster import ClusterQueries
+from ganeti_agent.core.executor import CommandRunner, ExecutionError, ProcessResult
+from ganeti_agent.core.files import read_text
+from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.report import Category, JSONValue, Kind
 from ganeti_agent.parsers.drbd import DrbdStatus, drbd9_version, parse_drbd, parse_pairing
 from ganeti_agent.parsers.drbdsetup import DRBDSETUP_STATUS, parse_drbdsetup_status
 from ganeti_agent.parsers.errors import ParseError
-from ganeti_agent.readers import read_text
-from ganeti_agent.report import Category, JSONValue, Kind
 
 NAME = "drbd"
 log = Logger(namespace="ganeti_agent.collectors.drbd")

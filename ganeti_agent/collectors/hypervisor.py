@@ -20,15 +20,15 @@ import psutil
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ExecutionError, ProcessResult
-from ganeti_agent.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ExecutionError, ProcessResult
+from ganeti_agent.core.files import InputError, read_text
+from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.report import Category, JSONValue, Kind
 from ganeti_agent.parsers.cpuinfo import CpuInfo, parse_cpuinfo
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.meminfo import MemInfo, parse_meminfo
 from ganeti_agent.parsers.xen import ListEntry, parse_list
 from ganeti_agent.parsers.xl_info import XenInfo, parse_xl_info
-from ganeti_agent.readers import InputError, read_text
-from ganeti_agent.report import Category, JSONValue, Kind
 
 MEMORY_UNIT = "MiB"
 DEFAULT_XL = "xl"

@@ -18,9 +18,10 @@ from collections.abc import Iterable, Sequence
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.python.failure import Failure
 
-from ganeti_agent.cluster import ClusterQueries, ClusterUnavailable
-from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ExecutionError, ProcessResult
-from ganeti_agent.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.cluster import ClusterQueries, ClusterUnavailable
+from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ExecutionError, ProcessResult
+from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.report import Category, JSONValue, Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.lvs import (
     LVS_ARGUMENTS,
@@ -31,7 +32,6 @@ from ganeti_agent.parsers.lvs import (
     lv_data,
     parse_lvs,
 )
-from ganeti_agent.report import Category, JSONValue, Kind
 
 NAME = "lv"
 INSTANCES_ERROR = "Unable to obtain the list of instances"

@@ -15,10 +15,10 @@ from typing import Any
 import psutil
 
 from ganeti_agent import __version__
-from ganeti_agent.framework import AgentContext, Collector
+from ganeti_agent.core.files import InputError, read_text
+from ganeti_agent.core.framework import AgentContext, Collector
+from ganeti_agent.core.report import JSONValue, Kind
 from ganeti_agent.parsers.versions import drbd_version, ganeti_release
-from ganeti_agent.readers import InputError, read_text
-from ganeti_agent.report import JSONValue, Kind
 
 NAME = "node"
 SIZE_UNIT = "B"

@@ -22,16 +22,16 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from ganeti_agent.executor import ExecutionError, ProcessResult
-from ganeti_agent.framework import (
+from ganeti_agent.core.executor import ExecutionError, ProcessResult
+from ganeti_agent.core.framework import (
     AgentContext,
     Collector,
     CollectorError,
     Enablement,
     StatefulCollector,
 )
+from ganeti_agent.core.report import JSONValue, Kind, StatusCode, status_object
 from ganeti_agent.parsers.plugin_report import PluginReportError, parse_plugin_report
-from ganeti_agent.report import JSONValue, Kind, StatusCode, status_object
 
 log = Logger(namespace="ganeti_agent.collectors.plugins")
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
-from ganeti_agent.executor import ProcessResult
-from ganeti_agent.framework import (
+from ganeti_agent.collectors.instances.xen_host import is_xen_control_domain
+from ganeti_agent.core.executor import ProcessResult
+from ganeti_agent.core.framework import (
     AgentContext,
     Collector,
     CollectorError,
@@ -26,10 +27,9 @@ from ganeti_agent.framework import (
     StatefulCollector,
     Window,
 )
+from ganeti_agent.core.report import JSONValue, Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.xen import XENTOP_ARGS, parse_xentop
-from ganeti_agent.report import JSONValue, Kind
-from ganeti_agent.xen_host import is_xen_control_domain
 
 log = Logger(namespace="ganeti_agent.collectors.xen_cpu_avg_load")
 

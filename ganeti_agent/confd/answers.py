@@ -20,7 +20,7 @@ from ganeti_agent.confd.constants import (
     RequestType,
 )
 from ganeti_agent.confd.protocol import DictQuery, Query, Reply, Request
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.report import JSONValue
 
 NOT_YET_LOADED = "Configuration not yet loaded"
 _INDEX = re.compile(r"[0-9]+\Z")

@@ -30,7 +30,7 @@ from ganeti_agent.confd.constants import (
     RequestType,
 )
 from ganeti_agent.confd.protocol import Reply, decode_reply, encode_request
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.report import JSONValue
 
 log = Logger(namespace="ganeti_agent.confd.client")
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from json.decoder import JSONDecodeError
 from typing import Any, TypeVar
 
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.report import JSONValue
 
 #: mond's six collectors, the only ones confd reports on (spec/monitoring.md 6.2).
 DATA_COLLECTORS = (

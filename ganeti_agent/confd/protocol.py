@@ -26,7 +26,7 @@ from ganeti_agent.confd.constants import (
     RequestField,
     RequestType,
 )
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.report import JSONValue
 
 ENVELOPE_KEYS = frozenset({"hmac", "msg", "salt"})
 REQUEST_KEYS = frozenset({"protocol", "type", "query", "rsalt"})

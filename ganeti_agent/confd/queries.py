@@ -16,7 +16,6 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from ganeti_agent.cluster import ClusterQueries, ClusterUnavailable
 from ganeti_agent.confd.answers import ANSWERERS, ConfigStatus
 from ganeti_agent.confd.client import ConfdClient, QueryResult
 from ganeti_agent.confd.constants import (
@@ -25,8 +24,9 @@ from ganeti_agent.confd.constants import (
     RequestType,
 )
 from ganeti_agent.confd.protocol import Reply
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.cluster import ClusterQueries, ClusterUnavailable
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue
 
 NO_ANSWER = "No answer from the Confd server"
 

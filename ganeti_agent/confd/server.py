@@ -32,7 +32,7 @@ from ganeti_agent.confd.protocol import (
     pack,
     reply_message,
 )
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.report import JSONValue
 
 log = Logger(namespace="ganeti_agent.confd")
 

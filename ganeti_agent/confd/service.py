@@ -28,14 +28,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
-from ganeti_agent.cluster import ClusterQueries
 from ganeti_agent.confd.constants import DEFAULT_PORT
 from ganeti_agent.confd.queries import LocalClusterQueries, PeerSource, RemoteClusterQueries
 from ganeti_agent.confd.server import ConfdServer
 from ganeti_agent.confd.source import MAX_CONFIG_SIZE, ConfigSource
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue
-from ganeti_agent.settings import AgentSettings, SettingsError
+from ganeti_agent.core.cluster import ClusterQueries
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.settings import AgentSettings, SettingsError
 
 log = Logger(namespace="ganeti_agent.confd")
 

@@ -19,8 +19,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ganeti_agent.core.report import JSONValue, StatusCode, combine_messages, status_object, worst
 from ganeti_agent.parsers.errors import ParseError, wrap_int64
-from ganeti_agent.report import JSONValue, StatusCode, combine_messages, status_object, worst
 
 UNCONFIGURED = "Unconfigured"
 SYNC_STATES = frozenset({"SyncSource", "SyncTarget"})

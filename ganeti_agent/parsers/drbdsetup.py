@@ -16,9 +16,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ganeti_agent.core.report import JSONValue
 from ganeti_agent.parsers.drbd import CONNECTED_STATES, Device, PerfIndicators, SyncStatus
 from ganeti_agent.parsers.errors import ParseError, wrap_int64
-from ganeti_agent.report import JSONValue
 
 DRBDSETUP_STATUS = ("drbdsetup", "status", "--json")
 

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ganeti_agent.core.report import JSONValue
 from ganeti_agent.parsers.errors import ParseError, wrap_int64
-from ganeti_agent.report import JSONValue
 
 LVS_FIELDS = (
     "lv_uuid,lv_name,lv_attr,lv_major,lv_minor,lv_kernel_major,lv_kernel_minor,lv_size,"

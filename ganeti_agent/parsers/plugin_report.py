@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ganeti_agent.report import Category, JSONValue, Kind, StatusCode
+from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode
 
 REQUIRED = ("name", "version", "format_version", "category", "kind", "data")
 MAX_SHOWN = 200

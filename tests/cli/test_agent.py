@@ -148,7 +148,7 @@ def test_basic_auth_credentials_are_sent(
 
 
 def test_targets_writes_a_file_sd_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.test_discovery import cluster
+    from tests.cli.test_targets import cluster
 
     config = tmp_path / "config.data"
     config.write_text(json.dumps(cluster()))

@@ -21,7 +21,7 @@ from twisted.internet.interfaces import IListeningPort
 from ganeti_agent.confd.constants import RequestType
 from ganeti_agent.confd.protocol import Reply, Request
 from ganeti_agent.confd.testing import FakeConfdPeer
-from ganeti_agent.executor import CommandFailed, ProcessRunner
+from ganeti_agent.core.executor import CommandFailed, ProcessRunner
 from tests.cli.xen_golden_cases import HMAC_KEY, Case, confd_order, load_cases, materialise
 from tests.confd.support import inline_callbacks
 from tests.support import GANETI_FIXTURES, shared_missing_reason

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 from twisted.internet.defer import Deferred, fail, succeed
 
-from ganeti_agent.cluster import ClusterUnavailable
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.cluster import ClusterUnavailable
+from ganeti_agent.core.report import JSONValue
 
 Instances = tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]
 

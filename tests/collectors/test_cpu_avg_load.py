@@ -7,8 +7,8 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from ganeti_agent.collectors.cpu_avg_load import CpuAvgLoadCollector
-from ganeti_agent.framework import AgentContext, CollectorSettings, ManagedCollector
-from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.core.framework import AgentContext, CollectorSettings, ManagedCollector
+from ganeti_agent.core.paths import GanetiPaths
 from tests.support import FakeRunner
 
 

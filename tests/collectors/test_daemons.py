@@ -14,7 +14,6 @@ import pytest
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
-from ganeti_agent.cluster import ClusterUnavailable
 from ganeti_agent.collectors import build_collectors
 from ganeti_agent.collectors.daemons import (
     CANDIDATE,
@@ -28,14 +27,15 @@ from ganeti_agent.collectors.daemons import (
     RoleTracker,
     collectors,
 )
-from ganeti_agent.framework import (
+from ganeti_agent.core.cluster import ClusterUnavailable
+from ganeti_agent.core.framework import (
     AgentContext,
     CollectorSet,
     CollectorSettings,
     ManagedCollector,
 )
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue
 from tests.support import FakeRunner
 
 SPECS = {spec.name: spec for spec in DAEMONS}

@@ -11,17 +11,17 @@ from hypothesis import strategies as st
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from ganeti_agent.cluster import ClusterQueries
 from ganeti_agent.collectors.drbd import DrbdCollector
-from ganeti_agent.executor import CommandFailed
-from ganeti_agent.framework import (
+from ganeti_agent.core.cluster import ClusterQueries
+from ganeti_agent.core.executor import CommandFailed
+from ganeti_agent.core.framework import (
     AgentContext,
     CollectedReport,
     CollectorSettings,
     ManagedCollector,
 )
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue
 from tests.collectors.storage_support import StorageCluster
 from tests.support import FakeRunner
 

@@ -16,15 +16,15 @@ from ganeti_agent.collectors.hypervisor import (
     XenHypervisorCollector,
     count_numa_nodes,
 )
-from ganeti_agent.executor import CommandFailed, CommandTimedOut, ProcessResult, ProcessRunner
-from ganeti_agent.framework import (
+from ganeti_agent.core.executor import CommandFailed, CommandTimedOut, ProcessResult, ProcessRunner
+from ganeti_agent.core.framework import (
     AgentContext,
     CollectorSet,
     CollectorSettings,
     ManagedCollector,
 )
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue
 from tests.support import FakeRunner, shared_fixture
 
 

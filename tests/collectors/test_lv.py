@@ -23,18 +23,18 @@ from hypothesis import strategies as st
 from twisted.internet import reactor
 from twisted.internet.task import Clock
 
-from ganeti_agent.cluster import ClusterQueries
 from ganeti_agent.collectors.lv import LvCollector
-from ganeti_agent.executor import CommandFailed, CommandRunner, ProcessRunner
-from ganeti_agent.framework import (
+from ganeti_agent.core.cluster import ClusterQueries
+from ganeti_agent.core.executor import CommandFailed, CommandRunner, ProcessRunner
+from ganeti_agent.core.framework import (
     AgentContext,
     CollectedReport,
     CollectorSettings,
     ManagedCollector,
 )
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue
 from ganeti_agent.parsers.lvs import LVS_ARGUMENTS
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue
 from tests.collectors.storage_support import StorageCluster
 from tests.support import FakeRunner
 

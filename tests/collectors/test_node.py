@@ -12,9 +12,9 @@ from twisted.internet.task import Clock
 
 from ganeti_agent import __version__
 from ganeti_agent.collectors.node import CpuLoad, NodeCollector, filesystem_data
-from ganeti_agent.framework import AgentContext, CollectorSettings, ManagedCollector
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.framework import AgentContext, CollectorSettings, ManagedCollector
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue
 from tests.support import FakeRunner, shared_fixture
 
 Times = namedtuple("Times", "user nice system idle iowait guest")

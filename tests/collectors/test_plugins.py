@@ -11,8 +11,8 @@ from twisted.internet import reactor as global_reactor
 
 from ganeti_agent.collectors import plugins
 from ganeti_agent.collectors.plugins import NOT_RUN_YET, PluginCollector, discover, plugin_name
-from ganeti_agent.executor import ProcessRunner
-from ganeti_agent.framework import (
+from ganeti_agent.core.executor import ProcessRunner
+from ganeti_agent.core.framework import (
     AgentContext,
     CollectedReport,
     CollectorSet,
@@ -20,8 +20,8 @@ from ganeti_agent.framework import (
     Enablement,
     ManagedCollector,
 )
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import Category, Kind
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import Category, Kind
 from tests.support import async_test
 
 reactor: Any = global_reactor

@@ -5,8 +5,13 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 
 from ganeti_agent.collectors.xen_cpu_avg_load import LoadTracker, XenCpuAvgLoadCollector
-from ganeti_agent.framework import AgentContext, CollectorSettings, Enablement, ManagedCollector
-from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.core.framework import (
+    AgentContext,
+    CollectorSettings,
+    Enablement,
+    ManagedCollector,
+)
+from ganeti_agent.core.paths import GanetiPaths
 from tests.support import FakeRunner
 
 HEADER = "      NAME  STATE   CPU(sec) CPU(%)\n  Domain-0 -----r 100 0.0\n"

@@ -11,13 +11,13 @@ import pytest
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred
 
-from ganeti_agent.cluster import ClusterUnavailable
 from ganeti_agent.confd.client import ConfdClient, QueryResult, needed_replies
 from ganeti_agent.confd.constants import RequestType
 from ganeti_agent.confd.protocol import Reply, Request, decode_request, encode_reply
 from ganeti_agent.confd.queries import cli_cluster_queries
 from ganeti_agent.confd.testing import FakeConfdPeer, answering, silent
-from ganeti_agent.paths import GanetiPaths
+from ganeti_agent.core.cluster import ClusterUnavailable
+from ganeti_agent.core.paths import GanetiPaths
 from tests.confd.support import KEY, inline_callbacks
 
 reactor: Any = global_reactor

@@ -28,9 +28,9 @@ from ganeti_agent.confd.service import (
 )
 from ganeti_agent.confd.source import ConfigSource
 from ganeti_agent.confd.testing import FakeConfdPeer, answering
-from ganeti_agent.framework import AgentContext
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.settings import SettingsError, parse_settings
+from ganeti_agent.core.framework import AgentContext
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.settings import SettingsError, parse_settings
 from tests.confd.support import KEY, inline_callbacks, load_sample, section8_config
 from tests.support import FakeRunner
 

@@ -18,15 +18,15 @@ from twisted.internet.task import Clock
 
 from ganeti_agent.collectors.cpu_avg_load import CpuAvgLoadCollector
 from ganeti_agent.collectors.xen_cpu_avg_load import LoadTracker
-from ganeti_agent.framework import (
+from ganeti_agent.core.framework import (
     AgentContext,
     CollectedReport,
     Collector,
     CollectorSettings,
     ManagedCollector,
 )
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue
 from tests.support import FakeRunner
 
 TICKS = 100

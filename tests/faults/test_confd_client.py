@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ganeti_agent.confd.cli import ExitCode
+from ganeti_agent.cli.confd_client import ExitCode
 from tests.faults.support import RunningAgent, eventually, running_agent, write_cluster
 from tests.support import free_port
 

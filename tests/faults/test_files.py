@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ganeti_agent.framework import AVAILABILITY_TTL
+from ganeti_agent.core.framework import AVAILABILITY_TTL
 from tests.faults.support import ANSWER_WITHIN, RunningAgent, eventually, running_agent
 from tests.support import shared_fixture
 

@@ -32,7 +32,7 @@ from ganeti_agent.confd.constants import MAX_REQUEST_SIZE, RequestType
 from ganeti_agent.confd.protocol import encode_request, pack, request_message
 from ganeti_agent.confd.server import MAX_REPLY_SIZE
 from ganeti_agent.confd.source import ConfigSource
-from ganeti_agent.web import MAX_CONNECTIONS, MAX_HEADER_BYTES
+from ganeti_agent.server.web import MAX_CONNECTIONS, MAX_HEADER_BYTES
 from tests.faults.support import (
     ANSWER_WITHIN,
     EVENTUALLY,

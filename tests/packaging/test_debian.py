@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ganeti_agent import __version__, tap
+from ganeti_agent import __version__
+from ganeti_agent.server import tap
 
 REPO = Path(__file__).resolve().parents[2]
 DEBIAN = REPO / "debian"

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ganeti_agent.core.report import encode_json
 from ganeti_agent.parsers.drbd import (
     CONNECTION_STATES,
     DrbdStatus,
@@ -19,7 +20,6 @@ from ganeti_agent.parsers.drbd import (
     parse_pairing,
 )
 from ganeti_agent.parsers.errors import ParseError
-from ganeti_agent.report import encode_json
 from tests.support import GOLDEN, shared_fixture
 
 FIXTURES = [

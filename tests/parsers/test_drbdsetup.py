@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ganeti_agent.core.report import encode_json
 from ganeti_agent.parsers.drbd import DrbdStatus, VersionInfo
 from ganeti_agent.parsers.drbdsetup import parse_drbdsetup_status
 from ganeti_agent.parsers.errors import ParseError
-from ganeti_agent.report import encode_json
 
 STATUS = (Path(__file__).parent / "data" / "drbdsetup-status.json").read_text()
 

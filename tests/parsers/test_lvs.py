@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ganeti_agent.core.report import encode_json
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.lvs import (
     LVS_ARGUMENTS,
@@ -20,7 +21,6 @@ from ganeti_agent.parsers.lvs import (
     parse_instances_document,
     parse_lvs,
 )
-from ganeti_agent.report import encode_json
 from tests.support import GOLDEN, shared_fixture
 
 RECORD = (

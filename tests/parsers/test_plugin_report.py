@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ganeti_agent.core.report import Category, JSONValue, Kind
 from ganeti_agent.parsers.plugin_report import PluginReportError, parse_plugin_report
-from ganeti_agent.report import Category, JSONValue, Kind
 
 
 def envelope(**changes: JSONValue) -> dict[str, JSONValue]:

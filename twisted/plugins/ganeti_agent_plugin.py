@@ -2,7 +2,7 @@ from twisted.application.service import ServiceMaker
 
 ganeti_agent = ServiceMaker(
     "ganeti-agent",
-    "ganeti_agent.tap",
+    "ganeti_agent.server.tap",
     "Ganeti node agent: monitoring API, data collectors and confd",
     "ganeti-agent",
 )

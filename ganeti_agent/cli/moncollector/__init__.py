@@ -19,10 +19,10 @@ from typing import Any, Literal, TextIO
 from twisted.internet.defer import Deferred
 
 from ganeti_agent import __version__
-from ganeti_agent.framework import Collector, as_deferred
+from ganeti_agent.core.framework import Collector, as_deferred
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import JSONValue, Report, encode_json, pretty_json, timestamp_ns
 from ganeti_agent.parsers.errors import ParseError
-from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.report import JSONValue, Report, encode_json, pretty_json, timestamp_ns
 
 PROGRAM = "mon-collector"
 
@@ -277,7 +277,7 @@ def _exit_with(outcome: Outcome) -> None:
 
 def read_input(path: str) -> str:
     """An input file's text, or the error Ganeti's tool prints for it."""
-    from ganeti_agent.readers import InputError, read_text
+    from ganeti_agent.core.files import InputError, read_text
 
     try:
         return read_text(path)

@@ -11,9 +11,9 @@ from ganeti_agent.cli.moncollector import (
     read_input,
 )
 from ganeti_agent.collectors.diskstats import DiskstatsCollector
+from ganeti_agent.core.report import Report
 from ganeti_agent.parsers.diskstats import parse_diskstats
 from ganeti_agent.parsers.errors import ParseError
-from ganeti_agent.report import Report
 
 DEFAULT_FILE = "/proc/diskstats"
 

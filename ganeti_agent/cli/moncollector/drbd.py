@@ -26,18 +26,18 @@ from ganeti_agent.cli.moncollector import (
     parse_failure,
     read_input,
 )
-from ganeti_agent.cluster import ClusterUnavailable
 from ganeti_agent.collectors.drbd import (
     Drbd9Error,
     DrbdCollector,
     drbd_status,
     pairing_from_cluster,
 )
-from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ProcessRunner
+from ganeti_agent.core.cluster import ClusterUnavailable
+from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ProcessRunner
+from ganeti_agent.core.files import InputError, read_text
+from ganeti_agent.core.report import Report
 from ganeti_agent.parsers.drbd import DrbdStatus, parse_pairing
 from ganeti_agent.parsers.errors import ParseError
-from ganeti_agent.readers import InputError, read_text
-from ganeti_agent.report import Report
 
 DEFAULT_STATUS_FILE = "/proc/drbd"
 DRBDSETUP_TIMEOUT = 60.0

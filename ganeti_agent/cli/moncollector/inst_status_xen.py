@@ -14,11 +14,11 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from ganeti_agent.cli.moncollector import CliError, Invocation, Option, Subcommand, build_report
-from ganeti_agent.cluster import ClusterQueries
-from ganeti_agent.collectors.inst_status_xen import InstStatusXenCollector
-from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ProcessRunner
-from ganeti_agent.framework import AgentContext, CollectorError, CollectorSettings
-from ganeti_agent.report import JSONValue, Report
+from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
+from ganeti_agent.core.cluster import ClusterQueries
+from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ProcessRunner
+from ganeti_agent.core.framework import AgentContext, CollectorError, CollectorSettings
+from ganeti_agent.core.report import JSONValue, Report
 
 TOOLSTACK_VARIABLE = "GANETI_XEN_TOOLSTACK"
 DEFAULT_TOOLSTACK = "xm"

@@ -25,9 +25,10 @@ from ganeti_agent.cli.moncollector import (
 )
 from ganeti_agent.cli.moncollector.drbd import cli_runner
 from ganeti_agent.cli.moncollector.inst_status_xen import cluster_queries, port_option
-from ganeti_agent.cluster import ClusterUnavailable
 from ganeti_agent.collectors.lv import INSTANCES_ERROR, LvCollector, cluster_instances, lvs_argv
-from ganeti_agent.executor import ExecutionError, ProcessResult
+from ganeti_agent.core.cluster import ClusterUnavailable
+from ganeti_agent.core.executor import ExecutionError, ProcessResult
+from ganeti_agent.core.report import Report
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.lvs import (
     InstanceDataError,
@@ -37,7 +38,6 @@ from ganeti_agent.parsers.lvs import (
     parse_instances_document,
     parse_lvs,
 )
-from ganeti_agent.report import Report
 
 LVS_TIMEOUT = 3600.0
 

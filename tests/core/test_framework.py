@@ -1,0 +1,250 @@
+"""The collector wrapper: timeouts, single flight, caching, error reports, sampling."""
+
+from __future__ import annotations
+
+import json
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from ganeti_agent.core.executor import CommandNotFound
+from ganeti_agent.core.framework import (
+    AVAILABILITY_TTL,
+    AgentContext,
+    CollectedReport,
+    Collector,
+    CollectorError,
+    CollectorSet,
+    CollectorSettings,
+    Enablement,
+    ManagedCollector,
+    StatefulCollector,
+    Window,
+)
+from ganeti_agent.core.paths import GanetiPaths
+from ganeti_agent.core.report import Category, JSONValue, Kind
+from tests.support import FakeRunner
+
+
+def context(clock: Clock, **settings: CollectorSettings) -> AgentContext:
+    return AgentContext(
+        clock=clock,
+        runner=FakeRunner(),
+        paths=GanetiPaths(),
+        hostname="node1",
+        settings=lambda name: settings.get(name, CollectorSettings()),
+    )
+
+
+class Scripted(Collector):
+    """A collector whose runs the test completes by hand."""
+
+    name = "scripted"
+    category = Category.STORAGE
+    kind = Kind.STATUS
+
+    def __init__(self, ctx: AgentContext, present: bool = True) -> None:
+        super().__init__(ctx)
+        self.runs: list[Deferred[JSONValue]] = []
+        self.present = present
+
+    def available(self) -> bool:
+        return self.present
+
+    def collect(self) -> Deferred[JSONValue]:
+        self.runs.append(Deferred())
+        return self.runs[-1]
+
+
+class Failing(Collector):
+    name = "failing"
+    kind = Kind.PERFORMANCE
+
+    def collect(self) -> JSONValue:
+        raise CommandNotFound(["lvs"], "command not found or not executable")
+
+
+class Buggy(Collector):
+    name = "buggy"
+    kind = Kind.STATUS
+
+    def collect(self) -> JSONValue:
+        empty: dict[str, JSONValue] = {}
+        return empty["missing"]
+
+
+def results(deferred: Deferred[CollectedReport], case: SynchronousTestCase) -> CollectedReport:
+    return case.successResultOf(deferred)
+
+
+class ManagedCollectorTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1000)
+        self.collector = Scripted(context(self.clock, scripted=CollectorSettings(timeout=5)))
+        self.managed = ManagedCollector(self.collector, self.clock, lambda: 1795460473.5)
+
+    def test_concurrent_requests_share_one_run(self) -> None:
+        first, second = self.managed.report(), self.managed.report()
+        self.assertEqual(len(self.collector.runs), 1)
+        self.collector.runs[0].callback({"status": {"code": 0, "message": ""}})
+        self.assertIs(results(first, self), results(second, self))
+
+    def test_report_is_cached_briefly_then_collected_again(self) -> None:
+        self.managed.report()
+        self.collector.runs[0].callback({"status": {"code": 0, "message": ""}})
+        self.clock.advance(0.5)
+        results(self.managed.report(), self)
+        self.assertEqual(len(self.collector.runs), 1)
+        self.clock.advance(1)
+        self.managed.report()
+        self.assertEqual(len(self.collector.runs), 2)
+
+    def test_timeout_gives_status_unknown_with_message(self) -> None:
+        waiting = self.managed.report()
+        self.assertNoResult(waiting)
+        self.clock.advance(5)
+        collected = results(waiting, self)
+        self.assertEqual(
+            collected.report.data,
+            {"status": {"code": 2, "message": "collector timed out after 5 s"}},
+        )
+        self.assertFalse(collected.success)
+        envelope = json.loads(collected.encoded)
+        self.assertEqual(envelope["name"], "scripted")
+        self.assertEqual(envelope["timestamp"], 1795460473500000000)
+
+    def test_collector_error_message_is_reported(self) -> None:
+        waiting = self.managed.report()
+        self.collector.runs[0].errback(CollectorError("/proc/drbd: cannot parse"))
+        self.assertEqual(
+            results(waiting, self).report.data["status"]["message"], "/proc/drbd: cannot parse"
+        )
+
+    def test_performance_collector_error_form(self) -> None:
+        managed = ManagedCollector(Failing(context(self.clock)), self.clock, lambda: 0.0)
+        data = results(managed.report(), self).report.data
+        self.assertEqual(data, {"error": "lvs: command not found or not executable"})
+
+    def test_programming_error_is_contained_and_logged(self) -> None:
+        managed = ManagedCollector(Buggy(context(self.clock)), self.clock, lambda: 0.0)
+        data = results(managed.report(), self).report.data
+        self.assertEqual(data["status"]["code"], 2)
+        self.assertIn("missing", data["status"]["message"])
+        self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)
+
+    def test_unencodable_data_becomes_an_error_report(self) -> None:
+        waiting = self.managed.report()
+        self.collector.runs[0].callback({"value": float("nan")})
+        collected = results(waiting, self)
+        self.assertFalse(collected.success)
+        self.assertIn("invalid data", collected.report.data["status"]["message"])
+
+
+class Sampling(StatefulCollector):
+    name = "sampling"
+    kind = Kind.PERFORMANCE
+
+    def __init__(self, ctx: AgentContext) -> None:
+        super().__init__(ctx)
+        self.samples = 0
+        self.fail_next = False
+        self.hang_next = False
+
+    def sample(self) -> Deferred[None] | None:
+        if self.hang_next:
+            self.hang_next = False
+            return Deferred()
+        if self.fail_next:
+            self.fail_next = False
+            raise CollectorError("broken source")
+        self.samples += 1
+        return None
+
+    def collect(self) -> JSONValue:
+        return {"samples": self.samples}
+
+
+class StatefulTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+        settings = CollectorSettings(interval=5, timeout=2)
+        self.collector = Sampling(context(self.clock, sampling=settings))
+        self.managed = ManagedCollector(self.collector, self.clock, lambda: 0.0)
+
+    def test_samples_on_interval_and_survives_failures_and_hangs(self) -> None:
+        self.managed.start()
+        self.assertEqual(self.collector.samples, 1)
+        self.collector.fail_next = True
+        self.clock.advance(5)
+        self.assertEqual(self.managed.last_sample_error, "broken source")
+        self.collector.hang_next = True
+        self.clock.advance(5)
+        self.clock.advance(2)
+        self.assertEqual(self.managed.last_sample_error, "collector timed out after 2 s")
+        self.clock.advance(3)
+        self.assertEqual(self.collector.samples, 2)
+        self.assertIsNone(self.managed.last_sample_error)
+        self.managed.stop()
+
+    def test_report_is_rebuilt_only_after_a_new_sample(self) -> None:
+        self.managed.start()
+        first = results(self.managed.report(), self)
+        self.assertIs(results(self.managed.report(), self), first)
+        self.clock.advance(5)
+        self.assertEqual(results(self.managed.report(), self).report.data, {"samples": 2})
+        self.managed.stop()
+
+
+class WindowTests(SynchronousTestCase):
+    def test_window_drops_old_samples_and_is_bounded(self) -> None:
+        window: Window[int] = Window(span=10, capacity=3)
+        for when in range(0, 30, 5):
+            window.add(when, when)
+        self.assertEqual(window.items(), [(15, 15), (20, 20), (25, 25)])
+        window.add(100, 100)
+        self.assertEqual(window.items(), [(100, 100)])
+
+
+class CollectorSetTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.clock = Clock()
+
+    def test_listing_follows_enablement_availability_and_cluster(self) -> None:
+        absent = Scripted(context(self.clock), present=False)
+        forced = Failing(context(self.clock, failing=CollectorSettings(enabled=Enablement.YES)))
+        buggy = Buggy(context(self.clock, buggy=CollectorSettings(enabled=Enablement.NO)))
+        activation: dict[str, bool] = {}
+        collectors = CollectorSet(
+            [absent, forced, buggy], self.clock, lambda: 0.0, lambda: activation
+        )
+        self.assertEqual([m.name for m in collectors.active()], ["failing"])
+        absent.present = True
+        self.assertEqual([m.name for m in collectors.active()], ["failing"])
+        self.clock.advance(AVAILABILITY_TTL)
+        self.assertEqual([m.name for m in collectors.active()], ["scripted", "failing"])
+        activation["scripted"] = False
+        self.assertEqual([m.name for m in collectors.active()], ["failing"])
+
+    def test_inactive_stateful_collector_is_not_sampled_and_keeps_its_samples(self) -> None:
+        """As mond 3.0.2's collection loop, which samples only active collectors."""
+        sampling = Sampling(context(self.clock, sampling=CollectorSettings(interval=5)))
+        activation = {"sampling": True}
+        collectors = CollectorSet([sampling], self.clock, lambda: 0.0, lambda: activation)
+        collectors.start()
+        self.assertEqual(sampling.samples, 1)
+        activation["sampling"] = False
+        self.clock.advance(5)
+        self.clock.advance(5)
+        self.assertEqual(sampling.samples, 1)
+        activation["sampling"] = True
+        self.clock.advance(5)
+        self.assertEqual(sampling.samples, 2)
+        collectors.stop()
+
+    def test_find_needs_matching_category(self) -> None:
+        collectors = CollectorSet([Scripted(context(self.clock))], self.clock, lambda: 0.0)
+        self.assertIsNotNone(collectors.find(Category.STORAGE, "scripted"))
+        self.assertIsNone(collectors.find(None, "scripted"))
+        self.assertIsNone(collectors.find(Category.STORAGE, "other"))
