@@ -461,7 +461,7 @@ class LuxiProtocol(Protocol):
         return waiting
 
     def _timed_out(self, _result: object, _timeout: float) -> None:
-        raise LoadError("Timeout in reading a response")
+        raise LoadError("user error (Timeout in reading a response)")
 
     def dataReceived(self, data: bytes) -> None:
         self._buffer += data
@@ -488,7 +488,7 @@ def _connect_error(path: str, failure: Failure) -> LoadError:
     """The text of GHC's ``IOException`` for a failed ``connect``."""
     error = failure.value
     if isinstance(error, TimeoutError):
-        return LoadError("Timeout in creating a connection")
+        return LoadError("user error (Timeout in creating a connection)")
     code = errno.ECONNREFUSED if isinstance(error, ConnectionRefusedError) else None
     if isinstance(error, ConnectError) and code is None:
         code = _errno_of(path)
@@ -511,10 +511,12 @@ def _errno_of(path: str) -> int | None:
     return errno.ECONNREFUSED
 
 
-async def _read(reactor: IReactorUNIX, clock: IReactorTime, path: str) -> Replies:
+async def _read(
+    reactor: IReactorUNIX, clock: IReactorTime, path: str, reply_timeout: float
+) -> Replies:
     endpoint = UNIXClientEndpoint(reactor, path, timeout=CONNECT_TIMEOUT)
     try:
-        protocol = await connectProtocol(endpoint, LuxiProtocol(clock))
+        protocol = await connectProtocol(endpoint, LuxiProtocol(clock, reply_timeout))
     except Exception:
         raise _connect_error(path, Failure()) from None
     try:
@@ -526,7 +528,9 @@ async def _read(reactor: IReactorUNIX, clock: IReactorTime, path: str) -> Replie
     return Replies(nodes=nodes, instances=instances, cluster=cluster, groups=groups)
 
 
-def read_data(reactor: IReactorUNIX, path: str) -> Deferred[Replies]:
+def read_data(
+    reactor: IReactorUNIX, path: str, reply_timeout: float = REPLY_TIMEOUT
+) -> Deferred[Replies]:
     """Connect, send the four requests in Ganeti's order, and collect the answers.
 
     ``reactor`` must also be an ``IReactorTime`` (every real reactor is); the
@@ -534,9 +538,11 @@ def read_data(reactor: IReactorUNIX, path: str) -> Deferred[Replies]:
     cannot be reached, closes early or stays silent.
     """
     clock = cast(IReactorTime, reactor)
-    return Deferred.fromCoroutine(_read(reactor, clock, path))
+    return Deferred.fromCoroutine(_read(reactor, clock, path, reply_timeout))
 
 
-def load_data(reactor: IReactorUNIX, path: str) -> Deferred[LiveCluster]:
+def load_data(
+    reactor: IReactorUNIX, path: str, reply_timeout: float = REPLY_TIMEOUT
+) -> Deferred[LiveCluster]:
     """``loadData``: read the cluster from the LUXI socket at ``path``."""
-    return read_data(reactor, path).addCallback(parse_data)
+    return read_data(reactor, path, reply_timeout).addCallback(parse_data)

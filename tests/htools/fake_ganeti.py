@@ -280,6 +280,13 @@ def sample_cluster() -> FakeCluster:
 # --- servers ----------------------------------------------------------------------------
 
 
+class Silence:
+    """An answer that is never sent (the fake keeps the connection open)."""
+
+
+Answer = Callable[[bytes], "bytes | Silence | None"]
+
+
 class LuxiServerProtocol(Protocol):
     """Answers each 0x03-terminated request with the factory's answer."""
 
@@ -294,6 +301,8 @@ class LuxiServerProtocol(Protocol):
             message, self._buffer = self._buffer.split(b"\x03", 1)
             self.factory.requests.append(message)
             reply = self.factory.answer(message)
+            if isinstance(reply, Silence):
+                continue
             if reply is None:
                 assert self.transport is not None
                 self.transport.loseConnection()
@@ -305,7 +314,7 @@ class LuxiServerProtocol(Protocol):
 class FakeLuxiFactory(Factory[LuxiServerProtocol]):
     """A ganeti-luxid stand-in; ``answer`` maps a request to reply bytes (None: hang up)."""
 
-    def __init__(self, answer: Callable[[bytes], bytes | None]) -> None:
+    def __init__(self, answer: Answer) -> None:
         self.answer = answer
         self.requests: list[bytes] = []
 
@@ -315,7 +324,7 @@ class FakeLuxiFactory(Factory[LuxiServerProtocol]):
         return protocol
 
 
-def luxi_answers(cluster: FakeCluster) -> Callable[[bytes], bytes | None]:
+def luxi_answers(cluster: FakeCluster) -> Answer:
     def answer(message: bytes) -> bytes:
         request = json.loads(message)
         result = cluster.luxi_result(request["method"], request["args"])
@@ -474,7 +483,7 @@ LUXI_BROKEN_MESSAGES: dict[str, bytes | None] = {
 """Whole replies (the same to every request) that break the protocol."""
 
 
-def broken_luxi_answers(cluster: FakeCluster, case: str) -> Callable[[bytes], bytes | None]:
+def broken_luxi_answers(cluster: FakeCluster, case: str) -> Answer:
     """Answers for one of the cases above."""
     if case in LUXI_BROKEN_MESSAGES:
         fixed = LUXI_BROKEN_MESSAGES[case]
@@ -488,3 +497,88 @@ def broken_luxi_answers(cluster: FakeCluster, case: str) -> Callable[[bytes], by
         return json.dumps({"success": True, "result": mutate(which, result)}).encode()
 
     return answer
+
+
+# --- broken RAPI replies ----------------------------------------------------------------
+
+RapiEdit = Callable[[dict[str, Json]], None]
+"""Changes the decoded bodies (by path) in place."""
+
+
+def _drop(path: str, index: int, key: str) -> RapiEdit:
+    return lambda bodies: bodies[path][index].pop(key)
+
+
+def _put(path: str, index: int, key: str, value: Json) -> RapiEdit:
+    return lambda bodies: bodies[path][index].update({key: value})
+
+
+def _beparams(index: int, change: Callable[[Json], None]) -> RapiEdit:
+    return lambda bodies: change(bodies["/2/instances"][index]["beparams"])
+
+
+def _pop_all(values: Json, *keys: str) -> None:
+    for key in keys:
+        values.pop(key)
+
+
+def _std_spec(bodies: dict[str, Json]) -> Json:
+    return bodies["/2/groups"][0]["ipolicy"]["std"]
+
+
+def _whole(path: str, value: Json) -> RapiEdit:
+    return lambda bodies: bodies.update({path: value})
+
+
+RAPI_BROKEN_BODIES: dict[str, RapiEdit] = {
+    "groups-object": _whole("/2/groups", {}),
+    "groups-item-not-object": _whole("/2/groups", [1]),
+    "group-no-name": _drop("/2/groups", 0, "name"),
+    "group-name-number": _put("/2/groups", 0, "name", 5),
+    "group-bad-policy": _put("/2/groups", 1, "alloc_policy", "never"),
+    "group-ipolicy-spec-missing-key": lambda b: b["/2/groups"][0]["ipolicy"]["std"].pop(
+        "cpu-count"
+    ),
+    "node-no-ndparams": _drop("/2/nodes", 1, "ndparams"),
+    "node-ndparams-not-object": _put("/2/nodes", 1, "ndparams", [1]),
+    "node-no-group-uuid": _drop("/2/nodes", 2, "group.uuid"),
+    "node-spfree-string": _put("/2/nodes", 0, "spfree", "x"),
+    "node-spfree-null": _put("/2/nodes", 0, "spfree", None),
+    "node-mtotal-missing": _drop("/2/nodes", 0, "mtotal"),
+    "node-vm-capable-false": _put("/2/nodes", 4, "vm_capable", False),
+    "instance-oper-ram": _put("/2/instances", 0, "oper_ram", 3000),
+    "instance-oper-ram-string": _put("/2/instances", 0, "oper_ram", "3000"),
+    "instance-only-maxmem": _beparams(1, lambda p: p.pop("memory")),
+    "instance-no-memory": _beparams(1, lambda p: _pop_all(p, "memory", "maxmem")),
+    "instance-snode-number": _put("/2/instances", 0, "snodes", [7]),
+    "instance-forthcoming-junk": _put("/2/instances", 0, "forthcoming", "maybe"),
+    "instance-no-beparams": _drop("/2/instances", 2, "beparams"),
+    "instance-spindles-not-list": _put("/2/instances", 2, "disk.spindles", 4),
+    "instance-unknown-pnode": _put("/2/instances", 3, "pnode", "node9"),
+    "info-array": _whole("/2/info", [1]),
+    "info-no-master": lambda bodies: bodies["/2/info"].pop("master"),
+    "info-bad-hypervisor": lambda bodies: bodies["/2/info"].update({"default_hypervisor": "x"}),
+}
+"""Bodies the RAPI could send that htools must refuse (or, for some, read differently)."""
+
+RAPI_BROKEN_RAW: dict[str, tuple[str, bytes | None]] = {
+    "groups-not-json": ("/2/groups", b"<html>hello</html>"),
+    "nodes-empty": ("/2/nodes", b""),
+    "nodes-404": ("/2/nodes", None),
+    "info-trailing": ("/2/info", b'{"master": "x"} [] '),
+}
+"""Raw bodies (None: 404) replacing one resource."""
+
+
+def broken_rapi_bodies(cluster: FakeCluster, case: str) -> dict[str, bytes]:
+    bodies = cluster.rapi_bodies()
+    if case in RAPI_BROKEN_BODIES:
+        RAPI_BROKEN_BODIES[case](bodies)
+    encoded = {path: json.dumps(body).encode() for path, body in bodies.items()}
+    if case in RAPI_BROKEN_RAW:
+        path, raw = RAPI_BROKEN_RAW[case]
+        if raw is None:
+            del encoded[path]
+        else:
+            encoded[path] = raw
+    return encoded

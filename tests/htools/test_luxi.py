@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,9 @@ from twisted.internet.interfaces import IListeningPort, IReactorUNIX
 from ganeti_agent.htools import luxi, text
 from ganeti_agent.htools.types import LoadError
 from tests.htools.fake_ganeti import (
+    Answer,
     FakeLuxiFactory,
+    Silence,
     broken_luxi_answers,
     luxi_answers,
     sample_cluster,
@@ -50,7 +52,7 @@ class Served:
     def __init__(self) -> None:
         self.ports: list[IListeningPort] = []
 
-    async def serve(self, path: Path, answer: Callable[[bytes], bytes | None]) -> FakeLuxiFactory:
+    async def serve(self, path: Path, answer: Answer) -> FakeLuxiFactory:
         factory = FakeLuxiFactory(answer)
         self.ports.append(await UNIXServerEndpoint(UNIX, str(path)).listen(factory))
         return factory
@@ -136,3 +138,12 @@ async def test_half_even_rounding_of_integers(served: Served, socket_dir: Path) 
     await served.serve(path, broken_luxi_answers(sample_cluster(), "instance-mem-rounds-half-even"))
     loaded = await luxi.load_data(UNIX, str(path))
     assert loaded.data.instances[1].mem == 2048
+
+
+@async_test
+async def test_a_silent_server_times_out(served: Served, socket_dir: Path) -> None:
+    path = socket_dir / "query.sock"
+    await served.serve(path, lambda _: Silence())
+    with pytest.raises(LoadError) as caught:
+        await luxi.load_data(UNIX, str(path), reply_timeout=0.2)
+    assert str(caught.value) == "user error (Timeout in reading a response)"
