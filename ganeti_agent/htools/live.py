@@ -12,7 +12,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.python.failure import Failure
 
 from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.instance import Instance
@@ -60,6 +63,51 @@ class LiveCluster:
 
     data: ClusterData
     hypervisor: str
+
+    def with_static_kvm_memory(self, static_node_memory: int) -> ClusterData:
+        """The data with ``--static-kvm-node-memory`` applied (``setStaticKvmNodeMem``).
+
+        On KVM, Ganeti replaces each node's own memory by this value (0 keeps
+        what the node reported); the text backend has no hypervisor, so
+        there it never applies. Changing it before ``merge_data`` is the same
+        as Ganeti's change in ``updateMissing``: nothing in between reads it.
+        """
+        if self.hypervisor != "kvm" or static_node_memory <= 0:
+            return self.data
+        nodes = [dataclasses.replace(n, n_mem=static_node_memory) for n in self.data.nodes]
+        return dataclasses.replace(self.data, nodes=nodes)
+
+
+def run_once(load: Callable[[Any], Deferred[T]]) -> T:
+    """Run the reactor for one load and return its result, for a synchronous program.
+
+    ``load`` gets the reactor (e.g. ``lambda r: luxi.load_data(r, path)``).
+    The reactor can run only once per process, which suits hspace: it
+    loads one cluster, then computes. Any failure comes back as
+    ``LoadError`` with one line of text; Ctrl-C as ``KeyboardInterrupt``.
+    Programs pick the backend in Ganeti's order: RAPI (``-m``), LUXI
+    (``-L``), simulation, text file, iallocator request.
+    """
+    from twisted.internet import reactor
+
+    outcome: list[T | Failure] = []
+
+    def start() -> None:
+        loading = maybeDeferred(load, reactor)
+        loading.addBoth(outcome.append)
+        loading.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(start)
+    reactor.run()
+    if not outcome:
+        raise KeyboardInterrupt
+    result = outcome[0]
+    if isinstance(result, Failure):
+        error = result.value
+        if isinstance(error, LoadError):
+            raise error
+        raise LoadError(f"{type(error).__name__}: {error}".splitlines()[0])
+    return result
 
 
 def _show_key_set(keys: Sequence[str]) -> str:

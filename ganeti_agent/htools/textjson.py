@@ -135,8 +135,10 @@ class _Decoder:
                         raise JSONError(
                             f"Unable to parse JSON String: invalid hex: {_context(text, pos + 2)}"
                         )
-                    if not all(d in "0123456789abcdefABCDEF" for d in digits):
-                        raise JSONError("Unable to parse JSON String: invalid hex: []")
+                    if not all(d in _HEX_DIGITS for d in digits):
+                        raise JSONError(
+                            f"Unable to parse JSON String: invalid hex: {_show_read_hex(digits)}"
+                        )
                     out.append(chr(int(digits, 16)))
                     pos += 6
                     continue
@@ -249,6 +251,20 @@ class _Decoder:
                 raise JSONError(
                     "Unable to parse JSON object: unterminated sequence: " + _context(text, pos)
                 )
+
+
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+
+
+def _show_read_hex(digits: str) -> str:
+    """``take 8 (show (readHex digits))``, as Text.JSON quotes a bad ``\\u`` escape."""
+    length = 0
+    while length < len(digits) and digits[length] in _HEX_DIGITS:
+        length += 1
+    if length == 0:
+        return "[]"
+    shown = f"[({int(digits[:length], 16)},{haskell_show_string(digits[length:])})]"
+    return shown[:8]
 
 
 def _show_char(char: str) -> str:
