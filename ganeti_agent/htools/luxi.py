@@ -441,9 +441,15 @@ def parse_data(replies: Replies) -> LiveCluster:
 class LuxiProtocol(Protocol):
     """Sends calls and hands back each 0x03-terminated reply in order."""
 
-    def __init__(self, clock: IReactorTime, reply_timeout: float = REPLY_TIMEOUT) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        reply_timeout: float = REPLY_TIMEOUT,
+        max_message: int = MAX_MESSAGE_BYTES,
+    ) -> None:
         self._clock = clock
         self._reply_timeout = reply_timeout
+        self._max_message = max_message
         self._buffer = b""
         self._waiting: list[Deferred[bytes]] = []
         self._closed: Failure | None = None
@@ -468,8 +474,8 @@ class LuxiProtocol(Protocol):
         while END_OF_MESSAGE in self._buffer and self._waiting:
             message, self._buffer = self._buffer.split(END_OF_MESSAGE, 1)
             self._waiting.pop(0).callback(message)
-        if len(self._buffer) > MAX_MESSAGE_BYTES:
-            self._fail_all(LoadError(f"LUXI reply larger than {MAX_MESSAGE_BYTES} bytes"))
+        if len(self._buffer) > self._max_message:
+            self._fail_all(LoadError(f"LUXI reply larger than {self._max_message} bytes"))
             assert self.transport is not None
             self.transport.loseConnection()
 

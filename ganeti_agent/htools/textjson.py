@@ -46,6 +46,11 @@ class JSObject:
 JSValue: TypeAlias = "bool | Fraction | str | list[JSValue] | JSObject | None"
 
 
+MAX_DEPTH = 128
+"""Deeper nesting is refused (Ganeti's objects are a few levels deep), so a hostile
+reply cannot exhaust the stack."""
+
+
 class JSONError(ValueError):
     """A value Ganeti refuses; the message is the Haskell side's text."""
 
@@ -74,6 +79,12 @@ class _Decoder:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.depth = 0
+
+    def _enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise JSONError(f"JSON nested deeper than {MAX_DEPTH} levels")
 
     def top(self) -> JSValue:
         text = self.text
@@ -200,6 +211,13 @@ class _Decoder:
         return (value / scale if sign == "-" else value * scale), end
 
     def array(self, pos: int) -> tuple[list[JSValue], int]:
+        self._enter()
+        try:
+            return self._array(pos)
+        finally:
+            self.depth -= 1
+
+    def _array(self, pos: int) -> tuple[list[JSValue], int]:
         text = self.text
         pos = _skip(text, pos)
         if text[pos : pos + 1] != "[":
@@ -226,6 +244,13 @@ class _Decoder:
                 )
 
     def object(self, pos: int) -> tuple[JSObject, int]:
+        self._enter()
+        try:
+            return self._object(pos)
+        finally:
+            self.depth -= 1
+
+    def _object(self, pos: int) -> tuple[JSObject, int]:
         text = self.text
         pos = _skip(text, pos)
         if text[pos : pos + 1] != "{":

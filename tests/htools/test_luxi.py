@@ -22,6 +22,8 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.endpoints import UNIXServerEndpoint
 from twisted.internet.interfaces import IListeningPort, IReactorUNIX
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.python.failure import Failure
 
 from ganeti_agent.htools import luxi, text
 from ganeti_agent.htools.types import LoadError
@@ -147,3 +149,17 @@ async def test_a_silent_server_times_out(served: Served, socket_dir: Path) -> No
     with pytest.raises(LoadError) as caught:
         await luxi.load_data(UNIX, str(path), reply_timeout=0.2)
     assert str(caught.value) == "user error (Timeout in reading a response)"
+
+
+def test_an_endless_reply_is_cut_at_the_bound() -> None:
+    protocol = luxi.LuxiProtocol(MemoryReactorClock(), max_message=1000)
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    reply = protocol.call(luxi.NODES_QUERY)
+    failures: list[Failure] = []
+    reply.addErrback(failures.append)
+    protocol.dataReceived(b"x" * 600)
+    assert not failures
+    protocol.dataReceived(b"x" * 600)
+    assert str(failures[0].value) == "LUXI reply larger than 1000 bytes"
+    assert transport.disconnecting

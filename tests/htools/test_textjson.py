@@ -68,3 +68,11 @@ def test_record_fields_name_themselves_in_errors() -> None:
         field_of(record, "name", read_string)
     with pytest.raises(JSONError, match=r"^key 'name': Unable to read String$"):
         from_obj(record, "name", read_string)
+
+
+def test_nesting_is_bounded() -> None:
+    assert decode_strict("[" * 128 + "]" * 128) is not None
+    with pytest.raises(JSONError, match=r"^JSON nested deeper than 128 levels$"):
+        decode_strict("[" * 129 + "]" * 129)
+    with pytest.raises(JSONError, match=r"^JSON nested deeper than 128 levels$"):
+        decode_strict('{"a":' * 100_000)
