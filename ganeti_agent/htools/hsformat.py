@@ -101,3 +101,18 @@ def show_double(value: float) -> str:
         return f"{sign}{whole}.{frac}"
     frac = text[1:] or "0"
     return f"{sign}{text[0]}.{frac}e{exponent - 1}"
+
+
+def fixed_shortest(value: float) -> str:
+    """``printf "%f"`` of a Haskell Double: shortest digits, fixed notation (``1.0``)."""
+    if math.isnan(value) or math.isinf(value):
+        return show_double(value)
+    sign = "-" if value < 0 else ""
+    digits, exponent = _digits(value)
+    if digits == [0]:
+        return sign + "0.0"
+    text = "".join(map(str, digits))
+    if exponent <= 0:
+        return f"{sign}0.{'0' * -exponent}{text}"
+    whole = text[:exponent].ljust(exponent, "0")
+    return f"{sign}{whole}.{text[exponent:] or '0'}"

@@ -119,7 +119,6 @@ def update_missing(nodes: list[Node], instances: list[Instance]) -> tuple[list[s
             messages.insert(0, f"node {node.name} is missing {delta_mem} MB ram "
                                f"and {delta_dsk // 1024} GB disk")
         result.append(node4)
-    messages.reverse()
     return messages, result
 
 

@@ -230,8 +230,10 @@ def serialize_ipolicy(owner: str, pol: IPolicy) -> str:
 
 
 def _c_fixed6(value: float) -> str:
-    """``printf "%f"`` of a Haskell Double: six decimals."""
-    return fixed(value, 6)
+    """``printf "%f"`` of a Haskell Double (shortest digits: ``1.0``)."""
+    from ganeti_agent.htools.hsformat import fixed_shortest
+
+    return fixed_shortest(value)
 
 
 def serialize_cluster(data: ClusterData) -> str:
