@@ -9,6 +9,7 @@ with soft errors ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Protocol
 
 from ganeti_agent.htools import metrics
@@ -34,8 +35,6 @@ def _failover(nodes: list[Node], instances: list[Instance], idx: int) -> bool:
     inst = instances[idx]
     pdx, sdx = inst.pnode, inst.snode
     old_p, old_s = nodes[pdx], nodes[sdx]
-    if not old_p.offline and False:
-        return False
     int_p = N.remove_pri(old_p, inst)
     int_s = N.remove_sec(old_s, inst)
     new_p = N.add_pri(int_s, inst, True)
@@ -71,7 +70,38 @@ def _failover_to_any(nodes: list[Node], instances: list[Instance], idx: int, gdx
     return True
 
 
+def _drbd_failovers_fit(nodes: list[Node], instances: list[Instance], node: Node) -> bool:
+    """``canEvacuateNode`` for a node whose primaries are all DRBD, without copies.
+
+    Failing an instance over (soft errors ignored) can only fail on hard
+    limits: the secondary's memory once it also runs the instances failed
+    over to it before, no free disk, or exclusive-storage spindles. Disk and
+    spindles come back exactly as they went, so only memory accumulates.
+    """
+    added: dict[int, int] = {}
+    for idx in node.plist:
+        inst = instances[idx]
+        if inst.forthcoming:
+            continue
+        sec = nodes[inst.snode]
+        extra = added.get(sec.idx, 0) + (inst.mem if inst.uses_memory else 0)
+        free = math.trunc(sec.t_mem) - sec.n_mem - (sec.i_mem + extra) - max(0, sec.x_mem)
+        if free <= 0 or sec.f_dsk <= 0:
+            return False
+        spindles = inst.total_spindles()
+        if sec.excl_stor and (spindles is None or sec.f_spindles < 0):
+            return False
+        if not node.offline and node.f_dsk <= 0:
+            return False
+        if node.excl_stor and (spindles is None or node.f_spindles < 0):
+            return False
+        added[sec.idx] = extra
+    return True
+
+
 def can_evacuate(nodes: list[Node], instances: list[Instance], node: Node) -> bool:
+    if all(instances[i].disk_template == "drbd" for i in node.plist):
+        return _drbd_failovers_fit(nodes, instances, node)
     nl = list(nodes)
     il = list(instances)
     drbd = [i for i in node.plist if il[i].disk_template == "drbd"]
@@ -81,9 +111,8 @@ def can_evacuate(nodes: list[Node], instances: list[Instance], node: Node) -> bo
             return False
     escape = [n.idx for n in nl if n.group == node.group and n.idx != node.idx]
     for idx in [i for i in others if il[i].disk_template in SHARED_MOVABLE]:
-        if il[idx].disk_template == "diskless" or True:
-            if not _failover_to_any(nl, il, idx, node.group, escape):
-                return False
+        if not _failover_to_any(nl, il, idx, node.group, escape):
+            return False
     stuck = [il[i] for i in others if il[i].disk_template not in SHARED_MOVABLE]
     stuck.sort(key=lambda inst: -inst.mem)
     for inst in stuck:
