@@ -80,6 +80,28 @@ def _component_matrix(nodes: list[Node]) -> F64:
     return np.array(rows, dtype=np.float64).reshape(len(nodes), len(metrics.CV_INFO)).T.copy()
 
 
+def _secondary_components(nodes: list[Node], inst: Instance, old_rows: F64) -> F64:
+    """Components of every node after ``addSec``, except the pair-dependent ones.
+
+    Only free disk, disk load and spindles change; the rest is copied.
+    """
+    new_rows = old_rows.copy()
+    spin = inst.total_spindles()
+    for k, s in enumerate(nodes):
+        new_dsk = s.f_dsk - inst.dsk
+        new_free_sp = (s.f_spindles - spin if spin is not None else -1) if s.excl_stor else 0
+        new_inst_sp = 0.0 if s.excl_stor else s.inst_spindles + inst.spindle_use
+        new_dsk_f = s.f_dsk_forth - inst.dsk
+        new_free_sp_f = (s.f_spindles_forth - spin if spin is not None else -1) if s.excl_stor else 0
+        new_inst_sp_f = 0.0 if s.excl_stor else s.inst_spindles_forth + inst.spindle_use
+        new_rows[1, k] = N._new_pdsk(s, new_free_sp, new_dsk)
+        new_rows[9, k] = metrics._fdiv(s.util_load[2] + 1.0, s.util_pool[2])
+        new_rows[12, k] = metrics._fdiv(new_inst_sp, s.hi_spindles)
+        new_rows[14, k] = N._new_pdsk(s, new_free_sp_f, new_dsk_f)
+        new_rows[16, k] = metrics._fdiv(new_inst_sp_f, s.hi_spindles)
+    return new_rows
+
+
 def evaluate_pairs(
     nodes: list[Node],
     stats: list[metrics.Stat],
@@ -102,28 +124,7 @@ def evaluate_pairs(
     any_location = any(locations)
 
     old_rows = _component_matrix(nodes)
-    # The secondary's components after addSec that do not depend on the primary.
-    sec_new_rows = []
-    for s in nodes:
-        new_dsk = s.f_dsk - inst.dsk
-        spin = inst.total_spindles()
-        new_free_sp = (s.f_spindles - spin if spin is not None else -1) if s.excl_stor else 0
-        new_inst_sp = 0.0 if s.excl_stor else s.inst_spindles + inst.spindle_use
-        new_dsk_f = s.f_dsk_forth - inst.dsk
-        new_free_sp_f = (s.f_spindles_forth - spin if spin is not None else -1) if s.excl_stor else 0
-        new_inst_sp_f = 0.0 if s.excl_stor else s.inst_spindles_forth + inst.spindle_use
-        load = s.util_load
-        sec_new_rows.append(
-            dataclasses.replace(
-                s,
-                p_dsk=N._new_pdsk(s, new_free_sp, new_dsk),
-                p_dsk_forth=N._new_pdsk(s, new_free_sp_f, new_dsk_f),
-                util_load=(load[0], load[1], load[2] + 1.0, load[3]),
-                inst_spindles=new_inst_sp,
-                inst_spindles_forth=new_inst_sp_f,
-            )
-        )
-    new_rows = _component_matrix(sec_new_rows)
+    new_rows = _secondary_components(nodes, inst, old_rows)
 
     best: tuple[int, int, float] | None = None
     allocs = 0
