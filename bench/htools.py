@@ -33,7 +33,9 @@ class Run:
 def measure(argv: list[str]) -> Run:
     """Run once; wall time and the child's peak resident set."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+    )
     assert proc.stdout is not None
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -43,36 +45,51 @@ def measure(argv: list[str]) -> Run:
 
 
 def hspace_args(nodes: int) -> list[str]:
-    return [f"--simulate=p,{nodes},8T,256g,64", "--disk-template=drbd",
-            "--tiered-alloc=102400,4096,2", "--machine-readable"]
+    return [
+        f"--simulate=p,{nodes},8T,256g,64",
+        "--disk-template=drbd",
+        "--tiered-alloc=102400,4096,2",
+        "--machine-readable",
+    ]
 
 
 def ours() -> list[str]:
     script = Path(sys.executable).parent / "ganeti-hspace"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ganeti_agent.htools.hspace"]
+    return (
+        [str(script)] if script.exists() else [sys.executable, "-m", "ganeti_agent.htools.hspace"]
+    )
 
 
 def table(counts: list[int], real_dir: Path) -> str:
     real = real_dir / "hspace"
     have_real = real.exists() and shutil.which(str(real)) is not None
-    lines = ["| nodes | real hspace s | ours s | ours/real | real RSS MiB | ours RSS MiB | same stdout |",
-             "|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| nodes | real hspace s | ours s | ours/real | real RSS MiB | ours RSS MiB "
+        "| same stdout |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for count in counts:
         mine = measure([*ours(), *hspace_args(count)])
         if have_real:
             theirs = measure([str(real), *hspace_args(count)])
             same = "yes" if theirs.stdout == mine.stdout and theirs.code == mine.code else "NO"
-            lines.append(f"| {count} | {theirs.seconds:.2f} | {mine.seconds:.2f} | "
-                         f"{mine.seconds / theirs.seconds:.3f} | {theirs.max_rss_kib / 1024:.0f} | "
-                         f"{mine.max_rss_kib / 1024:.0f} | {same} |")
+            lines.append(
+                f"| {count} | {theirs.seconds:.2f} | {mine.seconds:.2f} | "
+                f"{mine.seconds / theirs.seconds:.3f} | {theirs.max_rss_kib / 1024:.0f} | "
+                f"{mine.max_rss_kib / 1024:.0f} | {same} |"
+            )
         else:
-            lines.append(f"| {count} | not installed | {mine.seconds:.2f} | - | - | "
-                         f"{mine.max_rss_kib / 1024:.0f} | - |")
+            lines.append(
+                f"| {count} | not installed | {mine.seconds:.2f} | - | - | "
+                f"{mine.max_rss_kib / 1024:.0f} | - |"
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--nodes", default="10,20,40", help="comma-separated node counts")
     parser.add_argument("--real", type=Path, default=REAL_DIR, help="directory of the real htools")
     args = parser.parse_args(argv)

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ganeti_agent.htools import globaln1, metrics
-from ganeti_agent.htools import instance as I
-from ganeti_agent.htools import node as N
+from ganeti_agent.htools import instance as hinst
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.instance import NO_SECONDARY, Instance
 from ganeti_agent.htools.node import Node
@@ -87,7 +87,7 @@ def total_resources(nodes: list[Node]) -> CStats:
         cs.tspn = cs.tspn + float(n.t_spindles)
         cs.tcpu = cs.tcpu + n.t_cpu
         cs.vcpu += n.hi_cpu
-        cs.ncpu = cs.ncpu + N.div(float(n.u_cpu), n.ipolicy.vcpu_ratio)
+        cs.ncpu = cs.ncpu + hnode.div(float(n.u_cpu), n.ipolicy.vcpu_ratio)
         cs.xmem += n.x_mem
         cs.nmem += n.n_mem
         cs.ninst += len(n.plist)
@@ -95,14 +95,17 @@ def total_resources(nodes: list[Node]) -> CStats:
     return cs
 
 
-def gen_alloc_nodes(groups: dict[int, Group], nodes: list[Node], count: int,
-                    drop_unalloc: bool) -> AllocNodes:
+def gen_alloc_nodes(
+    groups: dict[int, Group], nodes: list[Node], count: int, drop_unalloc: bool
+) -> AllocNodes:
     usable = [n for n in nodes if not n.offline]
     if drop_unalloc:
         usable = [n for n in usable if groups[n.group].is_allocable]
     if count == 1:
         return ("single", [n.idx for n in usable])
-    pairs = [(p.idx, [s.idx for s in usable if s.idx != p.idx and s.group == p.group]) for p in usable]
+    pairs = [
+        (p.idx, [s.idx for s in usable if s.idx != p.idx and s.group == p.group]) for p in usable
+    ]
     return ("pairs", [(p, ss) for p, ss in pairs if ss])
 
 
@@ -121,10 +124,11 @@ class AllocResult:
 
 def _place_pair(nodes: list[Node], inst: Instance, pdx: int, sdx: int, score: float) -> Candidate:
     p, s = nodes[pdx], nodes[sdx]
-    located = dataclasses.replace(inst, pnode=pdx, snode=sdx,
-                                  location_score=len(p.location_tags & s.location_tags))
-    new_p = N.add_pri(p, located, False)
-    new_s = N.add_sec(s, located, pdx, False)
+    located = dataclasses.replace(
+        inst, pnode=pdx, snode=sdx, location_score=len(p.location_tags & s.location_tags)
+    )
+    new_p = hnode.add_pri(p, located, False)
+    new_s = hnode.add_sec(s, located, pdx, False)
     assert not isinstance(new_p, FailMode) and not isinstance(new_s, FailMode)
     new_nodes = list(nodes)
     new_nodes[pdx] = new_p
@@ -132,16 +136,23 @@ def _place_pair(nodes: list[Node], inst: Instance, pdx: int, sdx: int, score: fl
     return Candidate(new_nodes, located, [new_p, new_s], score)
 
 
-def try_alloc(opts: AllocOptions, nodes: list[Node], instances: list[Instance], inst: Instance,
-              alloc_nodes: AllocNodes) -> AllocResult:
+def try_alloc(
+    opts: AllocOptions,
+    nodes: list[Node],
+    instances: list[Instance],
+    inst: Instance,
+    alloc_nodes: AllocNodes,
+) -> AllocResult:
     """``tryAlloc``: the best placement of ``inst`` and every failure met."""
     kind, targets = alloc_nodes
     is_good: Callable[[Candidate], bool] | None = None
     if opts.capacity:
+
         def is_good(cand: Candidate) -> bool:
             new_il = add_instance(instances, cand)
             new_nl = extract_nodes(nodes, len(instances), cand)
             return globaln1.redundant(opts, new_nl, new_il)
+
     if kind == "pairs":
         if not targets:
             raise AllocError("Not enough online nodes")
@@ -196,16 +207,18 @@ class State:
     placed: list[Instance]  # newest first, like Ganeti's ixes
 
 
-def _small_steps(opts: AllocOptions, state: State, limit: int | None, newinst: Instance,
-                 alloc_nodes: AllocNodes) -> tuple[FailStats, State]:
+def _small_steps(
+    opts: AllocOptions, state: State, limit: int | None, newinst: Instance, alloc_nodes: AllocNodes
+) -> tuple[FailStats, State]:
     nodes, instances, placed = state.nodes, state.instances, list(state.placed)
     step_opts = opts
     if newinst.disk_template == "drbd":
         step_opts = dataclasses.replace(opts, capacity=False)
     while True:
         new_idx = len(instances)
-        candidate_inst = dataclasses.replace(newinst, name=f"new-{len(placed)}", alias=f"new-{len(placed)}",
-                                             idx=new_idx)
+        candidate_inst = dataclasses.replace(
+            newinst, name=f"new-{len(placed)}", alias=f"new-{len(placed)}", idx=new_idx
+        )
         result = try_alloc(step_opts, nodes, instances, candidate_inst, alloc_nodes)
         if result.best is None or limit == 0:
             return collapse(result.failures), State(nodes, instances, placed)
@@ -224,8 +237,14 @@ def _bigstep_size(nodes: list[Node], inst: Instance) -> int:
     return 20 if guess < 20 else guess
 
 
-def iterate_alloc(opts: AllocOptions, state: State, limit: int | None, newinst: Instance,
-                  alloc_nodes: AllocNodes, huge: bool = True) -> tuple[FailStats, State]:
+def iterate_alloc(
+    opts: AllocOptions,
+    state: State,
+    limit: int | None,
+    newinst: Instance,
+    alloc_nodes: AllocNodes,
+    huge: bool = True,
+) -> tuple[FailStats, State]:
     """``iterateAlloc'``: big unchecked steps kept while the cluster stays N+1 redundant."""
     if not opts.capacity:
         return _small_steps(opts, state, limit, newinst, alloc_nodes)
@@ -248,8 +267,9 @@ def iterate_alloc(opts: AllocOptions, state: State, limit: int | None, newinst: 
         return _small_steps(opts, state, limit, newinst, alloc_nodes)
 
 
-def _try_alloc_or_empty(opts: AllocOptions, state: State, inst: Instance,
-                        alloc_nodes: AllocNodes) -> AllocResult:
+def _try_alloc_or_empty(
+    opts: AllocOptions, state: State, inst: Instance, alloc_nodes: AllocNodes
+) -> AllocResult:
     try:
         return try_alloc(opts, state.nodes, state.instances, inst, alloc_nodes)
     except AllocError:
@@ -264,8 +284,9 @@ def _spec_key(inst: Instance) -> tuple[object, ...]:
     return (inst.mem, inst.dsk, inst.vcpus, inst.disks, inst.disk_template, inst.spindle_use)
 
 
-def _suffices_shrinking(opts: AllocOptions, state: State, inst: Instance, mode: FailMode,
-                        alloc_nodes: AllocNodes) -> Instance | None:
+def _suffices_shrinking(
+    opts: AllocOptions, state: State, inst: Instance, mode: FailMode, alloc_nodes: AllocNodes
+) -> Instance | None:
     """``sufficesShrinking``: the first shrunk size that fits, while ``mode`` keeps failing.
 
     Tiered allocation asks this for the same cluster state and ever smaller
@@ -275,6 +296,7 @@ def _suffices_shrinking(opts: AllocOptions, state: State, inst: Instance, mode: 
     base = (id(state.nodes), len(state.instances), opts.capacity, mode)
     _MEMO_KEEP.append(state.nodes)
     walked: list[tuple[object, ...]] = []
+    key: tuple[object, ...]
     current: Instance | None = inst
     answer: Instance | None = None
     while current is not None:
@@ -292,7 +314,7 @@ def _suffices_shrinking(opts: AllocOptions, state: State, inst: Instance, mode: 
         if result.failures.get(mode, 0) <= 0:
             answer = None
             break
-        current = I.shrink_by_type(current, mode)
+        current = hinst.shrink_by_type(current, mode)
     for key in walked:
         _SHRINK_MEMO[key] = answer
     if answer is not None and _spec_key(answer) == _spec_key(inst):
@@ -300,8 +322,9 @@ def _suffices_shrinking(opts: AllocOptions, state: State, inst: Instance, mode: 
     return answer
 
 
-def tiered_alloc(opts: AllocOptions, state: State, limit: int | None, newinst: Instance,
-                 alloc_nodes: AllocNodes) -> tuple[FailStats, State]:
+def tiered_alloc(
+    opts: AllocOptions, state: State, limit: int | None, newinst: Instance, alloc_nodes: AllocNodes
+) -> tuple[FailStats, State]:
     """``tieredAlloc``: allocate, shrink by the most frequent failure, repeat."""
     errs, new_state = iterate_alloc(opts, state, limit, newinst, alloc_nodes)
     count = len(new_state.placed)
@@ -312,7 +335,7 @@ def tiered_alloc(opts: AllocOptions, state: State, limit: int | None, newinst: I
     else:
         new_limit = None
     sorted_errs = [mode for mode, _ in sorted(errs, key=lambda e: e[1])]
-    shrunk = I.shrink_by_type(newinst, sorted_errs[-1])
+    shrunk = hinst.shrink_by_type(newinst, sorted_errs[-1])
     if shrunk is not None:
         deeper = tiered_alloc(opts, new_state, new_limit, shrunk, alloc_nodes)
         if len(deeper[1].instances) > len(new_state.instances):

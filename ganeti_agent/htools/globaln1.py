@@ -13,10 +13,15 @@ import math
 from typing import Protocol
 
 from ganeti_agent.htools import metrics
-from ganeti_agent.htools import node as N
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.instance import Instance
 from ganeti_agent.htools.node import Node
-from ganeti_agent.htools.primitives import add_instance, allocate_on_single, collection_to_solution, extract_nodes
+from ganeti_agent.htools.primitives import (
+    add_instance,
+    allocate_on_single,
+    collection_to_solution,
+    extract_nodes,
+)
 from ganeti_agent.htools.types import FailMode
 
 # diskTemplateMovable: the templates whose instances can change primary freely.
@@ -35,12 +40,12 @@ def _failover(nodes: list[Node], instances: list[Instance], idx: int) -> bool:
     inst = instances[idx]
     pdx, sdx = inst.pnode, inst.snode
     old_p, old_s = nodes[pdx], nodes[sdx]
-    int_p = N.remove_pri(old_p, inst)
-    int_s = N.remove_sec(old_s, inst)
-    new_p = N.add_pri(int_s, inst, True)
+    int_p = hnode.remove_pri(old_p, inst)
+    int_s = hnode.remove_sec(old_s, inst)
+    new_p = hnode.add_pri(int_s, inst, True)
     if isinstance(new_p, FailMode):
         return False
-    new_s = N.add_sec(int_p, inst, sdx, True, ignore_disks=old_p.offline)
+    new_s = hnode.add_sec(int_p, inst, sdx, True, ignore_disks=old_p.offline)
     if isinstance(new_s, FailMode):
         return False
     nodes[pdx] = new_s
@@ -49,16 +54,17 @@ def _failover(nodes: list[Node], instances: list[Instance], idx: int) -> bool:
     return True
 
 
-def _failover_to_any(nodes: list[Node], instances: list[Instance], idx: int, gdx: int,
-                     targets: list[int]) -> bool:
+def _failover_to_any(
+    nodes: list[Node], instances: list[Instance], idx: int, gdx: int, targets: list[int]
+) -> bool:
     inst = instances[idx]
     best: tuple[list[Node], Instance, float] | None = None
     for ndx in targets:
-        new_target = N.add_pri(nodes[ndx], inst, True)
+        new_target = hnode.add_pri(nodes[ndx], inst, True)
         if isinstance(new_target, FailMode):
             continue
         trial = list(nodes)
-        trial[inst.pnode] = N.remove_pri(nodes[inst.pnode], inst)
+        trial[inst.pnode] = hnode.remove_pri(nodes[inst.pnode], inst)
         trial[ndx] = new_target
         score = metrics.comp_cv([n for n in trial if n.group == gdx])
         if best is None or not best[2] < score:
@@ -145,7 +151,9 @@ def redundant(opts: N1Options, nodes: list[Node], instances: list[Instance]) -> 
     return True
 
 
-def redundant_group(opts: N1Options, nodes: list[Node], instances: list[Instance], gdx: int) -> bool:
+def redundant_group(
+    opts: N1Options, nodes: list[Node], instances: list[Instance], gdx: int
+) -> bool:
     for node in nodes:
         if node.group != gdx:
             continue

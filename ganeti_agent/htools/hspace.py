@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ganeti_agent.htools import cli, globaln1, metrics, simu, text
-from ganeti_agent.htools import instance as I
-from ganeti_agent.htools import node as N
+from ganeti_agent.htools import instance as hinst
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.cluster import (
     AllocError,
     AllocOptions,
@@ -31,7 +31,7 @@ from ganeti_agent.htools.hsformat import fixed, show_double
 from ganeti_agent.htools.instance import NO_SECONDARY, Disk, Instance
 from ganeti_agent.htools.loader import ClusterData, common_suffix, merge_data, update_missing
 from ganeti_agent.htools.node import Node
-from ganeti_agent.htools.types import AllocPolicy, LoadError, RSpec, rspec_from_ispec
+from ganeti_agent.htools.types import AllocPolicy, FailMode, LoadError, RSpec, rspec_from_ispec
 
 
 class ExitError(Exception):
@@ -57,7 +57,7 @@ def print_keys(out: TextIO, pairs: list[tuple[str, str]]) -> None:
 
 
 def _eff(num: int, den: float) -> float:
-    return N.div(float(num), den)
+    return hnode.div(float(num), den)
 
 
 def _stats_data(cs: CStats) -> list[tuple[str, str]]:
@@ -93,8 +93,12 @@ def _spec_data(spec: RSpec, spindles: bool) -> list[tuple[str, str]]:
 
 
 def _cluster_data(cs: CStats, spindles: bool) -> list[tuple[str, str]]:
-    data = [("MEM", fixed(cs.tmem, 0)), ("DSK", fixed(cs.tdsk, 0)), ("CPU", fixed(cs.tcpu, 0)),
-            ("VCPU", str(cs.vcpu))]
+    data = [
+        ("MEM", fixed(cs.tmem, 0)),
+        ("DSK", fixed(cs.tdsk, 0)),
+        ("CPU", fixed(cs.tcpu, 0)),
+        ("VCPU", str(cs.vcpu)),
+    ]
     if spindles:
         data.append(("SPN", fixed(cs.tspn, 0)))
     return data
@@ -147,20 +151,63 @@ def _node_field(node: Node, field: str) -> str:
 
 
 _HEADERS = {
-    "idx": ("Index", True), "name": ("Name", False), "fqdn": ("Name", False), "status": ("F", False),
-    "tmem": ("t_mem", True), "nmem": ("n_mem", True), "xmem": ("x_mem", True), "fmem": ("f_mem", True),
-    "umem": ("u_mem", True), "amem": ("a_mem", True), "imem": ("i_mem", True), "rmem": ("r_mem", True),
-    "tdsk": ("t_dsk", True), "fdsk": ("f_dsk", True), "tcpu": ("pcpu", True), "ucpu": ("vcpu", True),
-    "pcnt": ("pcnt", True), "scnt": ("scnt", True), "plist": ("primaries", True),
-    "slist": ("secondaries", True), "pfmem": ("p_fmem", True), "pfdsk": ("p_fdsk", True),
-    "rcpu": ("r_cpu", True), "cload": ("lCpu", True), "mload": ("lMem", True), "dload": ("lDsk", True),
-    "nload": ("lNet", True), "ptags": ("PrimaryTags", False), "peermap": ("PeerMap", False),
-    "spindle_count": ("NodeSpindles", True), "hi_spindles": ("MaxSpindles", True),
+    "idx": ("Index", True),
+    "name": ("Name", False),
+    "fqdn": ("Name", False),
+    "status": ("F", False),
+    "tmem": ("t_mem", True),
+    "nmem": ("n_mem", True),
+    "xmem": ("x_mem", True),
+    "fmem": ("f_mem", True),
+    "umem": ("u_mem", True),
+    "amem": ("a_mem", True),
+    "imem": ("i_mem", True),
+    "rmem": ("r_mem", True),
+    "tdsk": ("t_dsk", True),
+    "fdsk": ("f_dsk", True),
+    "tcpu": ("pcpu", True),
+    "ucpu": ("vcpu", True),
+    "pcnt": ("pcnt", True),
+    "scnt": ("scnt", True),
+    "plist": ("primaries", True),
+    "slist": ("secondaries", True),
+    "pfmem": ("p_fmem", True),
+    "pfdsk": ("p_fdsk", True),
+    "rcpu": ("r_cpu", True),
+    "cload": ("lCpu", True),
+    "mload": ("lMem", True),
+    "dload": ("lDsk", True),
+    "nload": ("lNet", True),
+    "ptags": ("PrimaryTags", False),
+    "peermap": ("PeerMap", False),
+    "spindle_count": ("NodeSpindles", True),
+    "hi_spindles": ("MaxSpindles", True),
     "inst_spindles": ("InstSpindles", True),
 }
-DEFAULT_FIELDS = ("status", "name", "tmem", "nmem", "imem", "xmem", "fmem", "umem", "rmem", "tdsk",
-                  "fdsk", "tcpu", "ucpu", "pcnt", "scnt", "pfmem", "pfdsk", "rcpu", "cload", "mload",
-                  "dload", "nload")
+DEFAULT_FIELDS = (
+    "status",
+    "name",
+    "tmem",
+    "nmem",
+    "imem",
+    "xmem",
+    "fmem",
+    "umem",
+    "rmem",
+    "tdsk",
+    "fdsk",
+    "tcpu",
+    "ucpu",
+    "pcnt",
+    "scnt",
+    "pfmem",
+    "pfdsk",
+    "rcpu",
+    "cload",
+    "mload",
+    "dload",
+    "nload",
+)
 
 
 def print_nodes(nodes: list[Node], fields: tuple[str, ...]) -> str:
@@ -175,7 +222,9 @@ def print_nodes(nodes: list[Node], fields: tuple[str, ...]) -> str:
     return metrics.print_table("", rows, [num for _, num in headers])
 
 
-def _maybe_print_nodes(err: TextIO, fields: tuple[str, ...] | None, msg: str, nodes: list[Node]) -> None:
+def _maybe_print_nodes(
+    err: TextIO, fields: tuple[str, ...] | None, msg: str, nodes: list[Node]
+) -> None:
     if fields is None:
         return
     err.write("\n" + msg + " status:\n" + print_nodes(nodes, fields) + "\n")
@@ -231,7 +280,9 @@ def set_node_status(options: cli.HtoolsOptions, nodes: list[Node]) -> list[Node]
     for node in nodes:
         if options.max_cpu is not None:
             pol = dataclasses.replace(node.ipolicy, vcpu_ratio=options.max_cpu)
-            node = dataclasses.replace(node, ipolicy=pol, hi_cpu=math.floor(options.max_cpu * node.t_cpu))
+            node = dataclasses.replace(
+                node, ipolicy=pol, hi_cpu=math.floor(options.max_cpu * node.t_cpu)
+            )
         node = dataclasses.replace(node, lo_dsk=math.floor(options.min_disk * node.t_dsk))
         if node.name in offline:
             node = dataclasses.replace(node, offline=True)
@@ -243,8 +294,21 @@ def set_node_status(options: cli.HtoolsOptions, nodes: list[Node]) -> list[Node]
 
 
 def inst_from_spec(spec: RSpec, template: str, spindle_use: int) -> Instance:
-    return I.create("new", spec.mem, spec.dsk, (Disk(spec.dsk, spec.spn),), spec.cpu, "running", (),
-                    True, -1, -1, template, spindle_use, False)
+    return hinst.create(
+        "new",
+        spec.mem,
+        spec.dsk,
+        (Disk(spec.dsk, spec.spn),),
+        spec.cpu,
+        "running",
+        (),
+        True,
+        -1,
+        -1,
+        template,
+        spindle_use,
+        False,
+    )
 
 
 def _tiered_spec_map(placed: list[Instance]) -> list[tuple[RSpec, int]]:
@@ -268,8 +332,11 @@ def _print_cluster_scores(out: TextIO, ini: list[Node], fin: list[Node]) -> None
 
 
 def _print_eff(out: TextIO, cs: CStats, spindles: bool) -> None:
-    rows = [("memory", _eff(cs.imem, cs.tmem)), ("disk", _eff(cs.idsk, cs.tdsk)),
-            ("vcpu", _eff(cs.icpu, float(cs.vcpu)))]
+    rows = [
+        ("memory", _eff(cs.imem, cs.tmem)),
+        ("disk", _eff(cs.idsk, cs.tdsk)),
+        ("vcpu", _eff(cs.icpu, float(cs.vcpu))),
+    ]
     if spindles:
         rows.append(("spindles", _eff(cs.ispn, cs.tspn)))
     width = max(len(n) for n, _ in rows)
@@ -285,10 +352,20 @@ def _print_fr_scores(out: TextIO, ini: list[Node], fin: list[Node], reasons: Fai
 
 def _alloc_info(cini: CStats, cfin: CStats) -> list[tuple[str, tuple[int, float, int, int, int]]]:
     rini = (cini.icpu, cini.ncpu, cini.imem, cini.idsk, cini.ispn)
-    rfin = (cfin.icpu - cini.icpu, cfin.ncpu - cini.ncpu, cfin.imem - cini.imem, cfin.idsk - cini.idsk,
-            cfin.ispn - cini.ispn)
-    runa = (cfin.vcpu - cfin.icpu, cfin.tcpu - cfin.ncpu, math.trunc(cfin.tmem) - cfin.imem,
-            math.trunc(cfin.tdsk) - cfin.idsk, math.trunc(cfin.tspn) - cfin.ispn)
+    rfin = (
+        cfin.icpu - cini.icpu,
+        cfin.ncpu - cini.ncpu,
+        cfin.imem - cini.imem,
+        cfin.idsk - cini.idsk,
+        cfin.ispn - cini.ispn,
+    )
+    runa = (
+        cfin.vcpu - cfin.icpu,
+        cfin.tcpu - cfin.ncpu,
+        math.trunc(cfin.tmem) - cfin.imem,
+        math.trunc(cfin.tdsk) - cfin.idsk,
+        math.trunc(cfin.tspn) - cfin.ispn,
+    )
     return [("USED", rini), ("POOL", rfin), ("UNAV", runa)]
 
 
@@ -301,17 +378,26 @@ def _save(options: cli.HtoolsOptions, err: TextIO, ext: str, msg: str, data: Clu
     err.write(f"The cluster state {msg} has been written to file '{path}'\n")
 
 
-def _print_alloc_map(err: TextIO, verbose: int, descr: str, nodes: list[Node], placed: list[Instance]) -> None:
+def _print_alloc_map(
+    err: TextIO, verbose: int, descr: str, nodes: list[Node], placed: list[Instance]
+) -> None:
     if verbose <= 1:
         return
     excl = _have_excl(nodes)
     rows = []
     for inst in reversed(placed):
         spn = inst.total_spindles()
-        rows.append([inst.name, nodes[inst.pnode].name,
-                     "" if inst.snode == NO_SECONDARY else nodes[inst.snode].name,
-                     str(inst.mem), str(inst.dsk), str(inst.vcpus),
-                     ("?" if spn is None else str(spn)) if excl else ""])
+        rows.append(
+            [
+                inst.name,
+                nodes[inst.pnode].name,
+                "" if inst.snode == NO_SECONDARY else nodes[inst.snode].name,
+                str(inst.mem),
+                str(inst.dsk),
+                str(inst.vcpus),
+                ("?" if spn is None else str(spn)) if excl else "",
+            ]
+        )
     err.write(descr + " map\n")
     if rows:
         table = metrics.format_table(rows, [False, False, False, True, True, True, True])
@@ -329,7 +415,9 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
     template = options.disk_template or data.ipolicy.disk_templates[0]
     req_nodes = 2 if template == "drbd" else 1
     suffix = common_suffix(data.nodes, instances)
-    spindle_use = options.spindle_use if options.spindle_use is not None else data.ipolicy.std.spindle_use
+    spindle_use = (
+        options.spindle_use if options.spindle_use is not None else data.ipolicy.std.spindle_use
+    )
     if suffix and verbose > 1:
         err.write(f"Note: Stripping common suffix of '{suffix}' from names\n")
     _maybe_print_nodes(err, options.print_nodes, "Initial cluster", nodes)
@@ -343,22 +431,30 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
         print_keys(out, [("CLUSTER_NODES", str(len(data.nodes)))])
         print_keys(out, [("INI_" + k, v) for k, v in _stats_data(ini_stats)])
     else:
-        out.write(f"The cluster has {len(data.nodes)} nodes and the following resources:\n"
-                  f"  {_resources(_cluster_data(ini_stats, excl))}.\n")
+        out.write(
+            f"The cluster has {len(data.nodes)} nodes and the following resources:\n"
+            f"  {_resources(_cluster_data(ini_stats, excl))}.\n"
+        )
         count = ini_stats.ninst
         out.write(f"There are {count if count > 0 else 'no'} initial instances on the cluster.\n")
 
     opts = AllocOptions(capacity=options.capacity, accept_existing=options.accept_existing)
     bad = bad_nodes(nodes)
-    bad_groups = [g for g in sorted(data.groups) if not globaln1.redundant_group(opts, nodes, instances, g)]
+    bad_groups = [
+        g for g in sorted(data.groups) if not globaln1.redundant_group(opts, nodes, instances, g)
+    ]
     if verbose > 3 and bad:
         err.write("Bad nodes: " + "[" + ",".join(f'"{n.name}"' for n in bad) + "]\n")
     if verbose > 3 and bad_groups:
-        err.write("Bad groups: [" + ",".join(f'"{data.groups[g].name}"' for g in bad_groups) + "]\n")
+        err.write(
+            "Bad groups: [" + ",".join(f'"{data.groups[g].name}"' for g in bad_groups) + "]\n"
+        )
     groups = dict(data.groups)
     if not options.accept_existing:
         for n in bad:
-            groups[n.group] = dataclasses.replace(groups[n.group], alloc_policy=AllocPolicy.unallocable)
+            groups[n.group] = dataclasses.replace(
+                groups[n.group], alloc_policy=AllocPolicy.unallocable
+            )
     if options.independent_groups:
         for g in bad_groups:
             groups[g] = dataclasses.replace(groups[g], alloc_policy=AllocPolicy.unallocable)
@@ -380,7 +476,7 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
 
     def run_phase(compute: Callable[[], tuple[FailStats, State]]) -> tuple[FailStats, State]:
         if stop:
-            return [(I.FailMode.FailN1, 1)], initial
+            return [(FailMode.FailN1, 1)], initial
         try:
             return compute()
         except AllocError as exc:
@@ -393,8 +489,9 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
             if limit is not None and limit <= len(state.placed):
                 continue
             sub_limit = None if limit is None else limit - len(state.placed)
-            reasons, state = tiered_alloc(opts, state, sub_limit, inst_from_spec(spec, template, spindle_use),
-                                          alloc_nodes)
+            reasons, state = tiered_alloc(
+                opts, state, sub_limit, inst_from_spec(spec, template, spindle_use), alloc_nodes
+            )
         return reasons, state
 
     treasons, tstate = run_phase(tiered)
@@ -404,25 +501,40 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
     trl_nodes = tstate.nodes
     if machine:
         print_keys(out, [("TRL_" + k, v) for k, v in _stats_data(total_resources(trl_nodes))])
-        print_keys(out, [("TSPEC", " ".join(f"{s.mem},{s.dsk},{s.cpu},{s.spn}={c}" for s, c in spec_map))])
+        print_keys(
+            out, [("TSPEC", " ".join(f"{s.mem},{s.dsk},{s.cpu},{s.spn}={c}" for s, c in spec_map))]
+        )
         for kind, info in _alloc_info(total_resources(nodes), total_resources(trl_nodes)):
-            print_keys(out, [(f"KM_{kind}_CPU", str(info[0])), (f"KM_{kind}_NPU", show_double(info[1])),
-                             (f"KM_{kind}_MEM", str(info[2])), (f"KM_{kind}_DSK", str(info[3])),
-                             (f"KM_{kind}_SPN", str(info[4]))])
+            print_keys(
+                out,
+                [
+                    (f"KM_{kind}_CPU", str(info[0])),
+                    (f"KM_{kind}_NPU", show_double(info[1])),
+                    (f"KM_{kind}_MEM", str(info[2])),
+                    (f"KM_{kind}_DSK", str(info[3])),
+                    (f"KM_{kind}_SPN", str(info[4])),
+                ],
+            )
     else:
         out.write("Tiered allocation results:\n")
         if not spec_map:
             out.write("  - no instances allocated\n")
         for spec, cnt in spec_map:
-            out.write(f"  - {cnt:3d} instances of spec {_resources(_spec_data(spec, _have_excl(nodes)))}\n")
+            described = _resources(_spec_data(spec, _have_excl(nodes)))
+            out.write(f"  - {cnt:3d} instances of spec {described}\n")
         _print_fr_scores(out, nodes, trl_nodes, treasons)
 
     std = options.standard_spec
-    ispec = (RSpec(cpu=std.cpu, mem=std.mem, dsk=std.disk, spn=std.spindles) if std is not None
-             else rspec_from_ispec(data.ipolicy.std))
-    sreasons, sstate = run_phase(lambda: iterate_alloc(opts, initial, limit,
-                                                        inst_from_spec(ispec, template, spindle_use),
-                                                        alloc_nodes))
+    ispec = (
+        RSpec(cpu=std.cpu, mem=std.mem, dsk=std.disk, spn=std.spindles)
+        if std is not None
+        else rspec_from_ispec(data.ipolicy.std)
+    )
+    sreasons, sstate = run_phase(
+        lambda: iterate_alloc(
+            opts, initial, limit, inst_from_spec(ispec, template, spindle_use), alloc_nodes
+        )
+    )
     _phase_output(options, out, err, data, sstate, ispec, template, "Standard", req_nodes)
     sreasons = _sort_reasons(sreasons)
     allocs = len(sstate.placed)
@@ -430,12 +542,20 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
     if machine:
         fin = total_resources(fin_nodes)
         if len(instances) + allocs != fin.ninst:
-            raise ExitError(f"internal inconsistency, allocated ({len(instances) + allocs}) != counted ({fin.ninst})\n")
+            counted = len(instances) + allocs
+            raise ExitError(
+                f"internal inconsistency, allocated ({counted}) != counted ({fin.ninst})\n"
+            )
         print_keys(out, [("FIN_" + k, v) for k, v in _stats_data(fin)])
         total = len(instances) + allocs
-        print_keys(out, [("ALLOC_USAGE", fixed(N.div(float(len(instances)), float(total)), 8)),
-                         ("ALLOC_INSTANCES", str(allocs)),
-                         ("ALLOC_FAIL_REASON", _fail_name(sreasons[0][0]).upper())])
+        print_keys(
+            out,
+            [
+                ("ALLOC_USAGE", fixed(hnode.div(float(len(instances)), float(total)), 8)),
+                ("ALLOC_INSTANCES", str(allocs)),
+                ("ALLOC_FAIL_REASON", _fail_name(sreasons[0][0]).upper()),
+            ],
+        )
         print_keys(out, [(f"ALLOC_{_fail_name(m)}_CNT", str(c)) for m, c in sreasons])
         print_keys(out, [("OK", "1")])
     else:
@@ -445,8 +565,17 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _phase_output(options: cli.HtoolsOptions, out: TextIO, err: TextIO, data: ClusterData, state: State,
-                  spec: RSpec, template: str, name: str, req_nodes: int) -> None:
+def _phase_output(
+    options: cli.HtoolsOptions,
+    out: TextIO,
+    err: TextIO,
+    data: ClusterData,
+    state: State,
+    spec: RSpec,
+    template: str,
+    name: str,
+    req_nodes: int,
+) -> None:
     excl = _have_excl(state.nodes)
     prefix = "SPEC" if name == "Standard" else "TSPEC_INI"
     if options.machine_readable:
@@ -455,12 +584,19 @@ def _phase_output(options: cli.HtoolsOptions, out: TextIO, err: TextIO, data: Cl
         print_keys(out, [(f"{prefix}_DISK_TEMPLATE", template)])
     else:
         descr = "Standard (fixed-size)" if name == "Standard" else "Tiered (initial size)"
-        out.write(f"{descr} instance spec is:\n  {_resources(_spec_data(spec, excl))}, "
-                  f"using disk template '{template}'.\n")
+        out.write(
+            f"{descr} instance spec is:\n  {_resources(_spec_data(spec, excl))}, "
+            f"using disk template '{template}'.\n"
+        )
     _print_alloc_map(err, options.verbose, f"{name} allocation", state.nodes, state.placed)
     _maybe_print_nodes(err, options.print_nodes, f"{name} allocation", state.nodes)
-    _save(options, err, name.lower(), f"after {name.lower()} allocation",
-          dataclasses.replace(data, nodes=state.nodes, instances=state.instances))
+    _save(
+        options,
+        err,
+        name.lower(),
+        f"after {name.lower()} allocation",
+        dataclasses.replace(data, nodes=state.nodes, instances=state.instances),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

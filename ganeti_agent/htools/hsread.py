@@ -69,9 +69,7 @@ def hs_show_str(value: str) -> str:
             out.append("\\n")
         elif ch == "\t":
             out.append("\\t")
-        elif ord(ch) < 32 or ord(ch) == 127:
-            out.append(f"\\{ord(ch)}")
-        elif ord(ch) > 127:
+        elif ord(ch) < 32 or ord(ch) == 127 or ord(ch) > 127:
             out.append(f"\\{ord(ch)}")
         else:
             out.append(ch)

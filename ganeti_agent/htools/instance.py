@@ -87,20 +87,49 @@ class Instance:
         return total
 
     def spec(self) -> RSpec:
-        spn = self.disks[0].spindles if len(self.disks) == 1 and self.disks[0].spindles is not None else 0
+        spn = (
+            self.disks[0].spindles
+            if len(self.disks) == 1 and self.disks[0].spindles is not None
+            else 0
+        )
         return RSpec(cpu=self.vcpus, mem=self.mem, dsk=self.dsk, spn=spn)
 
     def all_nodes(self) -> list[int]:
         return [self.pnode, self.snode] if self.has_secondary else [self.pnode]
 
 
-def create(name: str, mem: int, dsk: int, disks: tuple[Disk, ...], vcpus: int, run_st: str,
-           tags: tuple[str, ...], auto_balance: bool, pnode: int, snode: int, template: str,
-           spindle_use: int, forthcoming: bool) -> Instance:
-    return Instance(name=name, mem=mem, dsk=dsk, disks=disks, vcpus=vcpus, run_st=run_st,
-                    pnode=pnode, snode=snode, disk_template=template, spindle_use=spindle_use,
-                    all_tags=tags, auto_balance=auto_balance, forthcoming=forthcoming, alias=name,
-                    movable=template in MOVABLE_TEMPLATES)
+def create(
+    name: str,
+    mem: int,
+    dsk: int,
+    disks: tuple[Disk, ...],
+    vcpus: int,
+    run_st: str,
+    tags: tuple[str, ...],
+    auto_balance: bool,
+    pnode: int,
+    snode: int,
+    template: str,
+    spindle_use: int,
+    forthcoming: bool,
+) -> Instance:
+    return Instance(
+        name=name,
+        mem=mem,
+        dsk=dsk,
+        disks=disks,
+        vcpus=vcpus,
+        run_st=run_st,
+        pnode=pnode,
+        snode=snode,
+        disk_template=template,
+        spindle_use=spindle_use,
+        all_tags=tags,
+        auto_balance=auto_balance,
+        forthcoming=forthcoming,
+        alias=name,
+        movable=template in MOVABLE_TEMPLATES,
+    )
 
 
 def required_nodes(template: str) -> int:

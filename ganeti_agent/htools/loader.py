@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from ganeti_agent.htools import node as N
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.instance import NO_SECONDARY, Instance
 from ganeti_agent.htools.node import Node
@@ -72,8 +72,11 @@ def merge_data(data: ClusterData) -> ClusterData:
     for inst in instances:
         excl = tuple(t for t in inst.all_tags if any(t.startswith(p) for p in ex_tags))
         dloc = frozenset(t for t in inst.all_tags if any(t.startswith(p) for p in dsrd))
-        fixed_insts.append(dataclasses.replace(inst, excl_tags=excl, dsrd_loc_tags=dloc,
-                                               alias=_alias(inst.name, suffix)))
+        fixed_insts.append(
+            dataclasses.replace(
+                inst, excl_tags=excl, dsrd_loc_tags=dloc, alias=_alias(inst.name, suffix)
+            )
+        )
     nodes2 = [dataclasses.replace(n, location_tags=_node_locations(ctags, n.tags)) for n in nodes]
     scored = []
     for inst in fixed_insts:
@@ -85,14 +88,14 @@ def merge_data(data: ClusterData) -> ClusterData:
         scored.append(dataclasses.replace(inst, location_score=score))
     nodes3 = list(nodes2)
     for inst in scored:
-        nodes3[inst.pnode] = N.set_pri(nodes3[inst.pnode], inst)
+        nodes3[inst.pnode] = hnode.set_pri(nodes3[inst.pnode], inst)
         if inst.snode != NO_SECONDARY:
-            nodes3[inst.snode] = N.set_sec(nodes3[inst.snode], inst)
+            nodes3[inst.snode] = hnode.set_sec(nodes3[inst.snode], inst)
     nodes4 = []
     for n in nodes3:
-        n = N.build_peers(n, fixed_insts)
+        n = hnode.build_peers(n, fixed_insts)
         n = dataclasses.replace(n, alias=_alias(n.name, suffix))
-        n = N.set_policy(n, data.groups[n.group].ipolicy)
+        n = hnode.set_policy(n, data.groups[n.group].ipolicy)
         nodes4.append(n)
     final_insts = []
     for inst in scored:
@@ -111,13 +114,17 @@ def update_missing(nodes: list[Node], instances: list[Instance]) -> tuple[list[s
         i_mem = sum(instances[i].mem for i in node.plist if instances[i].uses_memory)
         node2 = dataclasses.replace(node, i_mem=i_mem)
         node3 = dataclasses.replace(node2, x_mem=node2.missing_mem)
-        node4 = dataclasses.replace(node3, p_mem=N.div(node3.unallocated_mem, node3.t_mem))
+        node4 = dataclasses.replace(node3, p_mem=hnode.div(node3.unallocated_mem, node3.t_mem))
         delta_mem = node4.x_mem
-        delta_dsk = (math.trunc(node.t_dsk) - node.f_dsk
-                     - sum(instances[i].dsk for i in node.plist + node.slist))
+        delta_dsk = (
+            math.trunc(node.t_dsk)
+            - node.f_dsk
+            - sum(instances[i].dsk for i in node.plist + node.slist)
+        )
         if delta_mem > 512 or delta_dsk > 1024:
-            messages.insert(0, f"node {node.name} is missing {delta_mem} MB ram "
-                               f"and {delta_dsk // 1024} GB disk")
+            messages.insert(
+                0, f"node {node.name} is missing {delta_mem} MB ram and {delta_dsk // 1024} GB disk"
+            )
         result.append(node4)
     return messages, result
 

@@ -164,20 +164,49 @@ class Node:
         return math.trunc(self.t_mem) - self.n_mem - self.i_mem - self.f_mem
 
 
-def create(name: str, t_mem: float, n_mem: int, f_mem: int, t_dsk: float, f_dsk: int, t_cpu: float,
-           n_cpu: int, offline: bool, t_spindles: int, f_spindles: int, group: int,
-           excl_stor: bool) -> Node:
+def create(
+    name: str,
+    t_mem: float,
+    n_mem: int,
+    f_mem: int,
+    t_dsk: float,
+    f_dsk: int,
+    t_cpu: float,
+    n_cpu: int,
+    offline: bool,
+    t_spindles: int,
+    f_spindles: int,
+    group: int,
+    excl_stor: bool,
+) -> Node:
     pdsk = compute_pdsk(f_spindles, float(t_spindles)) if excl_stor else compute_pdsk(f_dsk, t_dsk)
     return Node(
-        name=name, alias=name, t_mem=t_mem, n_mem=n_mem, f_mem=f_mem, t_dsk=t_dsk, f_dsk=f_dsk,
-        t_cpu=t_cpu, n_cpu=n_cpu, offline=offline, t_spindles=t_spindles, f_spindles=f_spindles,
-        group=group, excl_stor=excl_stor, f_mem_forth=f_mem, f_dsk_forth=f_dsk, u_cpu=n_cpu,
-        u_cpu_forth=n_cpu, f_spindles_forth=f_spindles,
+        name=name,
+        alias=name,
+        t_mem=t_mem,
+        n_mem=n_mem,
+        f_mem=f_mem,
+        t_dsk=t_dsk,
+        f_dsk=f_dsk,
+        t_cpu=t_cpu,
+        n_cpu=n_cpu,
+        offline=offline,
+        t_spindles=t_spindles,
+        f_spindles=f_spindles,
+        group=group,
+        excl_stor=excl_stor,
+        f_mem_forth=f_mem,
+        f_dsk_forth=f_dsk,
+        u_cpu=n_cpu,
+        u_cpu_forth=n_cpu,
+        f_spindles_forth=f_spindles,
         p_mem_forth=f_mem / t_mem if t_mem else _nan_div(f_mem),
-        p_dsk=pdsk, p_dsk_forth=pdsk,
+        p_dsk=pdsk,
+        p_dsk_forth=pdsk,
         p_cpu=n_cpu / t_cpu if t_cpu else _nan_div(n_cpu),
         p_cpu_forth=n_cpu / t_cpu if t_cpu else _nan_div(n_cpu),
-        lo_dsk=0, hi_cpu=math.floor(DEF_IPOLICY.vcpu_ratio * t_cpu),
+        lo_dsk=0,
+        hi_cpu=math.floor(DEF_IPOLICY.vcpu_ratio * t_cpu),
         hi_spindles=DEF_IPOLICY.spindle_ratio * t_spindles,
     )
 
@@ -194,8 +223,12 @@ def div(a: float, b: float) -> float:
 
 
 def set_policy(node: Node, policy: IPolicy) -> Node:
-    return dataclasses.replace(node, ipolicy=policy, hi_cpu=math.floor(policy.vcpu_ratio * node.t_cpu),
-                               hi_spindles=policy.spindle_ratio * node.t_spindles)
+    return dataclasses.replace(
+        node,
+        ipolicy=policy,
+        hi_cpu=math.floor(policy.vcpu_ratio * node.t_cpu),
+        hi_spindles=policy.spindle_ratio * node.t_spindles,
+    )
 
 
 def _spindle_use(node: Node, inst: Instance, current: float, add: bool) -> float:
@@ -240,8 +273,11 @@ def set_pri(node: Node, inst: Instance) -> Node:
         uses_disk = inst.uses_local_storage
         f_dsk_forth = node.f_dsk_forth - inst.dsk if uses_disk else node.f_dsk_forth
         free_sp_forth = _free_spindles(node, inst, node.f_spindles_forth, True)
-        forth.update(f_dsk_forth=f_dsk_forth, f_spindles_forth=free_sp_forth,
-                     p_dsk_forth=_new_pdsk(node, free_sp_forth, f_dsk_forth))
+        forth.update(
+            f_dsk_forth=f_dsk_forth,
+            f_spindles_forth=free_sp_forth,
+            p_dsk_forth=_new_pdsk(node, free_sp_forth, f_dsk_forth),
+        )
         return dataclasses.replace(node, **forth)  # type: ignore[arg-type]
     new_count = node.u_cpu if inst.is_offline else node.u_cpu + inst.vcpus
     return dataclasses.replace(
@@ -283,8 +319,11 @@ def set_sec(node: Node, inst: Instance) -> Node:
         uses_disk = inst.uses_local_storage
         f_dsk_forth = node.f_dsk_forth - inst.dsk if uses_disk else node.f_dsk_forth
         free_sp_forth = _free_spindles(node, inst, node.f_spindles_forth, True)
-        forth.update(f_dsk_forth=f_dsk_forth, f_spindles_forth=free_sp_forth,
-                     p_dsk_forth=_new_pdsk(node, free_sp_forth, f_dsk_forth))
+        forth.update(
+            f_dsk_forth=f_dsk_forth,
+            f_spindles_forth=free_sp_forth,
+            p_dsk_forth=_new_pdsk(node, free_sp_forth, f_dsk_forth),
+        )
         return dataclasses.replace(node, **forth)  # type: ignore[arg-type]
     return dataclasses.replace(
         node,
@@ -302,8 +341,9 @@ def build_peers(node: Node, instances: list[Instance]) -> Node:
         mem = inst.mem if inst.uses_sec_mem and not inst.forthcoming else 0
         peers[inst.pnode] = peers.get(inst.pnode, 0) + mem
     r_mem = max(peers.values(), default=0)
-    return dataclasses.replace(node, peers=peers, fail_n1=node.f_mem < r_mem, r_mem=r_mem,
-                               p_rem=div(r_mem, node.t_mem))
+    return dataclasses.replace(
+        node, peers=peers, fail_n1=node.f_mem < r_mem, r_mem=r_mem, p_rem=div(r_mem, node.t_mem)
+    )
 
 
 def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
@@ -400,8 +440,9 @@ def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
     )
 
 
-def add_sec(node: Node, inst: Instance, pdx: int, force: bool = False,
-            ignore_disks: bool = False) -> Node | FailMode:
+def add_sec(
+    node: Node, inst: Instance, pdx: int, force: bool = False, ignore_disks: bool = False
+) -> Node | FailMode:
     """``addSecExEx``: the node with ``inst`` as a new secondary, or why not."""
     strict = not force
     sec_mem = inst.mem if inst.uses_sec_mem else 0

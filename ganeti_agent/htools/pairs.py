@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ganeti_agent.htools import instance as I
+from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import metrics
-from ganeti_agent.htools import node as N
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.instance import Instance
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.types import FailMode
@@ -57,7 +57,9 @@ def _sec_arrays(nodes: list[Node], inst: Instance) -> dict[str, NDArray[np.gener
         elif sec_mem >= s.unallocated_mem:
             codes_pre[k] = FailMode.FailMem
         new_dsk_f = s.f_dsk_forth - inst.dsk
-        new_free_sp_f = (s.f_spindles_forth - spin if spin is not None else -1) if s.excl_stor else 0
+        new_free_sp_f = (
+            (s.f_spindles_forth - spin if spin is not None else -1) if s.excl_stor else 0
+        )
         new_inst_sp_f = 0.0 if s.excl_stor else s.inst_spindles_forth + inst.spindle_use
         if new_dsk_f <= 0 or new_dsk_f < s.lo_dsk:
             codes_post[k] = FailMode.FailDisk
@@ -92,12 +94,14 @@ def _secondary_components(nodes: list[Node], inst: Instance, old_rows: F64) -> F
         new_free_sp = (s.f_spindles - spin if spin is not None else -1) if s.excl_stor else 0
         new_inst_sp = 0.0 if s.excl_stor else s.inst_spindles + inst.spindle_use
         new_dsk_f = s.f_dsk_forth - inst.dsk
-        new_free_sp_f = (s.f_spindles_forth - spin if spin is not None else -1) if s.excl_stor else 0
+        new_free_sp_f = (
+            (s.f_spindles_forth - spin if spin is not None else -1) if s.excl_stor else 0
+        )
         new_inst_sp_f = 0.0 if s.excl_stor else s.inst_spindles_forth + inst.spindle_use
-        new_rows[1, k] = N._new_pdsk(s, new_free_sp, new_dsk)
+        new_rows[1, k] = hnode._new_pdsk(s, new_free_sp, new_dsk)
         new_rows[9, k] = metrics._fdiv(s.util_load[2] + 1.0, s.util_pool[2])
         new_rows[12, k] = metrics._fdiv(new_inst_sp, s.hi_spindles)
-        new_rows[14, k] = N._new_pdsk(s, new_free_sp_f, new_dsk_f)
+        new_rows[14, k] = hnode._new_pdsk(s, new_free_sp_f, new_dsk_f)
         new_rows[16, k] = metrics._fdiv(new_inst_sp_f, s.hi_spindles)
     return new_rows
 
@@ -111,7 +115,7 @@ def evaluate_pairs(
     want_all: bool = False,
 ) -> PairResult:
     """``tryAlloc`` over pairs without the global N+1 filter."""
-    count = len(nodes)
+    len(nodes)
     failures: dict[FailMode, int] = {}
     sec = _sec_arrays(nodes, inst)
     sec_mem = inst.mem if inst.uses_sec_mem else 0
@@ -133,12 +137,12 @@ def evaluate_pairs(
         if not ss:
             continue
         p = nodes[pdx]
-        policy_err = I.matches_policy(inst, p.ipolicy, p.excl_stor)
+        policy_err = hinst.matches_policy(inst, p.ipolicy, p.excl_stor)
         if policy_err is not None:
             failures[policy_err] = failures.get(policy_err, 0) + len(ss)
             continue
         placed = dataclasses.replace(inst, pnode=pdx, location_score=0)
-        new_p = N.add_pri(p, placed, force)
+        new_p = hnode.add_pri(p, placed, force)
         if isinstance(new_p, FailMode):
             failures[new_p] = failures.get(new_p, 0) + len(ss)
             continue
@@ -161,11 +165,24 @@ def evaluate_pairs(
         if not ok.any():
             continue
         if any_location:
-            common = np.array([float(len(p.location_tags & locations[s])) for s in ss], dtype=np.float64)
+            common = np.array(
+                [float(len(p.location_tags & locations[s])) for s in ss], dtype=np.float64
+            )
         else:
             common = np.zeros(len(ss), dtype=np.float64)
-        scores = _pair_scores(stats, metrics.node_components(p), metrics.node_components(new_p), old_rows, new_rows,
-                              s_idx, new_failn1, n1_count, new_rmem, t_mem, common)
+        scores = _pair_scores(
+            stats,
+            metrics.node_components(p),
+            metrics.node_components(new_p),
+            old_rows,
+            new_rows,
+            s_idx,
+            new_failn1,
+            n1_count,
+            new_rmem,
+            t_mem,
+            common,
+        )
         valid_idx = np.flatnonzero(ok)
         allocs += len(valid_idx)
         sub = scores[valid_idx]
@@ -206,7 +223,7 @@ def _pair_scores(
             x_p = p_old[k]
             y_p: F64 | float = p_new[k]  # type: ignore[assignment]
             if k == _LOCATION:
-                y_p = np.float64(y_p) + common  # type: ignore[operator]
+                y_p = np.float64(y_p) + common
             x_s = old_rows[k][s_idx]
             if k == _N1:
                 y_s: F64 = np.where(new_failn1, n1_count[s_idx], 0.0)

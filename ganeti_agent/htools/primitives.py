@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ganeti_agent.htools import instance as I
+from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import metrics
-from ganeti_agent.htools import node as N
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.instance import NO_SECONDARY, Instance
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.types import FailMode
@@ -36,14 +36,16 @@ class Solution:
     best: Candidate | None = None
 
 
-def allocate_on_single(nodes: list[Node], inst: Instance, pdx: int, force: bool) -> Candidate | FailMode:
+def allocate_on_single(
+    nodes: list[Node], inst: Instance, pdx: int, force: bool
+) -> Candidate | FailMode:
     """``allocateOnSingle``: place ``inst`` on node ``pdx`` alone; score afresh."""
     target = nodes[pdx]
     new_inst = dataclasses.replace(inst, pnode=pdx, snode=NO_SECONDARY)
-    err = I.matches_policy(inst, target.ipolicy, target.excl_stor)
+    err = hinst.matches_policy(inst, target.ipolicy, target.excl_stor)
     if err is not None:
         return err
-    new_p = N.add_pri(target, inst, force)
+    new_p = hnode.add_pri(target, inst, force)
     if isinstance(new_p, FailMode):
         return new_p
     new_nodes = list(nodes)
@@ -52,7 +54,9 @@ def allocate_on_single(nodes: list[Node], inst: Instance, pdx: int, force: bool)
 
 
 def collection_to_solution(
-    failures: list[FailMode], candidates: list[Candidate], is_good: Callable[[Candidate], bool] | None
+    failures: list[FailMode],
+    candidates: list[Candidate],
+    is_good: Callable[[Candidate], bool] | None,
 ) -> Solution:
     """``collectionToSolution``: the best candidate that passes ``is_good``.
 

@@ -6,7 +6,7 @@ import math
 import re
 from fractions import Fraction
 
-from ganeti_agent.htools import node as N
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.hsread import read_int, sep_split
 from ganeti_agent.htools.loader import ClusterData
@@ -76,22 +76,43 @@ def parse_desc(desc: str) -> tuple[AllocPolicy, int, int, int, int, int, bool]:
         apol = _ABBREV[policy]
     else:
         raise LoadError(f"Cannot parse AllocPolicy abbreviation '{policy}'")
-    return (apol, read_int("node count", count), _annotated("disk size", disk),
-            _annotated("memory size", mem), read_int("cpu count", cpu),
-            read_int("spindles", spindles), _read_bool("exclusive storage", excl))
+    return (
+        apol,
+        read_int("node count", count),
+        _annotated("disk size", disk),
+        _annotated("memory size", mem),
+        read_int("cpu count", cpu),
+        read_int("spindles", spindles),
+        _read_bool("exclusive storage", excl),
+    )
 
 
 def parse_data(descs: list[str]) -> ClusterData:
     """One group per description, nodes ``node-GG-NNN``, no instances."""
     groups: dict[int, Group] = {}
-    nodes: list[N.Node] = []
+    nodes: list[hnode.Node] = []
     for gidx, desc in enumerate(descs, start=1):
         apol, count, disk, mem, cpu, spindles, excl = parse_desc(desc)
         for pos in range(1, count + 1):
-            node = N.create(f"node-{gidx:02d}-{pos:03d}", float(mem), 0, mem, float(disk), disk,
-                            float(cpu), 1, False, spindles, 0, gidx, excl)
+            node = hnode.create(
+                f"node-{gidx:02d}-{pos:03d}",
+                float(mem),
+                0,
+                mem,
+                float(disk),
+                disk,
+                float(cpu),
+                1,
+                False,
+                spindles,
+                0,
+                gidx,
+                excl,
+            )
             node.is_master = gidx == 1 and pos == 1
             node.idx = len(nodes)
             nodes.append(node)
-        groups[gidx] = Group(name=f"group-{gidx:02d}", uuid=f"fake-uuid-{gidx:02d}", alloc_policy=apol, idx=gidx)
+        groups[gidx] = Group(
+            name=f"group-{gidx:02d}", uuid=f"fake-uuid-{gidx:02d}", alloc_policy=apol, idx=gidx
+        )
     return ClusterData(groups, nodes, [])

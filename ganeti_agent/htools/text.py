@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from ganeti_agent.htools import instance as I
-from ganeti_agent.htools import node as N
+from ganeti_agent.htools import instance as hinst
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.hsformat import fixed
-from ganeti_agent.htools.hsread import comma_split, hs_show_list, hs_show_str, read_double, read_int, sep_split
+from ganeti_agent.htools.hsread import (
+    comma_split,
+    hs_show_list,
+    hs_show_str,
+    read_double,
+    read_int,
+    sep_split,
+)
 from ganeti_agent.htools.instance import NO_SECONDARY, Disk, Instance
 from ganeti_agent.htools.loader import ClusterData, lookup_group, lookup_node
 from ganeti_agent.htools.node import Node
@@ -54,8 +61,13 @@ def load_group(fields: list[str]) -> tuple[str, Group]:
         raise LoadError(f"Invalid/incomplete group data: '{hs_show_list(fields)}'")
     name, uuid, policy, tags, nets = fields[:5]
     apol = _alloc_policy(policy)
-    group = Group(name=name, uuid=uuid, alloc_policy=apol,  # type: ignore[arg-type]
-                  networks=tuple(comma_split(nets)), tags=tuple(comma_split(tags)))
+    group = Group(
+        name=name,
+        uuid=uuid,
+        alloc_policy=apol,  # type: ignore[arg-type]
+        networks=tuple(comma_split(nets)),
+        tags=tuple(comma_split(tags)),
+    )
     return uuid, group
 
 
@@ -67,10 +79,12 @@ def load_node(groups_by_uuid: dict[str, int], fields: list[str]) -> tuple[str, N
         fields = fields + _NODE_DEFAULTS[len(fields) - 9 :]
     if len(fields) < 15:
         raise LoadError(f"Invalid/incomplete node data: '{hs_show_list(fields)}'")
-    name, tm, nm, fm, td, fd, tc, fo, gu, spindles, tags, excl, free_sp, nos_cpu, speed = fields[:15]
+    name, tm, nm, fm, td, fd, tc, fo, gu, spindles, tags, excl, free_sp, nos_cpu, speed = fields[
+        :15
+    ]
     gdx = lookup_group(groups_by_uuid, name, gu)
     if "?" in (tm, nm, fm, td, fd, tc):
-        return name, N.create(name, 0.0, 0, 0, 0.0, 0, 0.0, 0, True, 0, 0, gdx, False)
+        return name, hnode.create(name, 0.0, 0, 0, 0.0, 0, 0.0, 0, True, 0, 0, gdx, False)
     vtags = tuple(comma_split(tags))
     vtm = read_double(name, tm)
     vnm = read_int(name, nm)
@@ -84,8 +98,9 @@ def load_node(groups_by_uuid: dict[str, int], fields: list[str]) -> tuple[str, N
     vfree_sp = read_int(name, free_sp)
     if excl not in ("Y", "N"):
         raise LoadError(f"Invalid exclusive_storage value for node '{name}': {excl}")
-    node = N.create(name, vtm, vnm, vfm, vtd, vfd, vtc, vnc, fo == "Y", vspindles, vfree_sp, gdx,
-                    excl == "Y")
+    node = hnode.create(
+        name, vtm, vnm, vfm, vtd, vfd, vtc, vnc, fo == "Y", vspindles, vfree_sp, gdx, excl == "Y"
+    )
     node.tags = vtags
     node.t_cpu_speed = vspeed
     node.is_master = fo == "M"
@@ -100,7 +115,9 @@ def load_inst(nodes_by_name: dict[str, int], fields: list[str]) -> tuple[str, In
         fields = fields + _INST_DEFAULTS[len(fields)]
     if len(fields) < 13:
         raise LoadError(f"Invalid/incomplete instance data: '{hs_show_list(fields)}'")
-    name, mem, dsk, vcpus, status, auto_bal, pnode, snode, dt, tags, su, spindles, forth = fields[:13]
+    name, mem, dsk, vcpus, status, auto_bal, pnode, snode, dt, tags, su, spindles, forth = fields[
+        :13
+    ]
     pidx = lookup_node(nodes_by_name, name, pnode)
     sidx = NO_SECONDARY if snode == "" else lookup_node(nodes_by_name, name, snode)
     vmem = read_int(name, mem)
@@ -111,14 +128,28 @@ def load_inst(nodes_by_name: dict[str, int], fields: list[str]) -> tuple[str, In
     if auto_bal not in ("Y", "N"):
         raise LoadError(f"Invalid auto_balance value '{auto_bal}' for instance {name}")
     if dt not in DISK_TEMPLATES:
-        raise LoadError(f"Instance {name}: Invalid string value for type DiskTemplate: {hs_show_str(dt)}")
+        raise LoadError(
+            f"Instance {name}: Invalid string value for type DiskTemplate: {hs_show_str(dt)}"
+        )
     spindle_use = read_int(name, su)
     vspindles = None if spindles == "-" else read_int(name, spindles)
     if forth not in ("Y", "N"):
         raise LoadError(f"Invalid forthcoming value '{forth}' for instance {name}")
-    inst = I.create(name, vmem, dsize, (Disk(dsize, vspindles),), vvcpus, status,
-                    tuple(comma_split(tags)), auto_bal == "Y", pidx, sidx, dt, spindle_use,
-                    forth == "Y")
+    inst = hinst.create(
+        name,
+        vmem,
+        dsize,
+        (Disk(dsize, vspindles),),
+        vvcpus,
+        status,
+        tuple(comma_split(tags)),
+        auto_bal == "Y",
+        pidx,
+        sidx,
+        dt,
+        spindle_use,
+        forth == "Y",
+    )
     if inst.has_secondary and sidx == pidx:
         raise LoadError(f"Instance {name} has same primary and secondary node - {pnode}")
     return name, inst
@@ -146,17 +177,25 @@ def load_ipolicy(fields: list[str]) -> tuple[str, IPolicy]:
     if len(specs) % 2:
         raise LoadError(f"Odd number of min/max specs for {owner}")
     minmax = tuple(
-        MinMaxISpecs(load_ispec(owner + "/minspec", comma_split(specs[k])),
-                     load_ispec(owner + "/maxspec", comma_split(specs[k + 1])))
+        MinMaxISpecs(
+            load_ispec(owner + "/minspec", comma_split(specs[k])),
+            load_ispec(owner + "/maxspec", comma_split(specs[k + 1])),
+        )
         for k in range(0, len(specs), 2)
     )
     dts = tuple(_disk_template(t) for t in comma_split(templates))
-    return owner, IPolicy(minmax=minmax, std=stdspec, disk_templates=dts,
-                          vcpu_ratio=read_double(owner + "/vcpu_ratio", vcpu_ratio),
-                          spindle_ratio=read_double(owner + "/spindle_ratio", spindle_ratio))
+    return owner, IPolicy(
+        minmax=minmax,
+        std=stdspec,
+        disk_templates=dts,
+        vcpu_ratio=read_double(owner + "/vcpu_ratio", vcpu_ratio),
+        spindle_ratio=read_double(owner + "/spindle_ratio", spindle_ratio),
+    )
 
 
-def _load_tabular(lines: list[str], convert: Callable[[list[str]], tuple[str, T]]) -> tuple[dict[str, int], list[T]]:
+def _load_tabular(
+    lines: list[str], convert: Callable[[list[str]], tuple[str, T]]
+) -> tuple[dict[str, int], list[T]]:
     names: dict[str, int] = {}
     items: list[T] = []
     for pos, line in enumerate(lines):
@@ -185,7 +224,9 @@ def parse_data(text: str) -> ClusterData:
     """``parseData``: the cluster as written in the file, before merging."""
     sections = _sections(text)
     if len(sections) < 4:
-        raise LoadError(f"Invalid format of the input file: {len(sections)} sections instead of 4 or more")
+        raise LoadError(
+            f"Invalid format of the input file: {len(sections)} sections instead of 4 or more"
+        )
     glines, nlines, ilines, ctags = sections[:4]
     pollines = sections[4] if len(sections) > 4 else []
     ktg, groups = _load_tabular(glines, load_group)
@@ -219,14 +260,33 @@ def _show_double_ratio(value: float) -> str:
 
 
 def serialize_ispec(spec: ISpec) -> str:
-    return ",".join(str(v) for v in (spec.mem, spec.cpu, spec.disk_size, spec.disk_count,
-                                      spec.nic_count, spec.spindle_use))
+    return ",".join(
+        str(v)
+        for v in (
+            spec.mem,
+            spec.cpu,
+            spec.disk_size,
+            spec.disk_count,
+            spec.nic_count,
+            spec.spindle_use,
+        )
+    )
 
 
 def serialize_ipolicy(owner: str, pol: IPolicy) -> str:
-    minmax = ";".join(serialize_ispec(m.min_spec) + ";" + serialize_ispec(m.max_spec) for m in pol.minmax)
-    return "|".join([owner, serialize_ispec(pol.std), minmax, ",".join(pol.disk_templates),
-                     _show_double_ratio(pol.vcpu_ratio), _show_double_ratio(pol.spindle_ratio)])
+    minmax = ";".join(
+        serialize_ispec(m.min_spec) + ";" + serialize_ispec(m.max_spec) for m in pol.minmax
+    )
+    return "|".join(
+        [
+            owner,
+            serialize_ispec(pol.std),
+            minmax,
+            ",".join(pol.disk_templates),
+            _show_double_ratio(pol.vcpu_ratio),
+            _show_double_ratio(pol.spindle_ratio),
+        ]
+    )
 
 
 def _c_fixed6(value: float) -> str:
@@ -240,7 +300,8 @@ def serialize_cluster(data: ClusterData) -> str:
     """``serializeCluster``: the text that ``-S`` writes."""
     groups = sorted(data.groups.values(), key=lambda g: g.idx)
     gdata = "".join(
-        f"{g.name}|{g.uuid}|{g.alloc_policy.name}|{','.join(g.tags)}|{','.join(g.networks)}\n" for g in groups
+        f"{g.name}|{g.uuid}|{g.alloc_policy.name}|{','.join(g.tags)}|{','.join(g.networks)}\n"
+        for g in groups
     )
     ndata = ""
     for n in data.nodes:

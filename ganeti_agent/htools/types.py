@@ -28,16 +28,38 @@ class AllocPolicy(enum.IntEnum):
     unallocable = 2
 
 
-ALLOC_POLICY_RAW = {"preferred": AllocPolicy.preferred, "last_resort": AllocPolicy.last_resort,
-                    "unallocable": AllocPolicy.unallocable}
+ALLOC_POLICY_RAW = {
+    "preferred": AllocPolicy.preferred,
+    "last_resort": AllocPolicy.last_resort,
+    "unallocable": AllocPolicy.unallocable,
+}
 
 # Ganeti's DiskTemplate in its Enum order (minBound..maxBound).
-DISK_TEMPLATES = ("diskless", "file", "sharedfile", "plain", "blockdev", "drbd", "rbd", "ext", "gluster")
+DISK_TEMPLATES = (
+    "diskless",
+    "file",
+    "sharedfile",
+    "plain",
+    "blockdev",
+    "drbd",
+    "rbd",
+    "ext",
+    "gluster",
+)
 LOCAL_STORAGE = frozenset({"drbd", "plain"})
 MOVABLE_TEMPLATES = frozenset({"drbd", "blockdev", "sharedfile", "gluster", "rbd", "ext"})
 
-INSTANCE_STATUSES = ("ADMIN_down", "ADMIN_offline", "ERROR_down", "ERROR_up", "ERROR_nodedown",
-                     "ERROR_nodeoffline", "running", "USER_down", "ERROR_wrongnode")
+INSTANCE_STATUSES = (
+    "ADMIN_down",
+    "ADMIN_offline",
+    "ERROR_down",
+    "ERROR_up",
+    "ERROR_nodedown",
+    "ERROR_nodeoffline",
+    "running",
+    "USER_down",
+    "ERROR_wrongnode",
+)
 RUNNING_STATUSES = frozenset({"running", "ERROR_up"})
 NO_MEMORY_STATUSES = frozenset({"ADMIN_down", "ADMIN_offline", "ERROR_down", "USER_down"})
 

@@ -24,8 +24,20 @@ def test_every_hspace_golden_case_matches() -> None:
         pytest.skip("the ganeti-hspace console script is not installed next to this Python")
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     result = subprocess.run(
-        [sys.executable, str(COMPARE), "--tool", "hspace", "--hspace", "ganeti-hspace", "--timeout", "300"],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            str(COMPARE),
+            "--tool",
+            "hspace",
+            "--hspace",
+            "ganeti-hspace",
+            "--timeout",
+            "300",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     failed = re.findall(r"^MISMATCH (\S+)", result.stdout, re.MULTILINE)
     assert failed == [], f"hspace golden cases that differ: {failed}\n{result.stdout[-3000:]}"

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 from ganeti_agent.htools import metrics, simu, text
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.cluster import AllocOptions, gen_alloc_nodes, try_alloc
 from ganeti_agent.htools.hsformat import fixed, fixed_shortest, show_double
 from ganeti_agent.htools.hspace import inst_from_spec
+from ganeti_agent.htools.instance import Instance
 from ganeti_agent.htools.loader import merge_data, update_missing
 from ganeti_agent.htools.pairs import evaluate_pairs
 from ganeti_agent.htools.primitives import Candidate
-from ganeti_agent.htools import node as N
 from ganeti_agent.htools.types import FailMode, LoadError, RSpec
 
 TWO_NODES = (
@@ -29,14 +30,14 @@ TWO_NODES = (
 )
 
 
-def _load(data: str) -> tuple[list[N.Node], list[object]]:
+def _load(data: str) -> tuple[list[hnode.Node], list[object]]:
     merged = merge_data(text.parse_data(data))
     _, nodes = update_missing(merged.nodes, merged.instances)
     return nodes, merged.instances  # type: ignore[return-value]
 
 
 def test_text_loader_fills_defaults_and_accounts_memory() -> None:
-    nodes, instances = _load(TWO_NODES)
+    nodes, _instances = _load(TWO_NODES)
     assert [n.alias for n in nodes] == ["node-1", "node-2"]
     second = nodes[1]
     assert second.i_mem == 512 and second.x_mem == 0 and second.plist == (0,)
@@ -49,7 +50,7 @@ def test_text_loader_fills_defaults_and_accounts_memory() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("g|u|preferred\n\n\n\n", "Invalid/incomplete group data: '[\"g\",\"u\",\"preferred\"]'"),
+        ("g|u|preferred\n\n\n\n", 'Invalid/incomplete group data: \'["g","u","preferred"]\''),
         ("g|u|sometimes||\n\n\n\n", 'Invalid string value for type AllocPolicy: "sometimes"'),
         ("g|u|preferred||\n\nn|1|0|1|1|1|1|N|nope\n\n\n", "Unknown group 'nope' for node n"),
         ("g|u|preferred||\n\nn|x|0|1|1|1|1|N|u\n\n\n", "n: cannot parse string 'x'"),
@@ -86,11 +87,13 @@ def test_score_of_two_nodes_by_hand() -> None:
 def test_haskell_number_formatting() -> None:
     assert fixed(0.125, 2) == "0.12"  # GHC rounds the shortest digits half to even
     assert fixed(0.0703264549, 8) == "0.07032645"
-    assert show_double(0.75) == "0.75" and show_double(0.0) == "0.0" and show_double(0.01) == "1.0e-2"
+    assert (
+        show_double(0.75) == "0.75" and show_double(0.0) == "0.0" and show_double(0.01) == "1.0e-2"
+    )
     assert fixed_shortest(1.0) == "1.0"
 
 
-def _scalar_pair_scores(nodes: list[N.Node], inst: object) -> dict[tuple[int, int], float]:
+def _scalar_pair_scores(nodes: list[hnode.Node], inst: Instance) -> dict[tuple[int, int], float]:
     import dataclasses
 
     stats = metrics.cluster_statistics(nodes)
@@ -99,9 +102,9 @@ def _scalar_pair_scores(nodes: list[N.Node], inst: object) -> dict[tuple[int, in
         for s in nodes:
             if p.idx == s.idx:
                 continue
-            placed = dataclasses.replace(inst, pnode=p.idx, snode=s.idx)  # type: ignore[type-var]
-            new_p = N.add_pri(p, placed)
-            new_s = N.add_sec(s, placed, p.idx)
+            placed = dataclasses.replace(inst, pnode=p.idx, snode=s.idx)
+            new_p = hnode.add_pri(p, placed)
+            new_s = hnode.add_sec(s, placed, p.idx)
             if isinstance(new_p, FailMode) or isinstance(new_s, FailMode):
                 continue
             upd = metrics.update_statistics(metrics.update_statistics(stats, p, new_p), s, new_s)
@@ -117,14 +120,16 @@ def test_array_scores_are_the_scalar_doubles() -> None:
     opts = AllocOptions(capacity=False)
     instances: list[object] = []
     pairs_spec = gen_alloc_nodes(data.groups, nodes, 2, True)
-    for step in range(3):
+    for _step in range(3):
         result = try_alloc(opts, nodes, instances, inst, pairs_spec)  # type: ignore[arg-type]
         assert isinstance(result.best, Candidate)
         nodes = result.best.nodes
         instances.append(result.best.inst)
     expected = _scalar_pair_scores(nodes, inst)
     pairs = [(p.idx, [s.idx for s in nodes if s.idx != p.idx]) for p in nodes]
-    found = evaluate_pairs(nodes, metrics.cluster_statistics(nodes), inst, pairs, False, want_all=True)
+    found = evaluate_pairs(
+        nodes, metrics.cluster_statistics(nodes), inst, pairs, False, want_all=True
+    )
     assert found.valid is not None and len(found.valid) == len(expected)
     for pdx, sdx, score in found.valid:
         assert score == expected[(pdx, sdx)]  # bit for bit, not approximately
@@ -137,7 +142,12 @@ def test_array_scores_are_the_scalar_doubles() -> None:
 def test_allocation_failure_reasons_are_counted_per_pair() -> None:
     data = merge_data(simu.parse_data(["p,3,1T,4g,8"]))
     inst = inst_from_spec(RSpec(cpu=1, mem=8192, dsk=1024, spn=1), "drbd", 1)
-    result = try_alloc(AllocOptions(capacity=False), data.nodes, [], inst,
-                       gen_alloc_nodes(data.groups, data.nodes, 2, True))
+    result = try_alloc(
+        AllocOptions(capacity=False),
+        data.nodes,
+        [],
+        inst,
+        gen_alloc_nodes(data.groups, data.nodes, 2, True),
+    )
     assert result.best is None
     assert result.failures == {FailMode.FailMem: 6}  # 3 primaries x 2 secondaries
