@@ -8,7 +8,10 @@ Ganeti's mond; basic authentication without TLS sends passwords in clear text.
 
 bcrypt is slow on purpose (hundreds of milliseconds), so hashes are checked in a
 thread, and a password that matched once is remembered as a keyed digest for the
-life of the process, so a Prometheus scraping every few seconds costs nothing.
+life of the process, so a Prometheus scraping every few seconds costs nothing. An
+unknown user name costs the same check (against another user's hash, whose answer is
+ignored), so timing does not tell which names exist. bcrypt reads at most 72 bytes:
+longer passwords are refused by ``hash-password`` and answered 401 by the API.
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ from twisted.web.resource import IResource
 from zope.interface import implementer
 
 from ganeti_agent.settings import AgentSettings, SettingsError
+from ganeti_agent.tls_guard import TLS_EXTRA_HINT
+from ganeti_agent.web import REQUEST_TIMEOUT
 
 DEFAULT_REALM = "ganeti-agent"
+#: bcrypt's limit; longer passwords were silently cut by older versions, refused by newer.
+MAX_PASSWORD_BYTES = 72
 BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 
 
@@ -46,6 +53,7 @@ class AccessSettings:
     users: Mapping[str, bytes] | None = None
     realm: str = DEFAULT_REALM
     notes: tuple[str, ...] = field(default=())
+    request_timeout: float = REQUEST_TIMEOUT
 
 
 def split_endpoints(value: str) -> list[str]:
@@ -70,7 +78,19 @@ def access_settings(
     realm = settings.get("agent", "auth-realm", DEFAULT_REALM)
     users = load_users(users_file) if users_file else None
     notes = _notes(descriptions, users)
-    return AccessSettings(tuple(descriptions), users, realm, notes)
+    timeout = request_timeout(settings.get("agent", "request-timeout", str(REQUEST_TIMEOUT)))
+    return AccessSettings(tuple(descriptions), users, realm, notes, timeout)
+
+
+def request_timeout(raw: str) -> float:
+    """``[agent] request-timeout``: seconds, more than 0."""
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise SettingsError(f"[agent] request-timeout: expected seconds above 0, got {raw!r}")
+    return seconds
 
 
 def _notes(descriptions: Iterable[str], users: Mapping[str, bytes] | None) -> tuple[str, ...]:
@@ -83,6 +103,10 @@ def check_endpoint(description: str, reactor: Any) -> None:
     """Refuse an endpoint string Twisted cannot use (syntax, unreadable TLS files)."""
     try:
         endpoints.serverFromString(reactor, description)
+    except ImportError as exc:
+        if description.startswith("ssl:"):
+            raise SettingsError(f"{TLS_EXTRA_HINT} ({exc})") from None
+        raise SettingsError(f"invalid listen endpoint {description!r}: {exc}") from None
     except Exception as exc:
         raise SettingsError(f"invalid listen endpoint {description!r}: {exc}") from None
 
@@ -114,9 +138,18 @@ def load_users(path: str) -> dict[str, bytes]:
     return users
 
 
+class PasswordTooLong(ValueError):
+    """bcrypt would refuse (or, before bcrypt 4.1, silently cut) the password."""
+
+
 def hash_password(password: str, rounds: int = 12) -> str:
     """A bcrypt hash for the users file."""
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds)).decode("ascii")
+    encoded = password.encode("utf-8")
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        raise PasswordTooLong(
+            f"the password has {len(encoded)} bytes; bcrypt uses at most {MAX_PASSWORD_BYTES}"
+        )
+    return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds)).decode("ascii")
 
 
 Verifier = Callable[[bytes, bytes], Deferred[bool]]
@@ -135,6 +168,7 @@ class BcryptChecker:
     def __init__(self, users: Mapping[str, bytes], verify: Verifier = _threaded_verify) -> None:
         self.users = dict(users)
         self.verify = verify
+        self._decoy = next(iter(self.users.values()), None)
         self._key = os.urandom(32)
         self._verified: dict[str, bytes] = {}
 
@@ -145,8 +179,8 @@ class BcryptChecker:
         username = creds.username.decode("utf-8", "replace")
         password: bytes = creds.password
         hashed = self.users.get(username)
-        if hashed is None:
-            return fail(error.UnauthorizedLogin())
+        if hashed is None or len(password) > MAX_PASSWORD_BYTES:
+            return self._refuse_as_slowly(password)
         digest = self._digest(password)
         remembered = self._verified.get(username)
         if remembered is not None and hmac.compare_digest(remembered, digest):
@@ -159,6 +193,17 @@ class BcryptChecker:
             return bytes(creds.username)
 
         return self.verify(password, hashed).addCallback(checked)
+
+    def _refuse_as_slowly(self, password: bytes) -> Deferred[bytes | tuple[()]]:
+        """401 after the cost of a real check, so its timing tells nothing."""
+        if self._decoy is None:
+            return fail(error.UnauthorizedLogin())
+
+        def refuse(_: object) -> bytes | tuple[()]:
+            raise error.UnauthorizedLogin()
+
+        checked = self.verify(password[:MAX_PASSWORD_BYTES], self._decoy)
+        return checked.addBoth(refuse)
 
 
 @implementer(IRealm)

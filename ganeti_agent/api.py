@@ -15,7 +15,9 @@ from urllib.parse import unquote_to_bytes
 from klein import Klein
 from twisted.internet.defer import Deferred
 from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
+from werkzeug.exceptions import HTTPException
 
 from ganeti_agent.framework import CollectedReport, CollectorSet, ManagedCollector
 from ganeti_agent.report import (
@@ -29,6 +31,7 @@ API_VERSIONS = [1]
 ALLOWED_METHODS = (b"GET", b"HEAD")
 NOT_FOUND = b"Resource not found"
 NO_REPORT = b"Unable to produce a report for the requested resource"
+BAD_REQUEST = b"Bad request"
 JSON_TYPE = b"application/json"
 TEXT_TYPE = b"text/plain; charset=utf-8"
 
@@ -66,6 +69,46 @@ def _with_length(request: Request, body: bytes) -> bytes:
     return body
 
 
+def _decodable(text: bytes) -> bool:
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class GuardedResource(Resource):
+    """Klein's resource, with the requests it cannot route answered ``400`` here.
+
+    Klein logs a traceback for a path or Host that is not UTF-8, and werkzeug refuses
+    a Host that is not a valid IDNA name (``a..b``, a label over 63 characters) with an
+    exception that becomes a 500 and a critical traceback. Neither is worth more than
+    the access-log line of its 400.
+    """
+
+    isLeaf = True
+
+    def __init__(self, routed: IResource) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.routed = routed
+
+    def render(self, request: Request) -> bytes | int:
+        path = b"/".join(request.prepath + request.postpath)  # type: ignore[operator]
+        if not (_decodable(path) and _decodable(request.getRequestHostname())):
+            return _bad_request(request)
+        try:
+            answer: bytes | int = self.routed.render(request)
+        except HTTPException:
+            return _bad_request(request)
+        return answer
+
+
+def _bad_request(request: Request) -> bytes:
+    request.setResponseCode(400)
+    request.setHeader(b"Content-Type", TEXT_TYPE)
+    return _with_length(request, BAD_REQUEST)
+
+
 class MonitoringAPI:
     """Klein application serving Ganeti's monitoring protocol from a CollectorSet."""
 
@@ -75,8 +118,9 @@ class MonitoringAPI:
         self.collectors = collectors
         self.extra_routes: dict[str, ExtraRoute] = {}
 
-    def resource(self):  # type: ignore[no-untyped-def]
-        return self.app.resource()
+    def resource(self) -> IResource:
+        routed: IResource = self.app.resource()
+        return GuardedResource(routed)
 
     @app.route("/", branch=True, methods=None)
     def dispatch(self, request: Request) -> bytes | Deferred[bytes]:

@@ -9,6 +9,7 @@ collectors. A failing collector therefore never fails a request for the others.
 from __future__ import annotations
 
 import enum
+import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -256,6 +257,7 @@ class ManagedCollector:
         self._availability: tuple[float, bool] | None = None
         self._samples_taken = 0
         self._samples_reported = -1
+        self.sampling_wanted: Callable[[], bool] = lambda: True
 
     @property
     def name(self) -> str:
@@ -380,6 +382,8 @@ class ManagedCollector:
         assert isinstance(self.collector, StatefulCollector)
         if self.settings.enabled is Enablement.AUTO and not self.available():
             return succeed(None)
+        if not self.sampling_wanted():  # inactive in the cluster: samples kept, as in mond
+            return succeed(None)
         timeout = self.settings.timeout
         attempt: Deferred[None] = as_deferred(self.collector.sample)
         attempt.addTimeout(timeout, self.clock)
@@ -457,9 +461,15 @@ class CollectorSet:
         return self._by_name.get(name)
 
     def start(self) -> None:
+        """Start sampling; a collector inactive in the cluster skips its samples meanwhile."""
         for managed in self.managed:
             if managed.settings.enabled is not Enablement.NO:
+                managed.sampling_wanted = functools.partial(self._cluster_active, managed.name)
                 managed.start()
+
+    def _cluster_active(self, name: str) -> bool:
+        cluster_activation = self.activation() if self.activation is not None else None
+        return cluster_activation is None or cluster_activation.get(name, True)
 
     def stop(self) -> None:
         for managed in self.managed:

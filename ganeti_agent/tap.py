@@ -6,6 +6,10 @@ here from the configuration file and the options, which win over the file.
 
 from __future__ import annotations
 
+# isort: off
+import ganeti_agent.tls_guard  # noqa: F401 (first: one line, not a traceback, on a half TLS)
+
+# isort: on
 import socket
 import time
 from typing import Any
@@ -171,7 +175,7 @@ def makeService(options: Options) -> IService:
     CollectorService(collectors).setServiceParent(top)  # type: ignore[no-untyped-call]
     log_requests = options["log-requests"] or settings.get_bool("agent", "log-requests", False)
     access = options["access"]
-    site = AgentSite(protect(api.resource(), access), log_requests)  # type: ignore[no-untyped-call]
+    site = AgentSite(protect(api.resource(), access), log_requests, access.request_timeout)
     for note in access.notes:
         log.warn("{note}", note=note)
     for description in access.listen:

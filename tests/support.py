@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -18,13 +19,34 @@ SHARED = (REPO / ".." / "shared").resolve()
 GANETI_FIXTURES = SHARED / "fixtures" / "ganeti"
 GOLDEN = SHARED / "fixtures" / "golden"
 
+#: Every skip for a missing part of ../shared starts with this text; under
+#: ``GANETI_AGENT_REQUIRE_SHARED=1`` (set by ``.ci/run``) tests/conftest.py turns
+#: such skips into failures, so CI cannot go green on a checkout without the fixtures.
+SHARED_MISSING = "../shared is incomplete:"
+REQUIRE_SHARED_VARIABLE = "GANETI_AGENT_REQUIRE_SHARED"
+
+
+def shared_required() -> bool:
+    """Whether a missing shared fixture fails the run instead of skipping a test."""
+    return os.environ.get(REQUIRE_SHARED_VARIABLE) == "1"
+
+
+def shared_missing_reason(relative: str) -> str:
+    """The skip reason for a missing ``../shared/<relative>``, recognised by conftest."""
+    return f"{SHARED_MISSING} {relative} is not available in this checkout"
+
+
+def shared_path(relative: str) -> Path:
+    """``../shared/<relative>``, or skip the test saying which file is missing."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(shared_missing_reason(relative))
+    return path
+
 
 def shared_fixture(name: str) -> Path:
     """A file of ../shared/fixtures/ganeti, or skip the test saying why."""
-    path = GANETI_FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"../shared/fixtures/ganeti/{name} is not available in this checkout")
-    return path
+    return shared_path(f"fixtures/ganeti/{name}")
 
 
 AsyncTest = TypeVar("AsyncTest", bound=Callable[..., Coroutine[Any, Any, None]])

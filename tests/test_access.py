@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
+import socket
+import ssl
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,14 +24,18 @@ from twisted.internet import endpoints
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.ssl import Certificate, optionsForClientTLS
+from twisted.internet.threads import deferToThread
+from twisted.logger import LogEvent
 from twisted.python import usage
 from twisted.web.client import Agent
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
 from ganeti_agent.access import (
+    MAX_PASSWORD_BYTES,
     AccessSettings,
     BcryptChecker,
+    PasswordTooLong,
     access_settings,
     hash_password,
     load_users,
@@ -39,7 +48,8 @@ from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.settings import AgentSettings, SettingsError, parse_settings
 from ganeti_agent.tap import Options
 from ganeti_agent.web import AgentSite
-from tests.support import FakeRunner, async_test
+from tests.log_capture import failures, logged_events
+from tests.support import REPO, FakeRunner, async_test
 
 reactor: Any = global_reactor
 
@@ -99,9 +109,11 @@ def api() -> MonitoringAPI:
 class Listening:
     def __init__(self) -> None:
         self.ports: list[Any] = []
+        self.sites: list[AgentSite] = []
 
     async def serve(self, description: str, access: AccessSettings) -> int:
         site = AgentSite(protect(api().resource(), access), False)
+        self.sites.append(site)
         endpoint = endpoints.serverFromString(reactor, description)
         port = await endpoint.listen(site)
         self.ports.append(port)
@@ -192,6 +204,95 @@ async def test_a_verified_password_is_not_hashed_again() -> None:
     assert calls == [b"right", b"wrong"]
 
 
+class Creds:
+    def __init__(self, username: bytes, password: bytes) -> None:
+        self.username, self.password = username, password
+
+
+@async_test
+async def test_unknown_users_and_long_passwords_cost_one_check_and_get_refused() -> None:
+    """Every refusal costs what a wrong password costs, so timing tells no user names."""
+    calls: list[tuple[bytes, bytes]] = []
+
+    def verify(password: bytes, hashed: bytes) -> Deferred[bool]:
+        calls.append((password, hashed))
+        return succeed(True)
+
+    checker = BcryptChecker({"u": b"hash-of-u"}, verify)
+    for name, password in [(b"stranger", b"pw"), (b"u", b"p" * 100), (b"\xff", b"pw")]:
+        with pytest.raises(error.UnauthorizedLogin):
+            await checker.requestAvatarId(Creds(name, password))
+    longest = b"p" * MAX_PASSWORD_BYTES
+    assert calls == [(b"pw", b"hash-of-u"), (longest, b"hash-of-u"), (b"pw", b"hash-of-u")]
+
+
+@async_test
+async def test_a_password_over_72_bytes_is_refused_by_real_bcrypt() -> None:
+    checker = BcryptChecker(users())
+    with pytest.raises(error.UnauthorizedLogin):
+        await checker.requestAvatarId(Creds(b"prometheus", b"scrape me" * 20))
+    assert await checker.requestAvatarId(Creds(b"prometheus", b"scrape me")) == b"prometheus"
+
+
+def test_hash_password_refuses_what_bcrypt_cannot_hash() -> None:
+    with pytest.raises(PasswordTooLong, match="73 bytes; bcrypt uses at most 72"):
+        hash_password("é" * 36 + "x", rounds=4)
+    assert hash_password("x" * 72, rounds=4).startswith("$2b$04$")
+
+
+@pytest.fixture
+def log_events() -> Iterator[list[LogEvent]]:
+    """Everything logged during the test."""
+    with logged_events() as events:
+        yield events
+
+
+def connect(port: int, secure: bool) -> socket.socket:
+    """A connection that has finished its TLS handshake (or TCP's), left open."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if not secure:
+        return raw
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context.wrap_socket(raw)
+
+
+def closed_at_once(port: int, secure: bool) -> bool:
+    """Whether a connection over the cap is closed without an answer."""
+    try:
+        with connect(port, secure) as extra:
+            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            return extra.recv(100) == b""
+    except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+        return True
+
+
+@pytest.mark.parametrize("kind", ["tcp", "ssl"])
+@async_test
+async def test_connections_over_the_cap_are_closed_quietly_on_tcp_and_tls(
+    kind: str,
+    listening: Listening,
+    tls_files: tuple[Path, Path],
+    log_events: list[LogEvent],
+) -> None:
+    secure = kind == "ssl"
+    description = ssl_endpoint(tls_files) if secure else "tcp:0:interface=127.0.0.1"
+    port = await listening.serve(description, AccessSettings(listen=()))
+    [site] = listening.sites
+    site.max_connections = 2
+    held = [await deferToThread(connect, port, secure) for _ in range(2)]
+    try:
+        for _ in range(5):
+            assert await deferToThread(closed_at_once, port, secure)
+    finally:
+        for connection in held:
+            with contextlib.suppress(OSError):
+                connection.close()
+    assert site.refusals.count == 5
+    assert failures(log_events) == []
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -239,6 +340,45 @@ def test_listen_precedence_and_validation(tmp_path: Path, tls_files: tuple[Path,
     assert (
         access_settings(settings(""), [ssl_endpoint(tls_files)], None, default, reactor).notes == ()
     )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf", "nan"])
+def test_request_timeout_must_be_positive_seconds(value: str) -> None:
+    config = settings(f"[agent]\nrequest-timeout = {value}\n")
+    with pytest.raises(SettingsError, match="request-timeout: expected seconds above 0"):
+        access_settings(config, [], None, "tcp:1815", reactor)
+
+
+def test_request_timeout_is_read() -> None:
+    assert access_settings(settings(""), [], None, "tcp:1", reactor).request_timeout == 10
+    configured = settings("[agent]\nrequest-timeout = 2.5\n")
+    assert access_settings(configured, [], None, "tcp:1", reactor).request_timeout == 2.5
+
+
+@pytest.mark.parametrize(
+    ("missing", "kind"),
+    [("OpenSSL", "ssl"), ("service_identity", "ssl"), ("service_identity", "tcp")],
+)
+def test_a_missing_tls_module_is_named_in_one_line(
+    tmp_path: Path, tls_files: tuple[Path, Path], missing: str, kind: str
+) -> None:
+    """twistd where ``import OpenSSL`` or ``import service_identity`` fails: no traceback.
+
+    pyOpenSSL without service_identity breaks every Twisted endpoint, tcp: included.
+    """
+    (tmp_path / "sitecustomize.py").write_text(f"import sys\nsys.modules[{missing!r}] = None\n")
+    twistd = Path(sys.executable).with_name("twistd")
+    endpoint = ssl_endpoint(tls_files) if kind == "ssl" else "tcp:0:interface=127.0.0.1"
+    done = subprocess.run(
+        [str(twistd), "--nodaemon", "--pidfile=", "ganeti-agent", "--no-confd",
+         "--listen", endpoint],
+        env={"PYTHONPATH": f"{tmp_path}:{REPO}", "PATH": "/usr/bin:/bin"},
+        capture_output=True, timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    error_text = done.stderr.decode() + done.stdout.decode()
+    assert done.returncode != 0
+    assert "Traceback" not in error_text
+    assert "install ganeti-agent[tls]" in error_text.strip().splitlines()[-1]
 
 
 def test_auth_without_tls_is_warned_about(tmp_path: Path) -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from ganeti_agent.confd.config import build_config, parse_config
 from ganeti_agent.discovery import file_sd_targets
-from tests.support import GANETI_FIXTURES
+from tests.support import shared_fixture
 
 GROUP_A, GROUP_B = "g-aaaa", "g-bbbb"
 
@@ -67,9 +65,7 @@ def test_addresses_ports_and_offline_nodes() -> None:
 
 
 def test_a_real_ganeti_configuration() -> None:
-    path = GANETI_FIXTURES / "cluster_config_3.0.json"
-    if not path.exists():
-        pytest.skip("../shared/fixtures/ganeti/cluster_config_3.0.json is not available")
+    path = shared_fixture("cluster_config_3.0.json")
     groups = file_sd_targets(parse_config(path.read_bytes()), include_offline=True)
     assert len(groups) == len(json.loads(path.read_text())["nodes"])
     assert {g["labels"]["ganeti_node_role"] for g in groups} >= {"master"}  # type: ignore[index]

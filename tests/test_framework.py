@@ -227,6 +227,22 @@ class CollectorSetTests(SynchronousTestCase):
         activation["scripted"] = False
         self.assertEqual([m.name for m in collectors.active()], ["failing"])
 
+    def test_inactive_stateful_collector_is_not_sampled_and_keeps_its_samples(self) -> None:
+        """As mond 3.0.2's collection loop, which samples only active collectors."""
+        sampling = Sampling(context(self.clock, sampling=CollectorSettings(interval=5)))
+        activation = {"sampling": True}
+        collectors = CollectorSet([sampling], self.clock, lambda: 0.0, lambda: activation)
+        collectors.start()
+        self.assertEqual(sampling.samples, 1)
+        activation["sampling"] = False
+        self.clock.advance(5)
+        self.clock.advance(5)
+        self.assertEqual(sampling.samples, 1)
+        activation["sampling"] = True
+        self.clock.advance(5)
+        self.assertEqual(sampling.samples, 2)
+        collectors.stop()
+
     def test_find_needs_matching_category(self) -> None:
         collectors = CollectorSet([Scripted(context(self.clock))], self.clock, lambda: 0.0)
         self.assertIsNotNone(collectors.find(Category.STORAGE, "scripted"))

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ganeti_agent import __version__
-from ganeti_agent.access import hash_password
+from ganeti_agent.access import PasswordTooLong, hash_password
 from ganeti_agent.discovery import ADDRESS_KINDS, DEFAULT_PORT, file_sd_targets
 from ganeti_agent.nagios import PluginState, Verdict, evaluate, select, unknown
 from ganeti_agent.paths import GanetiPaths
@@ -199,19 +199,38 @@ def _tls_context(arguments: argparse.Namespace) -> ssl.SSLContext | None:
 
 
 def hash_password_command(arguments: argparse.Namespace) -> int:
-    """Reads the password twice on a terminal, once from a pipe."""
+    """Reads the password twice on a terminal, once from a pipe.
+
+    Ctrl-D and Ctrl-C at a prompt end it with one line, as a refusal does.
+    """
     if ":" in arguments.user or not arguments.user:
         return _fail("a user name must be non-empty and must not contain ':'")
-    if sys.stdin.isatty():
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            return _fail("the passwords differ")
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        password = _read_password()
+    except EOFError:
+        return _fail("no password given (end of input)")
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        _fail("interrupted")
+        return 130
+    if password is None:
+        return _fail("the passwords differ")
     if not password:
         return _fail("empty password")
-    print(f"{arguments.user}:{hash_password(password)}")
+    try:
+        line = f"{arguments.user}:{hash_password(password)}"
+    except PasswordTooLong as exc:
+        return _fail(f"{exc}: choose a shorter one")
+    print(line)
     return 0
+
+
+def _read_password() -> str | None:
+    """The password, or None when the two entries on a terminal differ."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    return password if getpass.getpass("Again: ") == password else None
 
 
 __all__ = ["PluginState", "main"]

@@ -29,7 +29,7 @@ from ganeti_agent.confd.constants import (
     DEFAULT_REQ_COVERAGE,
     RequestType,
 )
-from ganeti_agent.confd.protocol import ProtocolError, Reply, decode_reply, encode_request
+from ganeti_agent.confd.protocol import Reply, decode_reply, encode_request
 from ganeti_agent.report import JSONValue
 
 log = Logger(namespace="ganeti_agent.confd.client")
@@ -202,7 +202,7 @@ class ConfdClient:
             return
         try:
             rsalt, reply = decode_reply(self.key, datagram)
-        except (ProtocolError, UnicodeDecodeError) as exc:
+        except ValueError as exc:  # ProtocolError, or a parser failure of any kind
             log.debug("confd reply from {addr} ignored: {exc}", addr=addr, exc=exc)
             return
         if rsalt not in pending.rsalts:

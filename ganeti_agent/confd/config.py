@@ -4,13 +4,24 @@ Parsing is pure: text in, :class:`ClusterConfig` out, or :class:`ConfigError` wi
 reason. Every index an answer needs is built once per load, so a query costs a dict
 lookup (spec/confd.md section 4). Ganeti 2.16 and 3.0 files are accepted, with disks
 either in the top-level ``disks`` table (referenced by UUID) or inline in instances.
+
+:func:`load_steps` does the same work in small steps (one ``yield`` every
+:data:`STEP_ITEMS` instances, disks or nodes), so the agent can interleave a large
+file's parsing with serving: CPython's JSON decoder holds the GIL, so a thread would
+not help, but decoding the big tables member by member with the same C decoder costs
+almost nothing more. JSON that is not plain data (``NaN``, ``Infinity``, numbers too
+large for a double, nesting deeper than Python's recursion limit) is a ``ConfigError``
+like any other malformed file.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+import math
+import re
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
+from json.decoder import JSONDecodeError
 from typing import Any, TypeVar
 
 from ganeti_agent.report import JSONValue
@@ -27,12 +38,36 @@ DATA_COLLECTORS = (
 DEFAULT_COLLECTOR_INTERVAL = 5_000_000
 XEN_HYPERVISORS = frozenset({"xen-pvm", "xen-hvm"})
 
+#: How a collector's ``active`` flag may be spelled by hand (Ganeti itself writes bools).
+ACTIVE_WORDS = {"true": True, "yes": True, "on": True, "1": True}
+ACTIVE_WORDS |= {"false": False, "no": False, "off": False, "0": False}
+#: Table members (or instances indexed) between two yields of :func:`load_steps`.
+STEP_ITEMS = 200
+
 JSONObject = dict[str, JSONValue]
 T = TypeVar("T")
+Steps = Generator[None, None, T]
 
 
 class ConfigError(ValueError):
     """``config.data`` cannot be used; the message says why."""
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise ConfigError(f"Malformed JSON: number out of range: {literal[:40]}")
+    return value
+
+
+def _no_constant(literal: str) -> object:
+    raise ConfigError(f"Malformed JSON: {literal} is not a JSON number")
+
+
+#: The C string scanner the decoder itself uses (typeshed does not declare it).
+scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=_no_constant)
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
 @dataclass(frozen=True)
@@ -78,6 +113,7 @@ class ClusterConfig:
     mc_pips: list[str] = field(default_factory=list)
     collectors: JSONObject = field(default_factory=dict)
     hypervisors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def master(self) -> Node | None:
@@ -190,8 +226,10 @@ def _walk(disk: JSONObject) -> Iterator[JSONObject]:
                 yield from _walk(child)
 
 
-def _index_drbd(config: ClusterConfig) -> None:
-    for instance in config.instances.values():
+def _index_drbd(config: ClusterConfig) -> Steps[None]:
+    for count, instance in enumerate(config.instances.values(), 1):
+        if count % STEP_ITEMS == 0:
+            yield
         for index, top in enumerate(instance.disks):
             for disk in _walk(top):
                 ends = _drbd_ends(disk)
@@ -225,8 +263,10 @@ def _secondary_nodes(instance: Instance) -> list[str]:
     return found
 
 
-def _index_instances(config: ClusterConfig, nicparams_default: str | None) -> None:
-    for instance in config.instances.values():
+def _index_instances(config: ClusterConfig, nicparams_default: str | None) -> Steps[None]:
+    for count, instance in enumerate(config.instances.values(), 1):
+        if count % STEP_ITEMS == 0:
+            yield
         config.primaries.setdefault(instance.primary_node, []).append(instance.raw)
         for node in _secondary_nodes(instance):
             config.secondaries.setdefault(node, []).append(instance.raw)
@@ -241,7 +281,24 @@ def _index_instances(config: ClusterConfig, nicparams_default: str | None) -> No
                 config.ips_by_link.setdefault(link, {})[str(nic["ip"])] = instance.name
 
 
-def _collectors(cluster: Mapping[str, JSONValue], hypervisors: list[str]) -> JSONObject:
+def _active(value: JSONValue, name: str, warnings: list[str]) -> bool:
+    """A collector's ``active`` flag: a JSON bool, or a word such as "no" written by hand.
+
+    Anything else keeps Ganeti's default (active) and is reported once per load.
+    """
+    if isinstance(value, bool):
+        return value
+    word = value.strip().lower() if isinstance(value, str) else str(value)
+    if isinstance(value, str | int) and word in ACTIVE_WORDS:
+        return ACTIVE_WORDS[word]
+    shown = json.dumps(value)[:40]
+    warnings.append(f"data_collectors/{name}/active is {shown}, not a boolean: treated as true")
+    return True
+
+
+def _collectors(
+    cluster: Mapping[str, JSONValue], hypervisors: list[str], warnings: list[str]
+) -> JSONObject:
     configured = cluster.get("data_collectors")
     configured = configured if isinstance(configured, dict) else {}
     xen = bool(XEN_HYPERVISORS & set(hypervisors))
@@ -249,11 +306,11 @@ def _collectors(cluster: Mapping[str, JSONValue], hypervisors: list[str]) -> JSO
     for name in DATA_COLLECTORS:
         entry = configured.get(name)
         entry = entry if isinstance(entry, dict) else {}
-        active = entry.get("active", True)
+        active = _active(entry.get("active", True), name, warnings)
         interval = entry.get("interval", DEFAULT_COLLECTOR_INTERVAL)
         if isinstance(interval, bool) or not isinstance(interval, int | float):
             interval = DEFAULT_COLLECTOR_INTERVAL
-        active = bool(active) and (name != "inst-status-xen" or xen)
+        active = active and (name != "inst-status-xen" or xen)
         answer[name] = {"active": active, "interval": int(interval)}
     return answer
 
@@ -265,17 +322,28 @@ def _default_link(cluster: Mapping[str, JSONValue]) -> str | None:
     return link if isinstance(link, str) else None
 
 
+def _instances(raw: JSONObject, disks: Mapping[str, JSONValue]) -> Steps[dict[str, Instance]]:
+    instances: dict[str, Instance] = {}
+    for count, uuid in enumerate(sorted(raw), 1):
+        if count % STEP_ITEMS == 0:
+            yield
+        instances[uuid] = _instance(uuid, raw[uuid], disks)
+    return instances
+
+
 def build_config(raw: object) -> ClusterConfig:
     """Index a decoded configuration; raises ``ConfigError`` when it is not usable."""
+    return run_steps(build_steps(raw))
+
+
+def build_steps(raw: object) -> Steps[ClusterConfig]:
+    """:func:`build_config` in steps, yielding every :data:`STEP_ITEMS` instances."""
     top = _object(raw, "configuration")
     cluster = _object(top.get("cluster"), "cluster")
     disks = top.get("disks", {})
     disks = disks if isinstance(disks, dict) else {}
     nodes = {uuid: _node(uuid, node) for uuid, node in _object(top.get("nodes"), "nodes").items()}
-    instances_raw = _object(top.get("instances"), "instances")
-    instances = {
-        uuid: _instance(uuid, instances_raw[uuid], disks) for uuid in sorted(instances_raw)
-    }
+    instances = yield from _instances(_object(top.get("instances"), "instances"), disks)
     hypervisors = cluster.get("enabled_hypervisors")
     hypervisor_list = [str(h) for h in hypervisors] if isinstance(hypervisors, list) else []
     default_link = _default_link(cluster)
@@ -295,16 +363,96 @@ def build_config(raw: object) -> ClusterConfig:
     by_uuid_desc = [nodes[uuid] for uuid in sorted(nodes, reverse=True)]
     config.node_pips = [node.primary_ip for node in by_uuid_desc]
     config.mc_pips = [node.primary_ip for node in by_uuid_desc if node.master_candidate]
-    config.collectors = _collectors(cluster, hypervisor_list)
-    _index_drbd(config)
-    _index_instances(config, default_link)
+    config.collectors = _collectors(cluster, hypervisor_list, config.warnings)
+    yield from _index_drbd(config)
+    yield from _index_instances(config, default_link)
     return config
+
+
+def run_steps(steps: Steps[T]) -> T:
+    """Run stepwise work to its end at once."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
 
 def parse_config(text: str | bytes) -> ClusterConfig:
     """Decode and index ``config.data``; a JSON or schema problem is a ``ConfigError``."""
+    return run_steps(load_steps(text))
+
+
+def load_steps(text: str | bytes) -> Steps[ClusterConfig]:
+    """:func:`parse_config` in steps: decoding, then indexing, a table slice at a time.
+
+    Whatever the input, the only exception that leaves is ``ConfigError``: recursion
+    too deep for Python (deep nesting, or DRBD children nested without end) included.
+    """
     try:
-        raw = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
+        decoded = text.decode("utf-8") if isinstance(text, bytes) else text
+        del text  # the caller may have let go of it: the bytes are freed here
+        raw = yield from decode_steps(decoded)
+        del decoded  # and the text once decoded, before the indexes are built
+    except RecursionError:
+        raise ConfigError("Malformed JSON: nested too deeply") from None
+    except ConfigError:
+        raise
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
         raise ConfigError(f"Malformed JSON: {exc}") from None
-    return build_config(raw)
+    try:
+        return (yield from build_steps(raw))
+    except RecursionError:
+        raise ConfigError("configuration: disks nested too deeply") from None
+
+
+def _skip(text: str, index: int) -> int:
+    match = _WHITESPACE.match(text, index)
+    return index if match is None else match.end()
+
+
+def decode_steps(text: str) -> Steps[object]:
+    """The JSON document in ``text``: an object's tables member by member, else at once."""
+    index = _skip(text, 0)
+    if text.startswith("{", index):
+        value, index = yield from _object_steps(text, index, 2)
+    else:
+        value, index = _DECODER.raw_decode(text, index)
+    index = _skip(text, index)
+    if index != len(text):
+        raise JSONDecodeError("Extra data", text, index)
+    return value
+
+
+def _object_steps(text: str, index: int, levels: int) -> Steps[tuple[JSONObject, int]]:
+    """The object starting at ``text[index]``; members ``levels`` deep decoded one by one.
+
+    Returns the object and the index after its closing brace, as ``raw_decode`` does.
+    """
+    result: JSONObject = {}
+    index = _skip(text, index + 1)
+    if text.startswith("}", index):
+        return result, index + 1
+    for count in range(1, len(text)):
+        if not text.startswith('"', index):
+            raise JSONDecodeError("Expecting property name enclosed in double quotes", text, index)
+        key, index = scanstring(text, index + 1)
+        index = _skip(text, index)
+        if not text.startswith(":", index):
+            raise JSONDecodeError("Expecting ':' delimiter", text, index)
+        index = _skip(text, index + 1)
+        value: JSONValue
+        if levels > 1 and text.startswith("{", index):
+            value, index = yield from _object_steps(text, index, levels - 1)
+        else:
+            value, index = _DECODER.raw_decode(text, index)
+        result[key] = value
+        if count % STEP_ITEMS == 0:
+            yield
+        index = _skip(text, index)
+        if text.startswith("}", index):
+            return result, index + 1
+        if not text.startswith(",", index):
+            raise JSONDecodeError("Expecting ',' delimiter", text, index)
+        index = _skip(text, index + 1)
+    raise JSONDecodeError("Unterminated object", text, index)

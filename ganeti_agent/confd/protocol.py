@@ -13,6 +13,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
+from json.decoder import scanstring as _scan_string  # type: ignore[attr-defined]
 from typing import Any, TypeAlias
 
 from ganeti_agent.confd.constants import (
@@ -31,7 +32,10 @@ ENVELOPE_KEYS = frozenset({"hmac", "msg", "salt"})
 REQUEST_KEYS = frozenset({"protocol", "type", "query", "rsalt"})
 REPLY_KEYS = ("protocol", "status", "answer", "serial")
 _TIMESTAMP = re.compile(r"[ \t\n\r\f\v]*-?[0-9]+\Z")
-_TRAILING_SPACE = " \t\n\r"
+_JSON_SPACE = " \t\n\r"
+_SPACE = re.compile(f"[{_JSON_SPACE}]*")
+#: Members an envelope may have: three, plus room for Python's optional key_selector.
+MAX_ENVELOPE_MEMBERS = 8
 
 
 class DropReason(enum.Enum):
@@ -46,6 +50,7 @@ class DropReason(enum.Enum):
     CLOCK_SKEW = "clock-skew"
     NO_KEY = "no-key"
     REPLAY = "replay"
+    INTERNAL_ERROR = "internal-error"
 
 
 class ProtocolError(ValueError):
@@ -62,10 +67,17 @@ def sign(key: bytes, salt: str, msg: str) -> str:
 
 
 def verify(key: bytes, salt: str, msg: str, digest: str) -> bool:
-    """Constant-time check of a received digest; case does not matter, as in Ganeti."""
+    """Constant-time check of a received digest; case does not matter, as in Ganeti.
+
+    Text no client can have signed (an escaped lone surrogate) simply fails.
+    """
     if not digest.isascii():
         return False
-    return hmac.compare_digest(sign(key, salt, msg).encode("ascii"), digest.lower().encode("ascii"))
+    try:
+        expected = sign(key, salt, msg)
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), digest.lower().encode("ascii"))
 
 
 def dump_compact(value: Any) -> str:
@@ -84,8 +96,68 @@ def _reject_constant(name: str) -> Any:
 
 
 def load_json(text: str) -> Any:
-    """Strict JSON: no NaN/Infinity, which Ganeti's parsers do not know."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """Strict JSON: no NaN/Infinity, which Ganeti's parsers do not know.
+
+    Every failure is a ``ValueError``, nesting too deep for the parser included.
+    """
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def load_envelope(text: str) -> dict[str, str]:
+    """The outer object, read as what it must be: a few members, all strings.
+
+    It is the first thing parsed of unauthenticated input, so it never reaches a
+    general JSON parser: nothing here recurses or converts a number, and the work is
+    one pass over the text (json's C scanner decodes the strings). Trailing JSON
+    whitespace is accepted, as the Haskell parser accepts it.
+    """
+    if not text.startswith("{"):
+        raise ValueError("not a JSON object")
+    members: dict[str, str] = {}
+    position = _skip_space(text, 1)
+    closing = text.startswith("}", position)
+    read = 0
+    while not closing:
+        read += 1
+        if read > MAX_ENVELOPE_MEMBERS:
+            raise ValueError(f"more than {MAX_ENVELOPE_MEMBERS} members")
+        name, position = _string(text, position)
+        position = _after(text, position, ":")
+        members[name], position = _string(text, position)
+        position = _skip_space(text, position)
+        closing = text.startswith("}", position)
+        if not closing:
+            position = _after(text, position, ",")
+    if _skip_space(text, position + 1) != len(text):
+        raise ValueError(f"extra data at character {position + 1}")
+    return members
+
+
+def _skip_space(text: str, position: int) -> int:
+    match = _SPACE.match(text, position)
+    return match.end() if match else position
+
+
+def _string(text: str, position: int) -> tuple[str, int]:
+    """A JSON string at ``position`` (after optional space) and where it ends."""
+    position = _skip_space(text, position)
+    if not text.startswith('"', position):
+        raise ValueError(f"expected a string at character {position}")
+    value: str
+    end: int
+    value, end = _scan_string(text, position + 1)
+    return value, end
+
+
+def _after(text: str, position: int, separator: str) -> int:
+    """The position after ``separator``, which must follow (after optional space)."""
+    position = _skip_space(text, position)
+    if not text.startswith(separator, position):
+        raise ValueError(f"expected {separator!r} at character {position}")
+    return position + 1
 
 
 @dataclass(frozen=True)
@@ -105,19 +177,20 @@ def unpack(datagram: bytes) -> Envelope:
     """
     if not datagram.startswith(MAGIC):
         raise ProtocolError(DropReason.BAD_MAGIC, "invalid magic code")
-    text = datagram[len(MAGIC) :].decode("latin-1")
-    if not text.startswith("{"):
-        raise ProtocolError(DropReason.BAD_ENVELOPE, "signed message is not a JSON object")
+    return _read_envelope(datagram[len(MAGIC) :].decode("latin-1"), exact=True)
+
+
+def _read_envelope(text: str, exact: bool) -> Envelope:
+    """The three members; ``exact`` refuses others, as the Haskell side does."""
     try:
-        outer = load_json(text.rstrip(_TRAILING_SPACE))
+        outer = load_envelope(text)
     except ValueError as exc:
         raise ProtocolError(DropReason.BAD_ENVELOPE, f"parsing signed message: {exc}") from None
-    if not isinstance(outer, dict) or set(outer) != ENVELOPE_KEYS:
-        raise ProtocolError(DropReason.BAD_ENVELOPE, "signed message needs exactly hmac, msg, salt")
-    msg, salt, digest = outer["msg"], outer["salt"], outer["hmac"]
-    if not (isinstance(msg, str) and isinstance(salt, str) and isinstance(digest, str)):
-        raise ProtocolError(DropReason.BAD_ENVELOPE, "hmac, msg and salt must be strings")
-    return Envelope(msg, salt, digest)
+    keys = set(outer)
+    if (keys != ENVELOPE_KEYS) if exact else not keys >= ENVELOPE_KEYS:
+        needs = "exactly hmac, msg, salt" if exact else "hmac, msg, salt"
+        raise ProtocolError(DropReason.BAD_ENVELOPE, f"signed message needs {needs}")
+    return Envelope(outer["msg"], outer["salt"], outer["hmac"])
 
 
 def authenticate(key: bytes, envelope: Envelope) -> None:
@@ -204,6 +277,7 @@ def parse_request(msg: str) -> Request:
         protocol, rtype, rsalt = inner.get("protocol"), inner.get("type"), inner.get("rsalt")
         if not _is_int(protocol) or not _is_int(rtype) or not isinstance(rsalt, str):
             raise ValueError("protocol and type must be integers, rsalt a string")
+        rsalt.encode("utf-8")  # the reply is signed with it: no lone surrogates
         assert isinstance(protocol, int | float) and isinstance(rtype, int | float)
         request_type = RequestType(int(rtype))
         return Request(request_type, parse_query(inner.get("query")), rsalt, int(protocol))
@@ -303,12 +377,7 @@ def unpack_lenient(datagram: bytes) -> Envelope:
     if not datagram.startswith(MAGIC):
         raise ProtocolError(DropReason.BAD_MAGIC, "invalid magic code")
     try:
-        outer = load_json(datagram[len(MAGIC) :].decode("utf-8"))
-    except ValueError as exc:
-        raise ProtocolError(DropReason.BAD_ENVELOPE, f"parsing signed message: {exc}") from None
-    if not isinstance(outer, dict) or not set(outer) >= ENVELOPE_KEYS:
-        raise ProtocolError(DropReason.BAD_ENVELOPE, "signed message needs hmac, msg, salt")
-    msg, salt, digest = outer["msg"], outer["salt"], outer["hmac"]
-    if not (isinstance(msg, str) and isinstance(salt, str) and isinstance(digest, str)):
-        raise ProtocolError(DropReason.BAD_ENVELOPE, "hmac, msg and salt must be strings")
-    return Envelope(msg, salt, digest)
+        text = datagram[len(MAGIC) :].decode("utf-8")
+    except ValueError:
+        raise ProtocolError(DropReason.BAD_ENVELOPE, "signed message is not UTF-8") from None
+    return _read_envelope(text.lstrip(_JSON_SPACE), exact=False)

@@ -10,6 +10,7 @@ error reply saying so.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,6 +42,8 @@ MAX_REPLY_SIZE = 65507
 MESSAGE_CACHE_SIZE = 4096
 #: Seconds between two log lines about dropped datagrams (all are counted).
 DROP_LOG_INTERVAL = 60.0
+#: Characters of a drop's reason that are logged (it may quote what the sender chose).
+DROP_LOG_LENGTH = 200
 
 
 class Source(Protocol):
@@ -83,11 +86,18 @@ class ConfdCounters:
 REPLAY_WINDOW = 2 * 300.0
 """Seconds a request stays replayable: the timestamp check accepts ±300 s of skew."""
 REPLAY_MEMORY = 200_000
-"""Remembered rsalts at most (about 30 MB); beyond it the oldest are forgotten."""
+"""Remembered rsalts at most (about 33 MB, whatever their length); beyond it the oldest
+are forgotten."""
 
 
-def _oldest(seen: OrderedDict[str, float]) -> float:
-    return next(iter(seen.values()))
+def rsalt_digest(rsalt: str) -> int:
+    """A 64-bit digest of an rsalt: what the replay cache keeps instead of the rsalt.
+
+    An rsalt may fill most of a 4 KB request, so keeping rsalts themselves cost up to
+    4 KB per entry. A collision needs 2^32 requests signed with the key, and would
+    only drop one request as a replay.
+    """
+    return int.from_bytes(hashlib.blake2b(rsalt.encode("utf-8"), digest_size=8).digest())
 
 
 class ConfdServer(DatagramProtocol):
@@ -100,10 +110,21 @@ class ConfdServer(DatagramProtocol):
         self._messages: dict[tuple[RequestType, Query], tuple[str, bool]] = {}
         self._cached_status: ConfigStatus | None = None
         self._last_drop_logged = -DROP_LOG_INTERVAL
-        self._seen_rsalts: OrderedDict[str, float] = OrderedDict()
+        self._seen_rsalts: OrderedDict[int, float] = OrderedDict()
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        """Handle one datagram; whatever goes wrong is a counted drop, never a traceback.
+
+        An exception escaping here would reach Twisted, which logs a traceback per
+        datagram: a way for anyone to fill the disk.
+        """
         self.counters.received += 1
+        try:
+            self._handle(datagram, addr)
+        except Exception as exc:
+            self._drop(DropReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", addr)
+
+    def _handle(self, datagram: bytes, addr: Any) -> None:
         key = self.source.key
         if key is None:
             self._drop(DropReason.NO_KEY, "no HMAC key", addr)
@@ -145,9 +166,10 @@ class ConfdServer(DatagramProtocol):
             len(seen) >= REPLAY_MEMORY or now - next(iter(seen.values())) > REPLAY_WINDOW
         ):
             seen.popitem(last=False)
-        if rsalt in seen:
+        digest = rsalt_digest(rsalt)
+        if digest in seen:
             return True
-        seen[rsalt] = now
+        seen[digest] = now
         return False
 
     def _reply(self, key: bytes, request: Request) -> bytes:
@@ -190,7 +212,7 @@ class ConfdServer(DatagramProtocol):
             "confd: dropped datagram from {addr}: {msg} ({total} dropped since start, "
             "at most one logged per {interval:g} s; the confd collector counts them)",
             addr=addr,
-            msg=message,
+            msg=message[:DROP_LOG_LENGTH],
             total=sum(self.counters.drops.values()),
             interval=DROP_LOG_INTERVAL,
         )

@@ -5,6 +5,9 @@ options ``--no-confd``, ``--confd-bind`` and ``--confd-port`` (which win) decide
 whether the UDP server runs. The configuration source runs either way, since the
 collectors answer from it; where ``config.data`` is not local (nodes that are not
 master candidates), they ask the master candidates through the confd client instead.
+Only the server needs ``hmac.key`` from the source (the confd client reads it itself
+when it asks), so without the server the source neither reads nor misses it.
+``[confd] max-config-size`` bounds the ``config.data`` the source loads.
 
 On a machine without Ganeti's files the agent still starts: the server listens and
 drops every datagram (counted as ``no-key``) until ``hmac.key`` appears, and answers
@@ -29,7 +32,7 @@ from ganeti_agent.cluster import ClusterQueries
 from ganeti_agent.confd.constants import DEFAULT_PORT
 from ganeti_agent.confd.queries import LocalClusterQueries, PeerSource, RemoteClusterQueries
 from ganeti_agent.confd.server import ConfdServer
-from ganeti_agent.confd.source import ConfigSource
+from ganeti_agent.confd.source import MAX_CONFIG_SIZE, ConfigSource
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.report import JSONValue
 from ganeti_agent.settings import AgentSettings, SettingsError
@@ -48,6 +51,20 @@ class ConfdOptions:
     enabled: bool = True
     bind: str | None = None
     port: int = DEFAULT_PORT
+    max_config_size: int = MAX_CONFIG_SIZE
+
+
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_size(raw: str, where: str) -> int:
+    """A positive size in bytes, with an optional K, M or G suffix (powers of 1024)."""
+    text = raw.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = text[-1:] if text[-1:] in _SIZE_UNITS else ""
+    number = text[: len(text) - len(unit)].strip()
+    if not number.isdigit() or int(number) <= 0:
+        raise SettingsError(f"{where}: expected a size such as 64M, got {raw!r}")
+    return int(number) * _SIZE_UNITS[unit]
 
 
 def confd_options(
@@ -64,7 +81,9 @@ def confd_options(
         if not 0 <= port <= 65535:
             raise SettingsError(f"[confd] port: out of range: {raw!r}")
     configured_bind = settings.get("confd", "bind", "") or None
-    return ConfdOptions(enabled, bind or configured_bind, port)
+    raw_size = settings.get("confd", "max-config-size", "")
+    max_size = parse_size(raw_size, "[confd] max-config-size") if raw_size else MAX_CONFIG_SIZE
+    return ConfdOptions(enabled, bind or configured_bind, port, max_size)
 
 
 def default_bind(paths: GanetiPaths) -> str:
@@ -160,7 +179,13 @@ def agent_cluster(
     paths: GanetiPaths, options: ConfdOptions, reactor: Any, parent: MultiService
 ) -> AgentClusterQueries:
     """Start the configuration source (and the server when enabled) under ``parent``."""
-    source = ConfigSource(paths.config_data, paths.hmac_key, reactor)
+    source = ConfigSource(
+        paths.config_data,
+        paths.hmac_key,
+        reactor,
+        max_size=options.max_config_size,
+        needs_key=options.enabled,
+    )
     source.setServiceParent(parent)  # type: ignore[no-untyped-call]
     remote = RemoteClusterQueries(reactor, PeerSource(paths))
     cluster = AgentClusterQueries(LocalClusterQueries(lambda: source.status), remote, paths)

@@ -3,11 +3,16 @@ hash-password, and ``check --local`` as a real process."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import http.server
 import json
+import os
+import pty
 import socket
 import subprocess
 import sys
+import termios
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,6 +182,51 @@ def test_hash_password_from_a_pipe() -> None:
     user, _, hashed = done.stdout.decode().strip().partition(":")
     assert user == "prometheus"
     assert bcrypt.checkpw(b"correct horse", hashed.encode())
+
+
+def test_hash_password_refuses_a_password_bcrypt_cannot_use() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ganeti_agent.cli.agent", "hash-password", "prometheus"],
+        input=b"x" * 73 + b"\n", capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stdout == b""
+    assert done.stderr.decode().splitlines() == [
+        "ganeti-agent: the password has 73 bytes; bcrypt uses at most 72: choose a shorter one"
+    ]
+
+
+def _take_terminal() -> None:
+    """In the child: a new session whose controlling terminal is stdin, the pty."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+@pytest.mark.parametrize(
+    ("key", "code", "message"),
+    [(b"\x04", 1, "no password given (end of input)"), (b"\x03", 130, "interrupted")],
+)
+def test_hash_password_prompt_ends_cleanly_on_ctrl_d_and_ctrl_c(
+    key: bytes, code: int, message: str
+) -> None:
+    """On a terminal (a pty here): one line, no traceback."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ganeti_agent.cli.agent", "hash-password", "prometheus"],
+        stdin=follower, stdout=follower, stderr=follower, preexec_fn=_take_terminal,
+    )  # fmt: skip
+    os.close(follower)
+    output = b""
+    while b"Password: " not in output:
+        output += os.read(leader, 1024)
+    os.write(leader, key)
+    assert process.wait(timeout=60) == code
+    with contextlib.suppress(OSError):
+        while chunk := os.read(leader, 1024):
+            output += chunk
+    os.close(leader)
+    text = output.decode(errors="replace")
+    assert "Traceback" not in text
+    assert f"ganeti-agent: {message}" in text
 
 
 def test_check_local_runs_the_collectors_in_a_real_process(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from ganeti_agent.confd.testing import FakeConfdPeer
 from ganeti_agent.executor import CommandFailed, ProcessRunner
 from tests.cli.xen_golden_cases import HMAC_KEY, Case, confd_order, load_cases, materialise
 from tests.confd.support import inline_callbacks
-from tests.support import GANETI_FIXTURES
+from tests.support import GANETI_FIXTURES, shared_missing_reason
 
 CASES = load_cases()
 
@@ -70,7 +70,7 @@ def node_instances_peer(case: Case) -> FakeConfdPeer:
 def test_cli_matches_the_real_tool(case: Case, tmp_path: Path) -> Any:
     missing = [name for name in case.fixtures_used if not (GANETI_FIXTURES / name).exists()]
     if missing:
-        pytest.skip(f"../shared/fixtures/ganeti lacks {', '.join(missing)} (inputs of this case)")
+        pytest.skip(shared_missing_reason(f"fixtures/ganeti/{', '.join(missing)}"))
     bin_dir, root = materialise(case, tmp_path, GANETI_FIXTURES)
     port: IListeningPort = reactor.listenUDP(0, node_instances_peer(case), interface="127.0.0.1")  # type: ignore[attr-defined]
     runner = ProcessRunner(

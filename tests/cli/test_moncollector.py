@@ -7,10 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from ganeti_agent.cli.moncollector import prepare
-from tests.support import GOLDEN, REPO, shared_fixture
+from tests.support import REPO, shared_fixture, shared_path
 
 CLI = [sys.executable, "-m", "ganeti_agent.cli.moncollector"]
 
@@ -22,9 +20,7 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 
 
 def test_golden_diskstats_cases_pass_compare_py() -> None:
-    compare = GOLDEN / "compare.py"
-    if not compare.exists():
-        pytest.skip("../shared/fixtures/golden/compare.py is not available in this checkout")
+    compare = shared_path("fixtures/golden/compare.py")
     command = " ".join([sys.executable, "-m", "ganeti_agent.cli.moncollector"])
     result = subprocess.run(
         [sys.executable, str(compare), "-k", "diskstats-", command],

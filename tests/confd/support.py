@@ -7,10 +7,9 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-import pytest
 import pytest_twisted
 
-from tests.support import GANETI_FIXTURES
+from tests.support import shared_fixture
 
 KEY = b"0123456789abcdef0123456789abcdef01234567\n"
 
@@ -96,8 +95,6 @@ def section8_config(raw: dict[str, Any]) -> dict[str, Any]:
 
 def load_sample(name: str) -> dict[str, Any]:
     """A Ganeti sample configuration from ../shared, or skip saying why."""
-    path = GANETI_FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"../shared/fixtures/ganeti/{name} is not available in this checkout")
+    path = shared_fixture(name)
     loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded

@@ -1,13 +1,19 @@
-"""100,000 random and mutated datagrams at the server on 127.0.0.1.
+"""100,000 random and mutated datagrams at the server on 127.0.0.1, and hypothesis.
 
 The server must never crash, never answer a datagram its own pipeline rejects (so
 nothing unauthenticated or malformed gets a byte back), and still answer a valid
 query afterwards. Mutations are applied to signed requests, so most break the HMAC;
 the few that stay valid (say, a digit of the digest changing case) must be answered.
+The hypothesis part feeds the parser and the handler arbitrary JSON (non-finite
+numbers included), deep nesting and random bytes, signed and unsigned: only
+``ProtocolError`` may come out of the parser, nothing out of the handler, no
+traceback into the log, and every datagram is counted as a drop or a reply.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import random
 import socket
@@ -15,14 +21,24 @@ import time
 from collections.abc import Generator
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.internet import reactor as global_reactor
 from twisted.internet.task import deferLater
+from twisted.logger import capturedLogs
 
 from ganeti_agent.confd.answers import ConfigStatus
 from ganeti_agent.confd.client import ConfdClient, QueryResult
 from ganeti_agent.confd.config import build_config
 from ganeti_agent.confd.constants import RequestType
-from ganeti_agent.confd.protocol import ProtocolError, Reply, decode_request, encode_request, pack
+from ganeti_agent.confd.protocol import (
+    DropReason,
+    ProtocolError,
+    Reply,
+    decode_request,
+    encode_request,
+    pack,
+)
 from ganeti_agent.confd.server import ConfdCounters, ConfdServer
 from tests.confd.support import KEY, inline_callbacks, load_sample, section8_config
 
@@ -157,3 +173,94 @@ def wait(counters: ConfdCounters, sent: int, limit: float = 10.0) -> Generator[A
         if time.monotonic() > deadline:
             raise AssertionError(f"the server received {counters.received} of {sent} datagrams")
         yield deferLater(reactor, 0.001, lambda: None)
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and infinities included: json.dumps writes NaN, Infinity
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@st.composite
+def deep_nesting(draw: st.DrawFn) -> str:
+    depth = draw(st.integers(1, 5000))
+    opening, closing = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
+    inside = draw(st.sampled_from(["", "1", '"x"', "NaN"]))
+    return opening * depth + inside + closing * draw(st.integers(0, depth))
+
+
+def json_text(value: Any) -> str:
+    return json.dumps(value, allow_nan=True)
+
+
+ENVELOPE_MEMBERS = st.fixed_dictionaries(
+    {"hmac": JSON_VALUES, "msg": JSON_VALUES, "salt": JSON_VALUES},
+    optional={"extra": JSON_VALUES},
+)
+NOW = 1_700_000_000
+
+#: Unsigned datagrams of every shape, then signed ones with nonsense inside.
+HOSTILE_DATAGRAMS = st.one_of(
+    st.binary(max_size=5000),
+    st.binary(max_size=5000).map(lambda data: b"plj0" + data),
+    JSON_VALUES.map(lambda value: b"plj0" + json_text(value).encode()),
+    ENVELOPE_MEMBERS.map(lambda outer: b"plj0" + json_text(outer).encode()),
+    deep_nesting().map(lambda text: b"plj0" + text.encode()),
+    deep_nesting().map(lambda text: b'plj0{"hmac":"0","msg":"x","salt":"1","a":' + text.encode()),
+    st.text(max_size=2000).map(lambda text: b"plj0" + text.encode("utf-8", "surrogatepass")),
+    st.one_of(JSON_VALUES.map(json_text), deep_nesting(), st.text(max_size=500)).map(
+        lambda msg: pack(KEY, str(NOW), msg)
+    ),
+    st.text(max_size=50).map(
+        lambda rsalt: pack(KEY, str(NOW), json.dumps({"protocol": 1, "type": 0, "rsalt": rsalt}))
+    ),
+)
+
+
+class StaticSource:
+    def __init__(self, status: ConfigStatus) -> None:
+        self.key: bytes | None = KEY
+        self.status = status
+
+
+@functools.cache
+def sample_source() -> StaticSource:
+    """Built once: the answers are read-only, and building takes longer than a query."""
+    return StaticSource(ConfigStatus(build_config(section8_config(load_sample(SAMPLE)))))
+
+
+SAMPLE = "cluster_config_3.0.json"
+
+
+class RecordingTransport:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def write(self, data: bytes, addr: Any) -> None:
+        self.sent.append(data)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(HOSTILE_DATAGRAMS, min_size=1, max_size=5))
+def test_hypothesis_nothing_escapes_and_everything_is_counted(datagrams: list[bytes]) -> None:
+    server = ConfdServer(sample_source(), wall_clock=lambda: NOW)
+    transport = RecordingTransport()
+    server.transport = transport  # type: ignore[assignment]
+    with capturedLogs() as events:
+        for datagram in datagrams:
+            with contextlib.suppress(ProtocolError):
+                decode_request(KEY, datagram, NOW)
+            server.datagramReceived(datagram, ("192.0.2.1", 1))
+    counters = server.counters
+    assert counters.received == len(datagrams)
+    assert sum(counters.drops.values()) + counters.replies == len(datagrams)
+    assert counters.internal_errors == counters.drops[DropReason.INTERNAL_ERROR] == 0
+    assert len(transport.sent) == counters.replies
+    assert [event for event in events if "log_failure" in event] == []

@@ -35,7 +35,7 @@ from tests.confd.support import (
     load_sample,
     section8_config,
 )
-from tests.support import SHARED
+from tests.support import SHARED, shared_missing_reason
 
 reactor: Any = global_reactor
 CONFD = Path("/usr/lib/ganeti/3.0/usr/sbin/ganeti-confd")
@@ -170,7 +170,7 @@ def test_same_answers_as_real_confd(real_confd: int, our_confd: int) -> Generato
 
 
 @pytest.mark.skipif(
-    not CONFD_QUERY.exists(), reason="../shared/reference/confd-query.py is not available"
+    not CONFD_QUERY.exists(), reason=shared_missing_reason("reference/confd-query.py")
 )
 @inline_callbacks
 def test_ganeti_python_client_against_our_server(

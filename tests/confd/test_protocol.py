@@ -18,6 +18,7 @@ from ganeti_agent.confd.protocol import (
     decode_request,
     encode_reply,
     encode_request,
+    load_envelope,
     pack,
     parse_request,
     sign,
@@ -252,3 +253,103 @@ def test_reply_round_trip(rsalt: str, serial: int, answer: object) -> None:
 
 def test_verify_rejects_non_ascii_digest() -> None:
     assert not verify(KEY, "a", "b", "é" * 40)
+
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize(
+    "datagram",
+    [
+        b'plj0{"a":' + DEEP.encode() + b"}",
+        b'plj0{"hmac":"0","msg":"x","salt":"1","a":' + DEEP.encode() + b"}",
+        b'plj0{"hmac":' + b"9" * 4000 + b',"msg":"x","salt":"1"}',
+        b'plj0{"hmac":1e999999,"msg":"x","salt":"1"}',
+        b'plj0{"hmac":"0","msg":"x","salt":"1","n":NaN}',
+    ],
+)
+def test_envelope_that_is_not_flat_is_dropped_before_parsing(datagram: bytes) -> None:
+    """Nesting or numbers in unauthenticated input never reach the JSON parser."""
+    assert reason(datagram) is DropReason.BAD_ENVELOPE
+
+
+def test_lone_surrogate_in_envelope_fails_hmac() -> None:
+    assert reason(b'plj0{"hmac":"00","msg":"\\ud800","salt":"1"}') is DropReason.BAD_HMAC
+
+
+@pytest.mark.parametrize(
+    "msg", [DEEP, '{"protocol":1,"type":0,"rsalt":"x","query":' + DEEP + "}", "\\ud800"]
+)
+def test_signed_but_unparsable_requests_dropped(msg: str) -> None:
+    assert reason(envelope(msg)) is DropReason.BAD_REQUEST
+
+
+def test_rsalt_that_cannot_sign_a_reply_is_dropped() -> None:
+    msg = '{"protocol":1,"type":0,"rsalt":"\\udfff"}'
+    assert reason(envelope(msg)) is DropReason.BAD_REQUEST
+
+
+@pytest.mark.parametrize(
+    "datagram",
+    [
+        b'plj0{"a":' + DEEP.encode() + b"}",
+        b"plj0" + pack(KEY, "r", DEEP)[4:],
+        b'plj0{"hmac":"00","msg":"\\ud800","salt":"r"}',
+        b"plj0\xff\xfe",
+    ],
+)
+def test_hostile_replies_are_protocol_errors(datagram: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        decode_reply(KEY, datagram)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"hmac":"a","hmac":"b",' + '"x":"",' * 10 + '"msg":"m","salt":"s"}',
+        '{"hmac":"a","msg":"m","salt":"s"} {}',
+        '{"hmac":"a" "msg":"m","salt":"s"}',
+        '{"hmac":"a","msg":"m","salt":"s",}',
+        '{"hmac":"a","msg":"m","salt":"\x01"}',
+        '{"hmac":"a","msg":"m","salt":"s"',
+    ],
+)
+def test_envelope_reader_refuses_what_json_refuses_and_long_member_lists(text: str) -> None:
+    assert reason(b"plj0" + text.encode()) is DropReason.BAD_ENVELOPE
+
+
+def test_envelope_reader_accepts_json_whitespace_and_escapes() -> None:
+    msg = '{"protocol":1,"type":0,"rsalt":"x"}'
+    salt = str(NOW)
+    text = json.dumps({"salt": salt, "msg": msg, "hmac": sign(KEY, salt, msg)}, indent="\t")
+    assert decode_request(KEY, b"plj0" + text.encode() + b" \r\n", NOW).rsalt == "x"
+
+
+FLAT_OBJECTS = st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=8)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=10,
+)
+
+
+@given(
+    FLAT_OBJECTS,
+    st.sampled_from([None, 0, "\t", " \n "]),
+    st.sampled_from([(",", ":"), (", ", ": "), (" ,\r", "\n:\t")]),
+    st.booleans(),
+)
+def test_envelope_reader_reads_flat_objects_as_json_does(
+    members: dict[str, str], indent: int | str | None, separators: tuple[str, str], ascii: bool
+) -> None:
+    text = json.dumps(members, indent=indent, separators=separators, ensure_ascii=ascii)
+    assert load_envelope(text) == json.loads(text) == members
+
+
+@given(JSON_VALUES.map(lambda value: json.dumps(value, allow_nan=True)) | st.text(max_size=60))
+def test_envelope_reader_accepts_nothing_json_would_read_otherwise(text: str) -> None:
+    try:
+        members = load_envelope(text)
+    except ValueError:
+        return
+    assert json.loads(text) == members

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import tracemalloc
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -12,11 +13,12 @@ from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import DatagramProtocol
 from twisted.internet.task import deferLater
+from twisted.logger import capturedLogs, formatEvent
 
 from ganeti_agent.confd.answers import ConfigStatus
 from ganeti_agent.confd.client import ConfdClient, QueryResult
 from ganeti_agent.confd.config import build_config
-from ganeti_agent.confd.constants import RequestType
+from ganeti_agent.confd.constants import MAX_REQUEST_SIZE, RequestType
 from ganeti_agent.confd.protocol import DropReason, Reply, encode_request, pack, sign
 from ganeti_agent.confd.server import ConfdServer
 from tests.confd.support import KEY, inline_callbacks, load_sample, section8_config
@@ -202,3 +204,54 @@ def test_uppercase_and_python_formatting_accepted() -> None:
     protocol.transport = Transport()  # type: ignore[assignment]
     protocol.datagramReceived(datagram, ("127.0.0.1", 1))
     assert len(sent) == 1 and b"Configuration not yet loaded" in sent[0]
+
+
+def test_unexpected_failure_is_a_counted_drop_without_traceback() -> None:
+    """Whatever breaks inside the handler stays inside: one drop, no traceback logged."""
+
+    class BrokenSource:
+        @property
+        def key(self) -> bytes:
+            raise RuntimeError("source broken")
+
+        status = ConfigStatus(None)
+
+    protocol = ConfdServer(BrokenSource())
+    with capturedLogs() as events:
+        for _ in range(3):
+            protocol.datagramReceived(b"plj0{}", ("127.0.0.1", 1))
+    assert protocol.counters.drops[DropReason.INTERNAL_ERROR] == 3
+    ours = [event for event in events if event.get("log_namespace") == "ganeti_agent.confd"]
+    assert len(ours) == 1 and "log_failure" not in ours[0]
+    assert "RuntimeError: source broken" in formatEvent(ours[0])
+
+
+def test_replay_memory_does_not_grow_with_the_rsalt() -> None:
+    """Requests with 3.9 KB rsalts cost the replay cache what short ones do.
+
+    It once kept the rsalts themselves: about 4 KB each, 800 MB at its 200,000 cap.
+    """
+
+    class Discard:
+        def write(self, data: bytes, addr: Any) -> None:
+            pass
+
+    protocol = ConfdServer(StaticSource(KEY, ConfigStatus(None)), wall_clock=lambda: 1e9)
+    protocol.transport = Discard()  # type: ignore[assignment]
+    requests = [
+        encode_request(KEY, RequestType.PING, None, f"{number:08}" + "x" * 3900, 1e9)
+        for number in range(1000)
+    ]
+    assert all(len(request) <= MAX_REQUEST_SIZE for request in requests)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for request in requests:
+            protocol.datagramReceived(request, ("127.0.0.1", 1))
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert protocol.counters.replies == len(requests)
+    assert retained < len(requests) * 400, f"{retained / len(requests):.0f} bytes per request"
+    protocol.datagramReceived(requests[0], ("127.0.0.1", 1))
+    assert protocol.counters.drops[DropReason.REPLAY] == 1

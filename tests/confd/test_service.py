@@ -26,6 +26,7 @@ from ganeti_agent.confd.service import (
     confd_options,
     default_bind,
 )
+from ganeti_agent.confd.source import ConfigSource
 from ganeti_agent.confd.testing import FakeConfdPeer, answering
 from ganeti_agent.framework import AgentContext
 from ganeti_agent.paths import GanetiPaths
@@ -44,6 +45,31 @@ def test_options_precedence() -> None:
     assert not confd_options(off, False, None, None).enabled
     with pytest.raises(SettingsError, match="port"):
         confd_options(parse_settings("[confd]\nport = x\n"), False, None, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "size"),
+    [("1048576", 1 << 20), ("64M", 64 << 20), ("64MiB", 64 << 20), ("2 g", 2 << 30), ("8k", 8192)],
+)
+def test_max_config_size(raw: str, size: int) -> None:
+    settings = parse_settings(f"[confd]\nmax-config-size = {raw}\n")
+    assert confd_options(settings, False, None, None).max_config_size == size
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "big", "1.5M", "M", "64T"])
+def test_max_config_size_refuses_what_is_not_a_size(raw: str) -> None:
+    settings = parse_settings(f"[confd]\nmax-config-size = {raw}\n")
+    with pytest.raises(SettingsError, match=r"\[confd\] max-config-size: expected a size"):
+        confd_options(settings, False, None, None)
+
+
+def test_source_gets_the_size_and_wants_the_key_only_for_the_server(tmp_path: Path) -> None:
+    paths = GanetiPaths(data_dir=str(tmp_path))
+    for enabled in (True, False):
+        parent = MultiService()
+        agent_cluster(paths, ConfdOptions(enabled, "127.0.0.1", 0, 12345), reactor, parent)
+        [source] = [service for service in parent if isinstance(service, ConfigSource)]
+        assert source.max_size == 12345 and source.needs_key is enabled
 
 
 def test_default_bind_follows_primary_family(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from ganeti_agent.confd.source import ConfigSource
 from ganeti_agent.web import MAX_CONNECTIONS, MAX_HEADER_BYTES
 from tests.faults.support import (
     ANSWER_WITHIN,
+    EVENTUALLY,
     RunningAgent,
     eventually,
     running_agent,
@@ -48,6 +50,8 @@ WRONG_KEY = b"not-the-key-of-this-cluster-000000000000\n"
 DRBD_SECRET = "d3c3fd475fcbaf5fd177fb245ac43b71247ada38"
 INSTANCES = 5000
 SILENCE = 0.5
+#: The agent's request deadline here, short so that the slow-client test stays short.
+REQUEST_TIMEOUT = 2
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +63,8 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
     write_config(data, with_instances(config, INSTANCES))
     (data / "hmac.key").chmod(0o644)
     settings = (
-        "[agent]\nnode-name = vm\nlog-requests = yes\n[collectors]\ncache = 0\n"
+        f"[agent]\nnode-name = vm\nlog-requests = yes\nrequest-timeout = {REQUEST_TIMEOUT}\n"
+        "[collectors]\ncache = 0\n"
         "[collector:lv]\nenabled = no\n"
     )
     with running_agent(home, settings, confd=True) as started:
@@ -201,6 +206,83 @@ def test_open_connections_are_capped(agent: RunningAgent) -> None:
         for connection in held:
             connection.close()
     eventually(lambda: answers(agent))
+
+
+def chunked_body(size: int) -> bytes:
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (size, b"y" * size)
+
+
+HOSTILE = {
+    "host with an empty label": (b"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n", b"400"),
+    "host label over 63": (b"GET / HTTP/1.1\r\nHost: " + b"a" * 64 + b".org\r\n\r\n", b"400"),
+    "host not UTF-8": (b"GET / HTTP/1.1\r\nHost: \xff\xfe\r\n\r\n", b"400"),
+    "path not UTF-8": (b"GET /%ff HTTP/1.1\r\nHost: x\r\n\r\n", b"400"),
+    "chunked body over 64 KiB": (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked_body(100_000),
+        b"413",
+    ),
+    "OPTIONS *": (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
+    "OPTIONS /": (b"OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_requests_get_a_4xx_and_at_most_one_log_line(
+    agent: RunningAgent, name: str
+) -> None:
+    request, status = HOSTILE[name]
+    before = agent.log_text()
+    answer = raw_http(agent, request)
+    assert answer.startswith(b"HTTP/1.1 " + status), answer[:200]
+    assert agent.get("/")[0] == 200
+    added = agent.log_text()[len(before) :].splitlines()
+    assert "Traceback" not in "\n".join(added) and "Unhandled Error" not in "\n".join(added)
+    assert len([line for line in added if '"GET /" 200' not in line]) <= 1, added
+
+
+def test_trickling_clients_do_not_lock_out_scrapers(agent: RunningAgent) -> None:
+    """300 connections, more than the cap, each sending a byte every half second.
+
+    The idle timeout never fires for them; the request deadline closes them, and a
+    scraper that retries is answered. Without the deadline they hold every slot.
+    """
+    tricklers: list[socket.socket] = []
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.wait(0.5):
+            for connection in tricklers:
+                with contextlib.suppress(OSError):
+                    connection.send(b"X")
+
+    for _ in range(300):
+        connection = socket.create_connection(("127.0.0.1", agent.port), timeout=5)
+        with contextlib.suppress(OSError):
+            connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        tricklers.append(connection)
+    sender = threading.Thread(target=trickle, daemon=True)
+    sender.start()
+    try:
+        assert eventually(lambda: answers(agent), timeout=REQUEST_TIMEOUT + EVENTUALLY)
+        timed_out = [c for c in tricklers if received(c).startswith(b"HTTP/1.1 408")]
+        assert len(timed_out) >= MAX_CONNECTIONS - 10
+    finally:
+        stop.set()
+        sender.join()
+        for connection in tricklers:
+            connection.close()
+    log = agent.log_text()
+    assert "did not arrive whole within 2 s" in log
+    assert "Traceback" not in log and "Unhandled Error" not in log
+
+
+def received(connection: socket.socket) -> bytes:
+    """What the agent sent on a connection, waiting briefly; empty if it sent nothing."""
+    connection.settimeout(0.2)
+    try:
+        return connection.recv(200)
+    except OSError:
+        return b""
 
 
 def answers(agent: RunningAgent) -> bool | None:

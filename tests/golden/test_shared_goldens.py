@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import shared_missing_reason
+
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 COMPARE = SHARED / "fixtures" / "golden" / "compare.py"
 CANDIDATE = Path(sys.executable).with_name("ganeti-mon-collector")
 
 
-@pytest.mark.skipif(not COMPARE.exists(), reason="../shared (golden outputs) is not present")
+@pytest.mark.skipif(
+    not COMPARE.exists(), reason=shared_missing_reason("fixtures/golden/compare.py")
+)
 @pytest.mark.skipif(not CANDIDATE.exists(), reason="ganeti-mon-collector is not installed")
 @pytest.mark.parametrize("subcommand", ["drbd", "lv"])
 def test_compare_py_passes_every_case(subcommand: str) -> None:
