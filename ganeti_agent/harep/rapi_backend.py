@@ -1,0 +1,1 @@
+"""harep over RAPI (placeholder until the RAPI driver lands)."""
