@@ -27,7 +27,7 @@ from ganeti_agent.harep import options as harep_options
 from ganeti_agent.harep.errors import HarepError
 from ganeti_agent.harep.luxi_backend import LuxiBackend
 from ganeti_agent.harep.options import HarepOptions
-from ganeti_agent.harep.program import Backend, RunOptions, run
+from ganeti_agent.harep.program import FIRST_POLL_DELAY, Backend, Clock, RunOptions, run
 from ganeti_agent.htools import cli as htools_cli
 from ganeti_agent.htools.cli import UsageExit
 
@@ -89,17 +89,29 @@ def backend_for(reactor: Any, options: HarepOptions, warn: Callable[[str], None]
     return LuxiBackend(reactor, path, warn)
 
 
-def run_options(options: HarepOptions) -> RunOptions:
+def run_options(options: HarepOptions, poll_delay: float = FIRST_POLL_DELAY) -> RunOptions:
     return RunOptions(
         dry_run=options.dry_run,
         job_delay=options.job_delay,
         reason=options.reason,
         version=htools_cli.version_line(harep_options.PROGRAM),
+        poll_delay=poll_delay,
     )
 
 
-async def program(reactor: Any, options: HarepOptions, out: TextIO, err: TextIO) -> int:
-    """One run with the given options; the exit status."""
+async def program(
+    reactor: Any,
+    options: HarepOptions,
+    out: TextIO,
+    err: TextIO,
+    clock: Clock | None = None,
+    poll_delay: float = FIRST_POLL_DELAY,
+) -> int:
+    """One run with the given options; the exit status.
+
+    ``clock`` and ``poll_delay`` are for tests (fixed UUIDs, no waiting
+    between job status checks); by default they are the system's and Ganeti's.
+    """
 
     def line(text: str) -> None:
         out.write(text + "\n")
@@ -112,9 +124,8 @@ async def program(reactor: Any, options: HarepOptions, out: TextIO, err: TextIO)
     try:
         if not options.dry_run:
             lock = take_lock(lock_path(options))
-        await run(
-            backend_for(reactor, options, warn), run_options(options), SystemClock(reactor), line
-        )
+        backend = backend_for(reactor, options, warn)
+        await run(backend, run_options(options, poll_delay), clock or SystemClock(reactor), line)
     except HarepError as error:
         out.flush()
         err.write(f"Error: {error}\n")

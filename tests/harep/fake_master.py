@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress
 
 from tests.htools.fake_ganeti import (
@@ -29,6 +30,7 @@ from tests.htools.fake_ganeti import (
 
 Json = Any
 CONNECT = b"connect"
+PROBE = b"probe"
 FIRST_JOB_ID = 1000
 
 
@@ -47,6 +49,8 @@ class FakeMaster:
     job_status: dict[int, str] = field(default_factory=dict)
     """Statuses of jobs submitted before the run (the jobs in ``pending`` tags)."""
     repair_status: str = "running"
+    tag_status: str = "success"
+    """How tag jobs end; anything but success leaves the tags as they were."""
     fail_submission_at: int | None = None
     """The n-th ``SubmitManyJobs`` (from 1) is refused with an OpPrereqError."""
     jobs: list[FakeJob] = field(default_factory=list)
@@ -66,19 +70,29 @@ class FakeMaster:
         if self.submissions == self.fail_submission_at:
             error = ["OpPrereqError", ["The job queue is unavailable", "wrong_state"]]
             return json.dumps({"success": False, "result": error}).encode()
-        results = []
-        for ops in jobs:
-            job_id = FIRST_JOB_ID + len(self.jobs)
-            status = "success" if all(self._apply_tags(op) for op in ops) else self.repair_status
-            self.jobs.append(FakeJob(job_id, ops, status))
-            self.job_status[job_id] = status
-            results.append([True, job_id])
-        return _ok(results)
+        return _ok([[True, self.add_job(ops)] for ops in jobs])
 
-    def _apply_tags(self, op: Json) -> bool:
-        """Change an instance's tags as OP_TAGS_SET/DEL would; False for other opcodes."""
-        if op.get("OP_ID") not in ("OP_TAGS_SET", "OP_TAGS_DEL"):
-            return False
+    def add_job(self, ops: list[Json]) -> int:
+        """Queue one job: tag jobs run at once, others take ``repair_status``."""
+        job_id = FIRST_JOB_ID + len(self.jobs)
+        if all(op.get("OP_ID") in ("OP_TAGS_SET", "OP_TAGS_DEL") for op in ops):
+            status = self.tag_status
+            if status == "success":
+                for op in ops:
+                    self._apply_tags(op)
+        else:
+            status = self.repair_status
+        self.jobs.append(FakeJob(job_id, ops, status))
+        self.job_status[job_id] = status
+        return job_id
+
+    def finish_all(self, status: str = "success") -> None:
+        """Every job ends (between two runs: the repairs were done)."""
+        for job_id in self.job_status:
+            self.job_status[job_id] = status
+
+    def _apply_tags(self, op: Json) -> None:
+        """Change an instance's tags as OP_TAGS_SET/DEL would."""
         instances = self.cluster.instances
         for position, inst in enumerate(instances):
             if inst.name != op["name"]:
@@ -88,7 +102,6 @@ class FakeMaster:
             else:
                 tags = tuple(t for t in inst.tags if t not in op["tags"])
             instances[position] = dataclasses.replace(inst, tags=tags)
-        return True
 
     def _status(self, job_id: Json) -> Json:
         status = self.job_status.get(int(job_id))
@@ -103,9 +116,21 @@ def _ok(result: Json) -> bytes:
 
 
 class _MarkingProtocol(LuxiServerProtocol):
+    factory: MasterFactory
+
     def connectionMade(self) -> None:
         super().connectionMade()
+        self._marker = len(self.factory.requests)
         self.factory.requests.append(CONNECT)
+
+    def dataReceived(self, data: bytes) -> None:
+        if data == PROBE:
+            del self.factory.requests[self._marker]
+            waiting, self.factory.waiting = self.factory.waiting, []
+            for waiter in waiting:
+                waiter.callback(None)
+            return
+        super().dataReceived(data)
 
 
 class MasterFactory(FakeLuxiFactory):
@@ -114,6 +139,13 @@ class MasterFactory(FakeLuxiFactory):
     def __init__(self, master: FakeMaster) -> None:
         super().__init__(master.answer)
         self.master = master
+        self.waiting: list[Deferred[None]] = []
+
+    def probed(self) -> Deferred[None]:
+        """Fires when a connection sends ``PROBE`` (it is not recorded)."""
+        waiter: Deferred[None] = Deferred()
+        self.waiting.append(waiter)
+        return waiter
 
     def buildProtocol(self, addr: IAddress | None) -> LuxiServerProtocol:
         protocol = _MarkingProtocol()
@@ -226,7 +258,7 @@ def one_repair_master() -> FakeMaster:
 
 
 def failing_tag_job_master() -> FakeMaster:
-    """The tag job after the repair job ends in error."""
+    """Tag jobs end in error (the repair job was accepted)."""
     master = one_repair_master()
-    master.repair_status = "error"
+    master.tag_status = "error"
     return master
