@@ -126,6 +126,11 @@ class LuxiSession:
         result = await self._call(_EncodedRequest("SubmitManyJobs", [[list(opcodes)]]))
         return parse_submitted(result)
 
+    async def cancel(self, job: int) -> bool:
+        """``CancelJob [id, false]``: answered ``[cancelled, message]``."""
+        result = await self._call(_EncodedRequest("CancelJob", [job, False]))
+        return isinstance(result, list) and len(result) == 2 and result[0] is True
+
     def close(self) -> None:
         if self._protocol.transport is not None:
             self._protocol.transport.loseConnection()

@@ -41,6 +41,10 @@ class Session(Protocol):
         """Submit one job of annotated opcodes; the ids of what was submitted."""
         ...
 
+    async def cancel(self, job: int) -> bool:
+        """Ask the master to cancel a job; whether it did (only queued jobs can be)."""
+        ...
+
 
 class Backend(Protocol):
     async def load(self) -> ClusterData:
@@ -260,25 +264,41 @@ async def run(
 async def repair_or_retag(
     steps: Run, backend: Backend, session: Session, item: InstanceState, target: Target
 ) -> InstanceState:
-    """Repair; if the pending tag could not be written, try once more on a new session.
+    """Repair; if its ``pending`` tag cannot be written, never leave the repair untracked.
 
-    Ganeti's harep stops there and leaves a repair running with no tag, so
-    the next run may start it again. One retry covers a master that
-    restarted; if it fails too, the error says which jobs run untagged.
+    Ganeti's harep stops there and leaves the repair running untagged, so
+    the next run may start the same repair again. Here the tag is tried once
+    more on a new connection (a master that restarted), then the repair
+    jobs are cancelled (possible while they wait in the queue); the error
+    line says which of these happened.
     """
     try:
         return await steps.repair(session, item, target)
     except UntaggedRepair as untagged:
         if not untagged.jobs:
             raise HarepError(str(untagged)) from None
-        try:
-            async with backend.session() as retry:
+        outcome = await _recover(steps, backend, untagged)
+        raise HarepError(f"{untagged}; {outcome}") from None
+
+
+async def _recover(steps: Run, backend: Backend, untagged: UntaggedRepair) -> str:
+    jobs = "+".join(str(job) for job in untagged.jobs)
+    assert untagged.state.repair is not None
+    try:
+        async with backend.session() as retry:
+            try:
                 await steps.commit(retry, untagged.state)
-        except HarepError:
-            jobs = "+".join(str(job) for job in untagged.jobs)
-            assert untagged.state.repair is not None
-            raise HarepError(
-                f"{untagged}; repair job(s) {jobs} of {untagged.instance} run without their"
-                f" tag {untagged.state.repair.tag}"
-            ) from None
-        raise HarepError(str(untagged)) from None
+                return (
+                    f"the tag of repair job(s) {jobs} of {untagged.instance} was written on a retry"
+                )
+            except HarepError:
+                pass
+            cancelled = [await retry.cancel(job) for job in untagged.jobs]
+            if all(cancelled):
+                return f"repair job(s) {jobs} of {untagged.instance} cancelled"
+    except HarepError:
+        pass
+    return (
+        f"repair job(s) {jobs} of {untagged.instance} run without their tag"
+        f" {untagged.state.repair.tag}"
+    )

@@ -101,6 +101,14 @@ class RapiSession:
             raise HarepError(str(error)) from None
         return jobs
 
+    async def cancel(self, job: int) -> bool:
+        """``DELETE /2/jobs/<id>``: answered ``[cancelled, message]``."""
+        try:
+            result = await self._client.cancel_job(str(job))
+        except RapiError as error:
+            raise HarepError(str(error)) from None
+        return isinstance(result, list) and len(result) == 2 and result[0] is True
+
     async def job_statuses(self, jobs: Sequence[int]) -> list[str]:
         statuses = []
         try:

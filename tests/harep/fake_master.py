@@ -63,6 +63,8 @@ class FakeMaster:
             return self._submit(args[0])
         if method == "QueryJobs":
             return _ok([self._status(job_id) for job_id in args[0]])
+        if method == "CancelJob":
+            return _ok(self.cancel(int(args[0])))
         return _ok(self.cluster.luxi_result(method, args))
 
     def _submit(self, jobs: list[list[Json]]) -> bytes:
@@ -85,6 +87,13 @@ class FakeMaster:
         self.jobs.append(FakeJob(job_id, ops, status))
         self.job_status[job_id] = status
         return job_id
+
+    def cancel(self, job_id: int) -> list[Json]:
+        """As Ganeti: only a job still waiting in the queue can be cancelled."""
+        if self.job_status.get(job_id) not in ("queued", "waiting"):
+            return [False, f"Job {job_id} is no longer waiting in the queue"]
+        self.job_status[job_id] = "canceled"
+        return [True, f"Job {job_id} canceled"]
 
     def finish_all(self, status: str = "success") -> None:
         """Every job ends (between two runs: the repairs were done)."""
@@ -255,6 +264,13 @@ def one_repair_master() -> FakeMaster:
     cluster = every_state_cluster()
     cluster.instances = [_inst("primary-off", "node3", "node1", "drbd", f"{PREFIX}failover")]
     return FakeMaster(cluster=cluster)
+
+
+def queued_repair_failing_tag_master() -> FakeMaster:
+    """Tag jobs end in error; the repair job still waits in the queue."""
+    master = failing_tag_job_master()
+    master.repair_status = "queued"
+    return master
 
 
 def failing_tag_job_master() -> FakeMaster:

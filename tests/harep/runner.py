@@ -22,7 +22,7 @@ from twisted.internet.protocol import Protocol
 from twisted.internet.utils import getProcessOutputAndValue
 
 from ganeti_agent.harep import cli, options
-from tests.harep.fake_master import PROBE, FakeMaster, MasterFactory
+from tests.harep.fake_master import PROBE, MasterFactory
 from tests.harep.normalize import normalize
 from tests.harep.scenarios import Scenario
 
