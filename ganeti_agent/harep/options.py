@@ -47,7 +47,7 @@ def _row(long: str, kind: ArgKind, metavar: str, text: str, completion: str) -> 
 
 
 _REQ, _NONE = ArgKind.REQUIRED, ArgKind.NONE
-OPTIONS: tuple[OptionDef, ...] = (
+GANETI_OPTIONS: tuple[OptionDef, ...] = (
     cli.OPTIONS["luxi"],
     _row(
         "job-delay",
@@ -68,6 +68,9 @@ OPTIONS: tuple[OptionDef, ...] = (
     cli.OPTIONS["version"],
     cli.OPTIONS["help"],
     cli.OPTIONS["help-completion"],
+)
+"""Ganeti 3.0.2's harep options, in its ``--help`` order."""
+EXTENSIONS: tuple[OptionDef, ...] = (
     cli.OPTIONS["master"],
     _row("rapi-port", _REQ, "PORT", f"the RAPI port [{DEFAULT_PORT}]", "integer"),
     _row("ca-file", _REQ, "FILE", "check the RAPI certificate against this PEM file", "file"),
@@ -83,11 +86,15 @@ OPTIONS: tuple[OptionDef, ...] = (
     cli.OPTIONS["verbose"],
     cli.OPTIONS["quiet"],
 )
+"""ganeti-agent's own options, listed after Ganeti's in ``--help``."""
+OPTIONS = GANETI_OPTIONS + EXTENSIONS
 
 
 def help_text() -> str:
+    """Ganeti's help, aligned as Ganeti aligns it, then our options in a block of their own."""
     header = f"{cli.version_line(PROGRAM)}\nUsage: {PROGRAM} [OPTION...]"
-    return cli.usage_info(header, OPTIONS)
+    ganeti = cli.usage_info(header, GANETI_OPTIONS)
+    return ganeti + cli.usage_info("\nganeti-agent options:", EXTENSIONS)
 
 
 def completion_text() -> str:

@@ -205,7 +205,7 @@ class Run:
         self.out(f"Executing {repair.kind.shown} repair on {current.name}")
         opcodes = list(repair.opcodes)
         if self.options.job_delay > 0:
-            opcodes.insert(0, rules.test_delay(self.options.job_delay))
+            opcodes.insert(0, rules.delay_opcode(self.options.job_delay))
         uuid = self.clock.uuid()
         now = self._now_seconds()
         if self.options.dry_run:

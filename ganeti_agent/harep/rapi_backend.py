@@ -17,6 +17,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from ganeti_agent.harep.errors import HarepError
 from ganeti_agent.harep.loading import prepare
@@ -41,9 +42,13 @@ def endpoint_for(options: HarepOptions) -> RapiEndpoint:
         raise HarepError(str(error)) from None
     if (options.username is None) != (password is None):
         raise HarepError("--username and --password-file go together")
-    return RapiEndpoint(
-        options.master, options.rapi_port, options.username, password, options.ca_file
-    )
+    host, port = options.master, options.rapi_port
+    if "://" in host:
+        parts = urlsplit(host)
+        if parts.scheme != "https" or not parts.hostname:
+            raise HarepError(f"-m {host}: RAPI is reached over https")
+        host, port = parts.hostname, parts.port or port
+    return RapiEndpoint(host, port, options.username, password, options.ca_file)
 
 
 def _reason(opcode: Opcode) -> str | None:

@@ -94,7 +94,7 @@ def detect_broken(
     return None
 
 
-def test_delay(seconds: float) -> Opcode:
+def delay_opcode(seconds: float) -> Opcode:
     """The ``OP_TEST_DELAY`` of ``--job-delay``: lets the tag job pass before the repair locks."""
     return {
         "OP_ID": "OP_TEST_DELAY",
