@@ -31,7 +31,7 @@ from ganeti_agent.htools.haskell_read import (
 )
 from ganeti_agent.htools.live import LiveCluster
 from ganeti_agent.htools.loader import ClusterData
-from ganeti_agent.htools.textjson import pretty
+from ganeti_agent.htools.textjson import JSONError, pretty, read_string
 from ganeti_agent.htools.types import LoadError
 
 
@@ -86,20 +86,31 @@ def parse_submitted(result: Any) -> list[int]:
 JOB_STATUSES = ("queued", "waiting", "canceling", "running", "canceled", "success", "error")
 
 
-def parse_statuses(result: Any, count: int) -> list[str]:
-    """The statuses of a ``QueryJobs [ids, ["status"]]`` result (``queryJobsStatus``)."""
-    if not isinstance(result, list) or len(result) != count:
-        raise _luxi_error(f"Cannot read job statuses from {pretty(result)}")
+def _status(value: Any) -> str | None:
+    """One ``[status]`` entry as ``readJSON :: [JobStatus]`` reads it; None if empty."""
+    if not isinstance(value, list):
+        raise _luxi_error("Unable to read list")
     statuses = []
-    for entry in result:
-        if not isinstance(entry, list):
-            raise _luxi_error(f"Unknown job or malformed status: {pretty(entry)}")
-        if not entry:
-            raise _luxi_error("Missing job status field")
-        if entry[0] not in JOB_STATUSES:
-            raise _luxi_error(f"Invalid job status: {pretty(entry[0])}")
-        statuses.append(str(entry[0]))
-    return statuses
+    for item in value:
+        try:
+            text = read_string(item)
+        except JSONError as error:
+            raise _luxi_error(f"Can't parse value for type JobStatus: {error}") from None
+        if text not in JOB_STATUSES:
+            message = f"Invalid string value for type JobStatus: {haskell_show_string(text)}"
+            raise _luxi_error(message)
+        statuses.append(text)
+    return statuses[0] if statuses else None
+
+
+def parse_statuses(result: Any) -> list[str]:
+    """The statuses of a ``QueryJobs [ids, ["status"]]`` result (``queryJobsStatus``)."""
+    if not isinstance(result, list):
+        raise _luxi_error("Unable to read list")
+    statuses = [_status(entry) for entry in result]
+    if any(status is None for status in statuses):
+        raise _luxi_error("Missing job status field")
+    return [status for status in statuses if status is not None]
 
 
 class LuxiSession:
@@ -120,7 +131,7 @@ class LuxiSession:
 
     async def job_statuses(self, jobs: Sequence[int]) -> list[str]:
         result = await self._call(_EncodedRequest("QueryJobs", [list(jobs), ["status"]]))
-        return parse_statuses(result, len(jobs))
+        return parse_statuses(result)
 
     async def submit(self, opcodes: Sequence[Opcode]) -> list[int]:
         result = await self._call(_EncodedRequest("SubmitManyJobs", [[list(opcodes)]]))

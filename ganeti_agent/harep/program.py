@@ -149,7 +149,7 @@ class Run:
         statuses = await self.wait_for_jobs(session, jobs)
         failed = [
             f"{job}=>{status}"
-            for job, status in zip(jobs, statuses, strict=True)
+            for job, status in zip(jobs, statuses, strict=False)
             if status != "success"
         ]
         if failed:

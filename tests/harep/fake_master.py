@@ -278,3 +278,19 @@ def failing_tag_job_master() -> FakeMaster:
     master = one_repair_master()
     master.tag_status = "error"
     return master
+
+
+def unknown_job_master() -> FakeMaster:
+    """A pending tag names a job the master does not know (archived, or a typo)."""
+    cluster = every_state_cluster()
+    cluster.instances = [
+        _inst("lost", "node1", "node2", "drbd", f"{PREFIX}pending:failover:u:1:99")
+    ]
+    return FakeMaster(cluster=cluster)
+
+
+def bad_status_master() -> FakeMaster:
+    """The master answers a job status that is not one of Ganeti's."""
+    master = unknown_job_master()
+    master.job_status[99] = "exploded"
+    return master

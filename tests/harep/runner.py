@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -41,6 +42,19 @@ def ganeti(binary: str) -> Program:
     async def run(socket: str, arguments: tuple[str, ...]) -> tuple[str, str, int]:
         out, err, code = await getProcessOutputAndValue(
             binary, [f"-L{socket}", *arguments], env={"TZ": "UTC"}
+        )
+        return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), code
+
+    return run
+
+
+def script(lock_file: Path) -> Program:
+    """The ``ganeti-harep`` console script, as a process of its own."""
+
+    async def run(socket: str, arguments: tuple[str, ...]) -> tuple[str, str, int]:
+        argv = ["-m", "ganeti_agent.harep.cli", f"-L{socket}", f"--lock-file={lock_file}"]
+        out, err, code = await getProcessOutputAndValue(
+            sys.executable, [*argv, *arguments], env={"TZ": "UTC", "PATH": os.defpath}
         )
         return out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), code
 

@@ -59,6 +59,8 @@ SCENARIOS = (
     ),
     Scenario("long-delay", fake_master.one_repair_master, (Step(("--job-delay=12345678.5",)),)),
     Scenario("two-pending", fake_master.two_pending_master),
+    Scenario("unknown-job", fake_master.unknown_job_master),
+    Scenario("bad-status", fake_master.bad_status_master),
     Scenario("repair-refused", _fail_submission(1)),
     Scenario("tag-job-failed", fake_master.failing_tag_job_master, same_as_ganeti=False),
     Scenario("pending-tag-refused", _fail_submission(2), same_as_ganeti=False),

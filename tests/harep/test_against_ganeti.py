@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.harep.runner import ganeti, ours, real_harep, record
-from tests.harep.scenarios import SCENARIOS, Scenario
+from tests.harep.runner import ganeti, ours, real_harep, record, script
+from tests.harep.scenarios import SCENARIOS, Scenario, by_name
 from tests.support import async_test
 
 RECORDED: dict[str, Any] = json.loads(
@@ -52,3 +52,11 @@ async def test_same_as_the_installed_ganeti_harep(scenario: Scenario, directory:
     theirs = await record(scenario, ganeti(binary), directory / "theirs.sock")
     mine = await record(scenario, ours(directory / "lock"), directory / "ours.sock")
     assert mine == theirs
+
+
+@pytest.mark.parametrize("name", ["no-delay-with-reason", "two-pending"])
+@async_test
+async def test_the_console_script_as_a_process(name: str, directory: Path) -> None:
+    """Exit status, flushing, one error line: the script as cron runs it."""
+    mine = await record(by_name(name), script(directory / "lock"), directory / "query.sock")
+    assert mine == RECORDED[name]
