@@ -32,6 +32,8 @@ from ganeti_agent.htools import cli as htools_cli
 from ganeti_agent.htools.cli import UsageExit
 
 RANDOM_UUID_FILE = "/proc/sys/kernel/random/uuid"
+MAX_ERROR_CHARS = 4000
+"""Ganeti's own error texts are far shorter; a master's message beyond this is cut."""
 
 
 class SystemClock:
@@ -127,13 +129,22 @@ async def program(
         backend = backend_for(reactor, options, warn)
         await run(backend, run_options(options, poll_delay), clock or SystemClock(reactor), line)
     except HarepError as error:
-        out.flush()
-        err.write(f"Error: {error}\n")
-        return 1
+        return _fail(out, err, str(error))
+    except Exception as error:  # a bug or a reply nothing above expected: one line, no traceback
+        return _fail(out, err, f"unexpected {type(error).__name__}: {error}")
     finally:
         if lock is not None:
             os.close(lock)
     return 0
+
+
+def _fail(out: TextIO, err: TextIO, message: str) -> int:
+    """The one error line; a hostile master's text is cut at ``MAX_ERROR_CHARS``."""
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[:MAX_ERROR_CHARS] + "…"
+    out.flush()
+    err.write(f"Error: {message}\n")
+    return 1
 
 
 def main(argv: list[str] | None = None) -> None:

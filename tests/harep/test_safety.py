@@ -124,3 +124,48 @@ async def test_a_second_run_does_not_start_while_one_holds_the_lock(directory: P
     assert step["stdout"] == ""
     assert step["stderr"] == f"Error: another harep run holds the lock {lock}; not starting\n"
     assert step["requests"] == []
+
+
+def _answering(method: str, reply: bytes) -> Scenario:
+    """One repair, with ``reply`` as the master's answer to ``method``."""
+
+    def build() -> fake_master.FakeMaster:
+        master = fake_master.one_repair_master()
+        answer = master.answer
+
+        def hostile(message: bytes) -> bytes:
+            return reply if json.loads(message)["method"] == method else answer(message)
+
+        master.answer = hostile  # type: ignore[method-assign]
+        return master
+
+    return Scenario("hostile", build)
+
+
+@pytest.mark.parametrize(
+    ("method", "reply", "line"),
+    [
+        ("SubmitManyJobs", b'{"success":true,"result":{"a":1}}',
+         'Error: Job submission error: Unhandled exception: LuxiError "Cannot parse response'
+         ' from Ganeti: {\\"a\\": 1}"'),
+        ("SubmitManyJobs", b'{"success":true,"result":[[true,-4]]}',
+         "Error: Job submission error: Unhandled exception: LuxiError \"Invalid value for job ID"
+         " ' -4'\""),
+        ("SubmitManyJobs", b'{"success":false,"result":["OpPrereqError",["' + b"x" * 10000
+         + b'","wrong_state"]]}', None),
+        ("SubmitManyJobs", b"\xff\xfe", None),
+    ],
+)  # fmt: skip
+@async_test
+async def test_a_hostile_master_gets_one_bounded_line(
+    method: str, reply: bytes, line: str | None, directory: Path
+) -> None:
+    scenario = _answering(method, reply)
+    [step] = await record(scenario, ours(directory / "lock"), directory / "s")
+    assert step["code"] == 1
+    [error] = _error_lines(step["stderr"])
+    assert "Traceback" not in step["stderr"]
+    assert len(step["stderr"]) < 5000
+    if line is not None:
+        assert error == line
+    assert step["tags"]["primary-off"] == [f"{TAG}failover"]
