@@ -28,6 +28,9 @@ from ganeti_agent.htools.loader import ClusterData
 FIRST_POLL_DELAY = 0.5
 MAX_POLL_DELAY = 15.0
 """Ganeti's ``waitForJobs``: first status check after 0.5 s, then doubling up to 15 s."""
+MAX_STATUS_CHECKS = 250
+"""About an hour at Ganeti's pace; Ganeti waits for a tag job forever, which would keep
+the run (and its lock) forever."""
 
 
 class Session(Protocol):
@@ -130,8 +133,9 @@ class Run:
             raise HarepError(f"Job submission error: {error}") from None
 
     async def wait_for_jobs(self, session: Session, jobs: Sequence[int]) -> list[str]:
+        """Poll until every job ended (``waitForJobs``), at most ``MAX_STATUS_CHECKS`` times."""
         delay = self.options.poll_delay
-        while True:
+        for _ in range(MAX_STATUS_CHECKS):
             await self.clock.sleep(delay)
             try:
                 statuses = await session.job_statuses(jobs)
@@ -140,6 +144,8 @@ class Run:
             if states.jobs_finished(statuses):
                 return statuses
             delay = min(delay * 2, MAX_POLL_DELAY)
+        shown = "+".join(str(job) for job in jobs)
+        raise HarepError(f"job(s) {shown} not finished after {MAX_STATUS_CHECKS} status checks")
 
     async def execute(self, session: Session, opcode: Opcode, nanoseconds: int) -> None:
         """Submit one tag job and wait for it (``execJobsWaitOk``); nothing in a dry run."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ganeti_agent.harep.program import MAX_STATUS_CHECKS
 from tests.harep import fake_master
 from tests.harep.runner import ours, record
 from tests.harep.scenarios import Scenario, Step, by_name
@@ -169,3 +170,27 @@ async def test_a_hostile_master_gets_one_bounded_line(
     if line is not None:
         assert error == line
     assert step["tags"]["primary-off"] == [f"{TAG}failover"]
+
+
+@async_test
+async def test_a_tag_job_that_never_ends_is_given_up_on(directory: Path) -> None:
+    master = fake_master.failing_tag_job_master()
+    master.tag_status = "running"
+    [step] = await record(
+        Scenario("stuck", lambda: master), ours(directory / "lock"), directory / "s"
+    )
+    assert step["code"] == 1
+    checks = [r for r in step["requests"] if '"QueryJobs"' in r]
+    assert len(checks) == 2 * MAX_STATUS_CHECKS  # the tag, then its retry on a new connection
+    [line] = _error_lines(step["stderr"])
+    assert line.startswith(
+        f"Error: job(s) 1001 not finished after {MAX_STATUS_CHECKS} status checks; repair job(s)"
+    )
+
+
+@async_test
+async def test_quiet_drops_the_inconsistent_data_warning(directory: Path) -> None:
+    scenario = Scenario("quiet", fake_master.one_repair_master, (Step(("-q",)),))
+    [step] = await record(scenario, ours(directory / "lock"), directory / "s")
+    assert step["code"] == 0
+    assert step["stderr"] == ""
