@@ -220,9 +220,11 @@ def try_alloc(
             if result.best is not None:
                 best = _place_pair(nodes, inst, *result.best)
             return AllocResult(result.failures, best)
+        assert result.valid is not None
+        if not result.valid:
+            return AllocResult(result.failures, None)
         failures = dict(result.failures)
         chosen: Candidate | None = None
-        assert result.valid is not None
         by_primary: dict[int, list[tuple[int, int, float]]] = {}
         for item in result.valid:
             by_primary.setdefault(item[0], []).append(item)

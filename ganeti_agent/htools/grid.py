@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -276,18 +277,17 @@ def _policy_codes(arrays: NodeArrays, inst: Instance) -> I64:
 
 @dataclass(slots=True)
 class _NodeWise:
-    """Per node, independent of the pair: failure codes and changed components."""
+    """Per node, independent of the pair: failure codes and the new values behind them."""
 
     code: I64  # as the new primary
     sec_pre: I64  # as the new secondary, before its N+1 check
     sec_post: I64  # as the new secondary, the forthcoming checks after it
     unalloc: I64
-    primary: dict[int, F64]  # components of the node as the new primary
-    secondary: dict[int, F64]  # components a new secondary changes alone
+    new: dict[str, NDArray[Any]]  # the new fields, for the components
 
 
 def _node_wise(arrays: NodeArrays, inst: Instance) -> _NodeWise:
-    """The node-wise parts of ``addPriEx`` and ``addSecExEx``, checks in their order."""
+    """The node-wise checks of ``addPriEx`` and ``addSecExEx``, in their order."""
     i, f, b = arrays.i, arrays.f, arrays.b
     excl = b["excl"]
     spin = inst.total_spindles()
@@ -350,34 +350,63 @@ def _node_wise(arrays: NodeArrays, inst: Instance) -> _NodeWise:
         ],
         size,
     )
+    new = {
+        "free_mem": new_free_mem,
+        "failn1": new_failn1,
+        "dsk": new_dsk,
+        "dsk_f": new_dsk_f,
+        "sp": new_sp,
+        "sp_f": new_sp_f,
+        "isp": new_isp,
+        "isp_f": new_isp_f,
+        "pcpu": new_pcpu,
+        "pcpu_f": new_pcpu_f,
+        "mem_f": new_mem_f,
+    }
+    return _NodeWise(code, pre, post, unalloc, new)
+
+
+def _components(
+    arrays: NodeArrays, new: dict[str, NDArray[Any]]
+) -> tuple[dict[int, F64], dict[int, F64]]:
+    """The changed components of each node as the new primary, and as the new secondary.
+
+    A new secondary changes only disk-related components, exactly as a new
+    primary changes them, so the second map is part of the first.
+    """
+    i, f = arrays.i, arrays.f
+    excl = arrays.b["excl"]
+    hi_sp = f["hi_spindles"]
     t_sp, t_dsk, t_mem, speed = f["t_spindles"], f["t_dsk"], f["t_mem"], f["cpu_speed"]
     pdsk = np.where(
-        excl, _pdsk(new_sp.astype(np.float64), t_sp), _pdsk(new_dsk.astype(np.float64), t_dsk)
+        excl,
+        _pdsk(new["sp"].astype(np.float64), t_sp),
+        _pdsk(new["dsk"].astype(np.float64), t_dsk),
     )
     pdsk_f = np.where(
-        excl, _pdsk(new_sp_f.astype(np.float64), t_sp), _pdsk(new_dsk_f.astype(np.float64), t_dsk)
+        excl,
+        _pdsk(new["sp_f"].astype(np.float64), t_sp),
+        _pdsk(new["dsk_f"].astype(np.float64), t_dsk),
     )
-    pcpu_eff = new_pcpu / speed
-    pcpu_eff_f = new_pcpu_f / speed
     secondary = {
         1: pdsk,
         9: vdiv(f["load2"] + 1.0, f["pool2"]),
-        12: vdiv(new_isp, hi_sp),
+        12: vdiv(new["isp"], hi_sp),
         14: pdsk_f,
-        16: vdiv(new_isp_f, hi_sp),
+        16: vdiv(new["isp_f"], hi_sp),
     }
     primary = {
-        0: vdiv(new_free_mem.astype(np.float64), t_mem),
-        2: np.where(new_failn1, i["n1_count"].astype(np.float64), 0.0),
-        6: pcpu_eff,
+        0: vdiv(new["free_mem"].astype(np.float64), t_mem),
+        2: np.where(new["failn1"], i["n1_count"].astype(np.float64), 0.0),
+        6: new["pcpu"] / speed,
         7: vdiv(f["load0"] + 1.0, f["pool0"]),
         8: vdiv(f["load1"] + 1.0, f["pool1"]),
         10: vdiv(f["load3"] + 1.0, f["pool3"]),
-        13: vdiv(new_mem_f.astype(np.float64), t_mem),
-        15: pcpu_eff_f,
+        13: vdiv(new["mem_f"].astype(np.float64), t_mem),
+        15: new["pcpu_f"] / speed,
         **secondary,
     }
-    return _NodeWise(code, pre, post, unalloc, primary, secondary)
+    return primary, secondary
 
 
 def _evaluate(
@@ -429,12 +458,6 @@ def _best(scores: F64, ok: B, prim: I64) -> tuple[int, int, float] | None:
     return int(prim[row]), col, float(scores[row, col])
 
 
-_STD_ROWS = [k for k, info in enumerate(metrics.CV_INFO) if info[2] == "std" and info[3]]
-_SUM_ROWS = [k for k, info in enumerate(metrics.CV_INFO) if info[2] == "sum" and info[3]]
-_CONST_ROWS = [k for k, info in enumerate(metrics.CV_INFO) if info[2] == "map" or not info[3]]
-_WEIGHTS = np.array(metrics.WEIGHTS, dtype=np.float64)
-
-
 def _stat_vectors(stats: list[metrics.Stat]) -> tuple[F64, F64, F64]:
     """(count, sum, variance) of every statistic as columns; sums keep their total as sum."""
     count = [float(st[1]) if st[0] == "std" else 1.0 for st in stats]
@@ -468,52 +491,50 @@ def _scores(
 ) -> F64:
     """Every pair's score: the primary's update of the statistics, then the secondary's.
 
-    The statistics are updated all at once (rows of stacked arrays); the
-    weighted parts are then added in Ganeti's order, a left fold.
+    The primary's update is done for all statistics at once (stacked rows);
+    the secondary's only where it changes a component; the weighted parts
+    are added in Ganeti's order, a left fold from 0.0.
     """
     rows = arrays.rows
-    size = len(prim), rows.shape[1]
+    primary, secondary = _components(arrays, wise.new)
     n, s, var = _stat_vectors(stats)
     x_p = rows[:, prim]
     y_p = x_p.copy()
-    for k, comp in wise.primary.items():
+    for k, comp in primary.items():
         y_p[k] = comp[prim]
     s1, v1 = _update_std(n, s, var, x_p, y_p)
+    p_only = np.sqrt(v1)
     rem = vdiv(new_rmem.astype(np.float64), arrays.f["t_mem"][None, :])
     changed: dict[int, F64] = {
         2: np.where(new_failn1, arrays.i["n1_count"].astype(np.float64), 0.0),
         3: rem,
         19: rem,
-        **{k: v[None, :] for k, v in wise.secondary.items()},
+        **secondary,
     }
-    value = np.empty((len(metrics.CV_INFO), *size), dtype=np.float64)
-    for k in _CONST_ROWS:
-        value[k] = metrics.stat_value(stats[k])
-    finite: B = np.asarray(np.isfinite(s1).all(axis=1) & np.isfinite(rows * rows).all(axis=1))
-    redo = [k for k in _STD_ROWS if k in changed or not finite[k]]
-    for k in _STD_ROWS:
-        if k not in redo:
-            # A secondary that keeps this component leaves the primary's variance.
-            value[k] = np.sqrt(v1[k])[:, None]
-    if redo:
-        x_s = rows[redo][:, None, :]
-        y_s = np.empty((len(redo), *size), dtype=np.float64)
-        for j, k in enumerate(redo):
-            y_s[j] = changed.get(k, rows[k][None, :])
-        _, v2 = _update_std(
-            n[redo][:, :, None], s1[redo][:, :, None], v1[redo][:, :, None], x_s, y_s
-        )
-        value[redo] = np.sqrt(v2)
+    finite = np.asarray(np.isfinite(s1).all(axis=1) & np.isfinite(rows * rows).all(axis=1))
     common = arrays.common_locations()
-    for k in _SUM_ROWS:
-        x_s_row = rows[k][None, :]
-        y_s_row = changed.get(k, x_s_row)
-        if k == _LOCATION and common is not None:
-            after_p = s[k] + ((y_p[k][:, None] + common[prim]) - x_p[k][:, None])
+    total: F64 = np.zeros((len(prim), 1), dtype=np.float64)
+    for k, (weight, _, kind, for_online) in enumerate(metrics.CV_INFO):
+        value: F64 | float
+        if not for_online or kind == "map":
+            value = metrics.stat_value(stats[k])
+        elif kind == "std" and k not in changed and finite[k]:
+            # A secondary that keeps this component leaves the primary's variance.
+            value = p_only[k][:, None]
+        elif kind == "std":
+            x_s = rows[k]
+            y_s = changed.get(k, x_s)
+            count = float(n[k, 0])
+            ds = y_s - x_s
+            dnnvar = (count * (y_s * y_s - x_s * x_s) - (2 * s1[k])[:, None] * ds) - ds * ds
+            new_var = v1[k][:, None] + dnnvar / (count * count)
+            value = np.sqrt(np.where(new_var >= 0, new_var, 0.0))
         else:
-            after_p = s1[k][:, None]
-        value[k] = after_p + (y_s_row - x_s_row)
-    weighted = _WEIGHTS[:, None, None] * value
-    weighted[0] = weighted[0] + 0.0
-    total: F64 = np.add.accumulate(weighted, axis=0)[-1]
-    return total
+            x_s = rows[k]
+            if k == _LOCATION and common is not None:
+                after_p = s[k, 0] + ((y_p[k][:, None] + common[prim]) - x_p[k][:, None])
+            else:
+                after_p = s1[k][:, None]
+            value = after_p + (changed.get(k, x_s) - x_s)
+        total = total + weight * value
+    return np.broadcast_to(total, (len(prim), rows.shape[1]))
