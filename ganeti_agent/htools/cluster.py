@@ -33,6 +33,17 @@ class AllocError(Exception):
     """tryAlloc's own failure ("Not enough online nodes")."""
 
 
+_NAMING_FIELDS = frozenset({"name", "alias", "idx"})
+_PLACEMENT_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Instance) if f.name not in _NAMING_FIELDS
+)
+
+
+def _placement_key(inst: Instance) -> tuple[object, ...]:
+    """What decides where an instance can go: everything but its name and index."""
+    return tuple(getattr(inst, name) for name in _PLACEMENT_FIELDS)
+
+
 class AllocMemo:
     """What one hspace run computes more than once, per cluster state.
 
@@ -66,9 +77,12 @@ class AllocMemo:
         want_all: bool,
     ) -> PairResult:
         answers = self.answers(nodes)
-        key = ("pairs", inst, id(pairs), want_all)
+        key = ("pairs", _placement_key(inst), id(pairs))
         found = answers.get(key)
-        if isinstance(found, PairResult):
+        if isinstance(found, PairResult) and (found.valid is not None or not want_all):
+            return found
+        if isinstance(found, PairResult) and found.allocs == 0:
+            found.valid = []  # no valid pair: the full list is known
             return found
         result = self.grid.evaluate(nodes, inst, pairs, want_all)
         if result is None:
