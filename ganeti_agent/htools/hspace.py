@@ -233,15 +233,33 @@ def _maybe_print_nodes(
 # ---------------------------------------------------------------- loading
 
 
+def _live_data(options: cli.HtoolsOptions) -> ClusterData:
+    """The cluster over RAPI (``-m``) or LUXI (``-L``), static KVM node memory applied.
+
+    Twisted is imported here only: the file and simulation backends start
+    without it.
+    """
+    from ganeti_agent.htools import live, luxi, rapi
+
+    if options.master:
+        master = options.master
+        cluster = live.run_once(lambda reactor: rapi.load_data(reactor, master))
+    else:
+        assert options.luxi is not None
+        path = options.luxi
+        cluster = live.run_once(lambda reactor: luxi.load_data(reactor, path))
+    return cluster.with_static_kvm_memory(options.static_kvm_node_memory)
+
+
 def load_cluster(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
-    """``loadExternalData`` for the text and simulation backends."""
+    """``loadExternalData``: RAPI, LUXI, simulation, text file, iallocator request, in order."""
     chosen = [options.master != "", options.luxi is not None, options.data_file is not None]
     if sum(chosen) > 1:
         raise ExitError("Only one of the rapi, luxi, and data files options should be given.")
     try:
         if options.master or options.luxi is not None:
-            raise LoadError("live backends are not available in this build")
-        if options.simulate:
+            raw = _live_data(options)
+        elif options.simulate:
             raw = simu.parse_data(list(options.simulate))
         elif options.data_file is not None:
             try:
