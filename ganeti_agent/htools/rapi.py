@@ -190,7 +190,11 @@ def _parse_node(groups_by_uuid: dict[str, int], obj: JSObject) -> tuple[str, Nod
     ndparams = _as_object(extract("ndparams", _any))
     exclusive = _extract(owner, ndparams, "exclusive_storage", read_bool)
     group_uuid = annotate(owner, lambda: maybe_from_obj(obj, "group.uuid", read_string))
-    group = _lookup(lambda: lookup_group(groups_by_uuid, name, group_uuid or DEFAULT_GROUP_ID))
+    group = _lookup(
+        lambda: lookup_group(
+            groups_by_uuid, name, DEFAULT_GROUP_ID if group_uuid is None else group_uuid
+        )
+    )
     live = not offline and (vm_capable is None or vm_capable)
 
     def live_value(key: str, reader: Reader[T], default: T) -> T:

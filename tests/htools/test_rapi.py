@@ -294,3 +294,14 @@ async def test_file_urls_word_errors_as_ghc(tmp_path: Path, make: str, reason: s
     with pytest.raises(LoadError) as caught:
         await rapi.load_data(reactor, f"file://{base}")
     assert str(caught.value) == f"{base}/groups.json: openFile: {reason}"
+
+
+@async_test
+async def test_an_empty_group_uuid_is_not_a_missing_one(servers: Servers) -> None:
+    bodies = sample_cluster().rapi_bodies()
+    bodies["/2/nodes"][1]["group.uuid"] = ""
+    resource = FakeRapi({path: json.dumps(body).encode() for path, body in bodies.items()}, None)
+    port = await servers.rapi(resource)
+    with pytest.raises(LoadError) as caught:
+        await rapi.load_data(reactor, f"http://127.0.0.1:{port}")
+    assert str(caught.value) == "Unknown group '' for node node2.example.com"
