@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from twisted.internet import reactor
+from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort, IProtocolFactory
 from twisted.internet.utils import getProcessOutputAndValue
@@ -113,7 +114,9 @@ async def test_rapi_cluster_gives_the_text_file_answer(work: Path) -> None:
     cluster.nodes = [dataclasses.replace(n, cpu_speed=1.0) for n in cluster.nodes]
     port = await _serve("tcp:0:interface=127.0.0.1", Site(FakeRapi(rapi_json(cluster), None)))
     try:
-        live = await _hspace(["-m", f"http://127.0.0.1:{port.getHost().port}", *ARGS])
+        address = port.getHost()
+        assert isinstance(address, IPv4Address)
+        live = await _hspace(["-m", f"http://127.0.0.1:{address.port}", *ARGS])
     finally:
         await _stop(port)
     assert live == await _from_text(cluster, work)
