@@ -26,6 +26,8 @@ class ClusterData:
     instances: list[Instance]
     tags: list[str] = field(default_factory=list)
     ipolicy: IPolicy = DEF_IPOLICY
+    node_index_base: int = 0
+    """What Ganeti numbers the first node (1 for simulated clusters); ``-p idx`` prints it."""
 
 
 def longest_domain(names: list[str]) -> str:
@@ -103,7 +105,9 @@ def merge_data(data: ClusterData) -> ClusterData:
         if len(groups) > 1:
             inst = dataclasses.replace(inst, movable=False)
         final_insts.append(inst)
-    return ClusterData(data.groups, nodes4, final_insts, data.tags, data.ipolicy)
+    return ClusterData(
+        data.groups, nodes4, final_insts, data.tags, data.ipolicy, data.node_index_base
+    )
 
 
 def update_missing(nodes: list[Node], instances: list[Instance]) -> tuple[list[str], list[Node]]:

@@ -115,4 +115,4 @@ def parse_data(descs: list[str]) -> ClusterData:
         groups[gidx] = Group(
             name=f"group-{gidx:02d}", uuid=f"fake-uuid-{gidx:02d}", alloc_policy=apol, idx=gidx
         )
-    return ClusterData(groups, nodes, [])
+    return ClusterData(groups, nodes, [], node_index_base=1)

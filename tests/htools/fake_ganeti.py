@@ -582,3 +582,188 @@ def broken_rapi_bodies(cluster: FakeCluster, case: str) -> dict[str, bytes]:
         else:
             encoded[path] = raw
     return encoded
+
+
+# --- any cluster the text backend reads, as LUXI and RAPI would show it -------------------
+
+
+def _spec_json(values: Any) -> Json:
+    return dict(
+        zip(
+            SPEC_KEYS,
+            (values.mem, values.cpu, values.disk_size, values.disk_count, values.nic_count,
+             values.spindle_use),
+            strict=True,
+        )
+    )  # fmt: skip
+
+
+def policy_json(ipolicy: Any) -> Json:
+    """An htools ``IPolicy`` as Ganeti stores it in JSON."""
+    return {
+        "minmax": [{"min": _spec_json(m.min_spec), "max": _spec_json(m.max_spec)}
+                   for m in ipolicy.minmax],
+        "std": _spec_json(ipolicy.std),
+        "disk-templates": list(ipolicy.disk_templates),
+        "vcpu-ratio": ipolicy.vcpu_ratio,
+        "spindle-ratio": ipolicy.spindle_ratio,
+    }  # fmt: skip
+
+
+def _number(value: float) -> Json:
+    return int(value) if float(value).is_integer() else value
+
+
+def model_views(data: Any, master: str) -> tuple[dict[str, list[dict[str, Json]]], Json]:
+    """Query rows (by item) and cluster info showing a text-loaded cluster live.
+
+    Offline nodes become drained ones: Ganeti reads a drained node's
+    resources and marks it offline, which is what the text format means by
+    ``Y`` (an offline node's resources would not be read at all).
+    """
+    groups = sorted(data.groups.values(), key=lambda g: g.idx)
+    nodes = [
+        {
+            "name": n.name, "mtotal": _number(n.t_mem), "mnode": n.n_mem, "mfree": n.f_mem,
+            "dtotal": _number(n.t_dsk), "dfree": n.f_dsk, "ctotal": _number(n.t_cpu),
+            "cnos": n.n_cpu, "offline": False, "drained": n.offline, "vm_capable": True,
+            "ndp/spindle_count": n.t_spindles, "group.uuid": data.groups[n.group].uuid,
+            "tags": list(n.tags), "ndp/exclusive_storage": n.excl_stor,
+            "sptotal": n.t_spindles, "spfree": n.f_spindles,
+            "ndp/cpu_speed": _number(n.t_cpu_speed),
+        }
+        for n in data.nodes
+    ]  # fmt: skip
+    names = [n.name for n in data.nodes]
+    instances = [
+        {
+            "name": i.name, "disk_usage": i.dsk, "be/memory": i.mem, "be/vcpus": i.vcpus,
+            "status": i.run_st, "pnode": names[i.pnode],
+            "snodes": [names[i.snode]] if i.snode >= 0 else [], "tags": list(i.all_tags),
+            "be/auto_balance": i.auto_balance, "disk_template": i.disk_template,
+            "be/spindle_use": i.spindle_use, "disk.sizes": [d.size for d in i.disks],
+            "disk.spindles": [d.spindles for d in i.disks], "forthcoming": i.forthcoming,
+        }
+        for i in data.instances
+    ]  # fmt: skip
+    group_rows = [
+        {"uuid": g.uuid, "name": g.name, "alloc_policy": g.alloc_policy.name,
+         "ipolicy": policy_json(g.ipolicy), "tags": list(g.tags)}
+        for g in groups
+    ]  # fmt: skip
+    info = {
+        "name": "cluster",
+        "master": master,
+        "tags": list(data.tags),
+        "ipolicy": policy_json(data.ipolicy),
+        "default_hypervisor": "xen-pvm",
+    }
+    return {"node": nodes, "instance": instances, "group": group_rows}, info
+
+
+def model_luxi_answers(data: Any, master: str) -> Answer:
+    rows, info = model_views(data, master)
+
+    def answer(message: bytes) -> bytes:
+        request = json.loads(message)
+        if request["method"] == "QueryClusterInfo":
+            result: Json = info
+        else:
+            item, fields, _ = request["args"]
+            result = {
+                "fields": [{"name": name} for name in fields],
+                "data": [[[0, row[name]] for name in fields] for row in rows[item]],
+            }
+        return json.dumps({"success": True, "result": result}).encode()
+
+    return answer
+
+
+def model_rapi_bodies(data: Any, master: str) -> dict[str, bytes]:
+    rows, info = model_views(data, master)
+    nodes = []
+    for row in rows["node"]:
+        node = {k: v for k, v in row.items() if "/" not in k}
+        node["ndparams"] = {
+            "spindle_count": row["ndp/spindle_count"],
+            "exclusive_storage": row["ndp/exclusive_storage"],
+        }
+        nodes.append(node)
+    instances = []
+    for row in rows["instance"]:
+        inst = {k: v for k, v in row.items() if not k.startswith("be/")}
+        inst["oper_ram"] = None
+        inst["beparams"] = {
+            "memory": row["be/memory"], "vcpus": row["be/vcpus"],
+            "auto_balance": row["be/auto_balance"], "spindle_use": row["be/spindle_use"],
+        }  # fmt: skip
+        instances.append(inst)
+    bodies = {"/2/groups": rows["group"], "/2/nodes": nodes, "/2/instances": instances,
+              "/2/info": info}  # fmt: skip
+    return {path: json.dumps(body).encode() for path, body in bodies.items()}
+
+
+# --- random damage, for differential runs against the real tools --------------------------
+
+ODD_VALUES: tuple[Json, ...] = (
+    None, True, False, 0, -1, 2.5, 1e30, "x", "", "running", "drbd", [], [1], ["a"], {},
+    {"a": 1}, [[0, 1]], [0, None], [2, None], "node1.example.com", "uuid-default", 7, -3.5,
+    [None], [[0, "x"]],
+)  # fmt: skip
+
+
+def _paths(node: Json, path: list[Any]) -> list[list[Any]]:
+    """Every path into a JSON value, the value itself first."""
+    found = [path]
+    if isinstance(node, dict):
+        children: Any = node.items()
+    elif isinstance(node, list):
+        children = enumerate(node)
+    else:
+        children = ()
+    for key, child in children:
+        found += _paths(child, [*path, key])
+    return found
+
+
+def damage(value: Json, rnd: Any, times: int) -> Json:
+    """Replace or delete ``times`` random parts of a JSON value (a copy)."""
+    value = json.loads(json.dumps(value))
+    for _ in range(times):
+        paths = _paths(value, [])
+        if len(paths) == 1:
+            return json.loads(json.dumps(rnd.choice(ODD_VALUES)))
+        path = rnd.choice(paths[1:])
+        parent = value
+        for key in path[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict) and rnd.random() < 0.3:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = json.loads(json.dumps(rnd.choice(ODD_VALUES)))
+    return value
+
+
+def damaged_luxi_answers(cluster: FakeCluster, item: str, seed: int) -> Answer:
+    """Answers with one query's result damaged the same way every time it is asked."""
+    import random
+
+    def answer(message: bytes) -> bytes:
+        rnd = random.Random(seed)
+        request = json.loads(message)
+        which = "cluster" if request["method"] == "QueryClusterInfo" else request["args"][0]
+        result = cluster.luxi_result(request["method"], request["args"])
+        if which == item:
+            result = damage(result, rnd, rnd.randint(1, 3))
+        return json.dumps({"success": True, "result": result}).encode()
+
+    return answer
+
+
+def damaged_rapi_bodies(cluster: FakeCluster, path: str, seed: int) -> dict[str, bytes]:
+    import random
+
+    rnd = random.Random(seed)
+    bodies = cluster.rapi_bodies()
+    bodies[path] = damage(bodies[path], rnd, rnd.randint(1, 3))
+    return {name: json.dumps(body).encode() for name, body in bodies.items()}
