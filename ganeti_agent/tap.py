@@ -2,6 +2,11 @@
 
 The twistd plugin only names this module; everything the agent runs is assembled
 here from the configuration file and the options, which win over the file.
+
+An operator's mistake stops the agent with one line and exit status 1, never a
+traceback: a bad value in the file (named by file, section and key) before anything
+starts, a port that cannot be bound when the service tree starts. Unknown sections
+and keys are logged as warnings, one line each, and the agent starts.
 """
 
 from __future__ import annotations
@@ -11,11 +16,15 @@ import ganeti_agent.tls_guard  # noqa: F401 (first: one line, not a traceback, o
 
 # isort: on
 import socket
+import sys
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from errno import EADDRINUSE
+from typing import Any, NoReturn
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService, Service
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
@@ -25,11 +34,18 @@ from ganeti_agent.access import access_settings, protect
 from ganeti_agent.api import MonitoringAPI
 from ganeti_agent.cluster import ClusterQueries
 from ganeti_agent.collectors import build_collectors
-from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ProcessRunner
+from ganeti_agent.executor import DEFAULT_SEARCH_PATH, ChildProcessService, ProcessRunner
 from ganeti_agent.framework import AgentContext, CollectorSet
 from ganeti_agent.metrics import MetricsExporter
 from ganeti_agent.paths import GanetiPaths
-from ganeti_agent.settings import AgentSettings, SettingsError, load_settings
+from ganeti_agent.settings import (
+    PORT,
+    AgentSettings,
+    SettingsError,
+    load_settings,
+    parse_port,
+    unknown_entries,
+)
 from ganeti_agent.web import AgentSite
 
 log = Logger(namespace="ganeti_agent")
@@ -38,11 +54,25 @@ DEFAULT_PORT = 1815
 DEFAULT_BIND = "0.0.0.0"
 
 
+#: Ganeti's daemons by their default port, to name the likely owner of a taken port.
+GANETI_PORTS = {
+    1811: "ganeti-noded",
+    1814: "ganeti-confd",
+    1815: "ganeti-mond",
+    5080: "ganeti-rapi",
+}
+
+
 def _port(value: str) -> int:
-    port = int(value)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port out of range: {value}")
-    return port
+    try:
+        return parse_port(value)
+    except ValueError:
+        raise ValueError(f"expected {PORT.expected}, got {value!r}") from None
+
+
+def _refuse(message: str) -> NoReturn:
+    """End twistd with one line on stderr and status 1 (a UsageError would add the help)."""
+    raise SystemExit(f"ganeti-agent: {message}")
 
 
 class Options(usage.Options):
@@ -76,6 +106,9 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         try:
             self["settings"] = load_settings(self["config"])
+        except SettingsError as exc:
+            _refuse(str(exc))
+        try:
             self["access"] = access_settings(
                 self["settings"],
                 self.get("listen", []),
@@ -85,6 +118,83 @@ class Options(usage.Options):
             )
         except SettingsError as exc:
             raise usage.UsageError(str(exc)) from None
+
+
+class ListenRefused(Exception):
+    """A port the agent cannot listen on, already logged in one line.
+
+    twistd must see an exception here, not SystemExit: a daemonizing twistd hands the
+    exception's text to its waiting parent and removes the pid file, where SystemExit
+    would leave the parent waiting for ever. The traceback Python would then print
+    is suppressed by :func:`_without_traceback`.
+    """
+
+
+class AgentService(MultiService):
+    """The agent's service tree; a port it cannot listen on ends the process cleanly.
+
+    twistd binds ports in ``privilegedStartService`` and shows a traceback for any
+    failure there; here the failure becomes one logged line and exit status 1. The
+    confd UDP port is tried first, because the confd service on its own only logs a
+    port it cannot bind and carries on.
+    """
+
+    def privilegedStartService(self) -> None:
+        try:
+            for udp in _confd_listeners(self):
+                _try_udp_port(udp.args[0], udp.kwargs.get("interface", ""))
+            super().privilegedStartService()  # type: ignore[no-untyped-call]
+        except (CannotListenError, OSError, OverflowError) as exc:
+            _give_up(_listen_failure(exc))
+        for udp in _confd_listeners(self):
+            if udp.failed:
+                _give_up(f"cannot listen on {udp.description} (confd); see above")
+
+
+def _give_up(message: str) -> NoReturn:
+    log.critical("{message}", message=message)
+    sys.excepthook = _without_traceback(sys.excepthook)
+    raise ListenRefused(message)
+
+
+def _without_traceback(previous: Callable[..., Any]) -> Callable[..., Any]:
+    """An excepthook silent for :class:`ListenRefused` (logged already), else ``previous``."""
+
+    def hook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+        if not issubclass(kind, ListenRefused):
+            previous(kind, value, traceback)
+
+    return hook
+
+
+def _confd_listeners(parent: MultiService) -> Iterator[Any]:
+    from ganeti_agent.confd.service import ConfdUDPServer
+
+    return (service for service in parent if isinstance(service, ConfdUDPServer))
+
+
+def _try_udp_port(port: int, interface: str) -> None:
+    """Bind and release the confd port, so a taken one is refused before confd logs it."""
+    family = socket.AF_INET6 if ":" in interface else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((interface, port))
+        except OSError as exc:
+            raise CannotListenError(interface, port, exc) from None
+
+
+def _listen_failure(exc: BaseException) -> str:
+    """One line naming the address, the port and, for a taken Ganeti port, its owner."""
+    if not isinstance(exc, CannotListenError):
+        return f"cannot listen: {exc}"
+    reason = exc.socketError
+    where = f"{exc.interface or '*'}:{exc.port}"
+    if isinstance(reason, OSError) and reason.errno == EADDRINUSE:
+        owner = GANETI_PORTS.get(exc.port)
+        hint = f" ({owner} uses it by default: is {owner} running?)" if owner else ""
+        return f"cannot listen on {where}: the port is already in use{hint}"
+    text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
+    return f"cannot listen on {where}: {text}"
 
 
 class CollectorService(Service):
@@ -107,7 +217,7 @@ def _listen_description(settings: AgentSettings, options: Options) -> str:
     port = (
         options["port"]
         if options["port"] is not None
-        else int(settings.get("agent", "port", str(DEFAULT_PORT)))
+        else settings.get_port("agent", "port", DEFAULT_PORT)
     )
     interface = bind.replace(":", "\\:")
     return f"tcp:{port}:interface={interface}"
@@ -130,8 +240,8 @@ def _cluster(
         confd = confd_options(
             settings, bool(options["no-confd"]), options["confd-bind"], options["confd-port"]
         )
-    except SettingsError as exc:
-        raise usage.UsageError(str(exc)) from None
+    except SettingsError as exc:  # only file values are left to fail here
+        _refuse(f"{settings.source}: {exc}")
     return agent_cluster(paths, confd, reactor, parent)
 
 
@@ -149,11 +259,13 @@ def make_agent(
     paths = GanetiPaths.from_environment(data_dir=data_dir)
     cluster = _cluster(paths, settings, parent, options, reactor)
     clock: IReactorTime = reactor
+    runner = ProcessRunner(
+        reactor, clock, search_path=settings.get("agent", "command-path", DEFAULT_SEARCH_PATH)
+    )
+    ChildProcessService(runner).setServiceParent(parent)  # type: ignore[no-untyped-call]
     context = AgentContext(
         clock=clock,
-        runner=ProcessRunner(
-            reactor, clock, search_path=settings.get("agent", "command-path", DEFAULT_SEARCH_PATH)
-        ),
+        runner=runner,
         paths=paths,
         hostname=settings.get("agent", "node-name", "") or socket.gethostname(),
         settings=settings.collector,
@@ -170,8 +282,10 @@ def make_agent(
 def makeService(options: Options) -> IService:
     settings: AgentSettings = options["settings"]
     reactor = _reactor()
-    top = MultiService()
+    top = AgentService()  # type: ignore[no-untyped-call]
     collectors, api = make_agent(settings, options, reactor, top)
+    for warning in unknown_entries(settings, (m.name for m in collectors.managed)):
+        log.warn("{warning}", warning=warning)
     CollectorService(collectors).setServiceParent(top)  # type: ignore[no-untyped-call]
     log_requests = options["log-requests"] or settings.get_bool("agent", "log-requests", False)
     access = options["access"]

@@ -21,7 +21,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from ganeti_agent import __version__
 from ganeti_agent.access import PasswordTooLong, hash_password
@@ -29,15 +29,40 @@ from ganeti_agent.discovery import ADDRESS_KINDS, DEFAULT_PORT, file_sd_targets
 from ganeti_agent.nagios import PluginState, Verdict, evaluate, select, unknown
 from ganeti_agent.paths import GanetiPaths
 from ganeti_agent.report import JSONValue
+from ganeti_agent.settings import PORT, SECONDS, parse_port
 
 DEFAULT_URL = f"http://127.0.0.1:{DEFAULT_PORT}"
 MAX_BODY = 64 * 1024 * 1024
 
 
+class ToolParser(argparse.ArgumentParser):
+    """argparse, except that a Nagios plugin's usage error is UNKNOWN, not CRITICAL.
+
+    argparse exits 2 on a bad option, which monitoring reads as CRITICAL; the plugin
+    guidelines want UNKNOWN (3) and a status line on stdout.
+    """
+
+    def __init__(self, *args: Any, plugin: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.plugin = plugin
+
+    def error(self, message: str) -> NoReturn:
+        if self.plugin:
+            _plugin_usage_error(self.prog, message)
+        super().error(message)
+
+
+def _plugin_usage_error(prog: str, message: str) -> NoReturn:
+    print(unknown(f"{prog}: {message} (see {prog} --help)").line())
+    raise SystemExit(int(PluginState.UNKNOWN))
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ganeti-agent", description=__doc__.splitlines()[0])
     top.add_argument("--version", action="version", version=f"ganeti-agent {__version__}")
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = top.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=ToolParser
+    )
     _targets_parser(commands)
     _check_parser(commands)
     hashing = commands.add_parser("hash-password", help="print a users-file line")
@@ -45,17 +70,33 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _port(value: str) -> int:
+    try:
+        return parse_port(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {PORT.expected}, got {value!r}") from None
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = SECONDS.parse(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {SECONDS.expected}, got {value!r}") from None
+    assert isinstance(seconds, float)
+    return seconds
+
+
 def _targets_parser(commands: Any) -> None:
     targets = commands.add_parser("targets", help="Prometheus file_sd targets of the cluster")
     targets.add_argument("--config-data", help="config.data (default: Ganeti's, GANETI_ROOTDIR)")
-    targets.add_argument("--port", type=int, default=DEFAULT_PORT, help="agent port (1815)")
+    targets.add_argument("--port", type=_port, default=DEFAULT_PORT, help="agent port (1815)")
     targets.add_argument("--address", choices=ADDRESS_KINDS, default="name", help="target host")
     targets.add_argument("--include-offline", action="store_true", help="list offline nodes")
     targets.add_argument("-o", "--output", help="write this file atomically instead of stdout")
 
 
 def _check_parser(commands: Any) -> None:
-    check = commands.add_parser("check", help="Nagios/Icinga plugin")
+    check = commands.add_parser("check", help="Nagios/Icinga plugin", plugin=True)
     check.add_argument("-u", "--url", default=DEFAULT_URL, help=f"agent URL ({DEFAULT_URL})")
     check.add_argument(
         "-C", "--collector", action="append", default=[], help="check only this (repeatable)"
@@ -66,7 +107,7 @@ def _check_parser(commands: Any) -> None:
         action="store_true",
         help="status 1 (being fixed automatically) is WARNING instead of OK",
     )
-    check.add_argument("-t", "--timeout", type=float, default=30.0, help="seconds (30)")
+    check.add_argument("-t", "--timeout", type=_seconds, default=30.0, help="seconds (30)")
     check.add_argument("--ca-file", help="CA certificates for an https URL")
     check.add_argument("--insecure", action="store_true", help="do not verify the certificate")
     check.add_argument("--user", help="basic auth user; password from --password-file")
@@ -79,7 +120,13 @@ def _check_parser(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    arguments = parser().parse_args(argv)
+    top = parser()
+    arguments, extra = top.parse_known_args(argv)
+    if extra:
+        message = f"unrecognized arguments: {' '.join(extra)}"
+        if arguments.command == "check":
+            _plugin_usage_error("ganeti-agent check", message)
+        top.error(message)
     if arguments.command == "targets":
         raise SystemExit(targets(arguments))
     if arguments.command == "check":
@@ -158,13 +205,17 @@ def fetch_reports(arguments: argparse.Namespace) -> list[JSONValue] | str:
     """``/1/report/all`` of a running agent, or why it could not be had."""
     url = arguments.url.rstrip("/") + "/1/report/all"
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
-    if arguments.user:
-        password = _password(arguments.password_file)
-        token = base64.b64encode(f"{arguments.user}:{password}".encode()).decode("ascii")
-        request.add_header("Authorization", f"Basic {token}")
+    try:
+        if arguments.user:
+            password = _password(arguments.password_file)
+            token = base64.b64encode(f"{arguments.user}:{password}".encode()).decode("ascii")
+            request.add_header("Authorization", f"Basic {token}")
+        context = _tls_context(arguments)
+    except (OSError, UnicodeDecodeError, ssl.SSLError) as exc:
+        return str(exc)
     try:
         with urllib.request.urlopen(  # noqa: S310 - the URL is the operator's
-            request, timeout=arguments.timeout, context=_tls_context(arguments)
+            request, timeout=arguments.timeout, context=context
         ) as response:
             body = response.read(MAX_BODY)
     except urllib.error.HTTPError as exc:
@@ -184,14 +235,24 @@ def fetch_reports(arguments: argparse.Namespace) -> list[JSONValue] | str:
 def _password(path: str | None) -> str:
     if path is None:
         return os.environ.get("GANETI_AGENT_PASSWORD", "")
-    with open(path, encoding="utf-8") as handle:
-        return handle.readline().rstrip("\r\n")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.readline().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OSError(f"cannot read the password file {path}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> object:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
 
 
 def _tls_context(arguments: argparse.Namespace) -> ssl.SSLContext | None:
     if not arguments.url.startswith("https:"):
         return None
-    context = ssl.create_default_context(cafile=arguments.ca_file)
+    try:
+        context = ssl.create_default_context(cafile=arguments.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise OSError(f"cannot load the CA file {arguments.ca_file}: {_reason(exc)}") from None
     if arguments.insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

@@ -244,3 +244,52 @@ def test_check_local_runs_the_collectors_in_a_real_process(tmp_path: Path) -> No
     assert out.startswith("GANETI "), (out, done.stderr)
     assert "diskstats=" in out
     assert done.returncode in (0, 3)
+
+
+def console(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``ganeti-agent`` script, as an operator or Nagios runs it."""
+    script = Path(sys.executable).with_name("ganeti-agent")
+    return subprocess.run(
+        [str(script), *argv], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["-t", "0"], "argument -t/--timeout: expected a number of seconds greater than 0"),
+        (["-t", "soon"], "argument -t/--timeout: expected a number of seconds greater than 0"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_a_check_usage_error_is_unknown_not_critical(argv: list[str], complaint: str) -> None:
+    """argparse's status 2 would read as CRITICAL; a plugin's usage error is UNKNOWN (3)."""
+    done = console("check", *argv)
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    (line,) = done.stdout.splitlines()
+    assert line.startswith(f"GANETI UNKNOWN - ganeti-agent check: {complaint}")
+
+
+@pytest.mark.parametrize(
+    ("option", "complaint"),
+    [
+        ("--password-file", "cannot read the password file {missing}: No such file or directory"),
+        ("--ca-file", "cannot load the CA file {missing}: No such file or directory"),
+    ],
+)
+def test_a_missing_check_file_is_named(tmp_path: Path, option: str, complaint: str) -> None:
+    missing = tmp_path / "missing"
+    done = console(
+        "check", "-u", "https://127.0.0.1:1", "--user", "x", option, str(missing), "-t", "5"
+    )
+    assert (done.returncode, done.stderr) == (3, "")
+    assert done.stdout == f"GANETI UNKNOWN - {complaint.format(missing=missing)}\n"
+
+
+def test_a_bad_targets_port_is_one_usage_line(tmp_path: Path) -> None:
+    done = console("targets", "--port", "99999", "--config-data", str(tmp_path / "config.data"))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[-1] == (
+        "ganeti-agent targets: error: argument --port:"
+        " expected a port number from 0 to 65535, got '99999'"
+    )

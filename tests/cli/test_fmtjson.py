@@ -2,9 +2,13 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
-from ganeti_agent.cli.fmtjson import run
+import pytest
+
+from ganeti_agent.cli.fmtjson import BAD_INPUT, run
 from ganeti_agent.cli.moncollector import Outcome, execute, prepare
 
 
@@ -36,3 +40,39 @@ def test_mon_collector_pretty_prints_the_same_report(tmp_path: Path) -> None:
     (outcome,) = outcomes
     assert outcome.stdout.startswith('{\n    "name": "diskstats"')
     assert json.loads(outcome.stdout)["data"][0]["name"] == "sda"
+
+
+def fmtjson(*argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """The installed console script, as a user runs it."""
+    script = Path(sys.executable).with_name("ganeti-fmtjson")
+    return subprocess.run(
+        [str(script), *argv], input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_help_is_help_not_a_file_name() -> None:
+    shown = fmtjson("--help")
+    assert shown.returncode == 0 and shown.stderr == ""
+    assert shown.stdout.startswith("usage: ganeti-fmtjson") and "Exit status:" in shown.stdout
+
+
+def test_a_file_named_like_an_option_goes_after_the_double_dash(tmp_path: Path) -> None:
+    (tmp_path / "--help").write_text("[1]")
+    shown = subprocess.run(
+        [str(Path(sys.executable).with_name("ganeti-fmtjson")), "--", "--help"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert (shown.returncode, shown.stdout) == (0, "[\n    1\n]\n")
+
+
+def test_an_unknown_option_is_a_usage_error() -> None:
+    wrong = fmtjson("--bogus")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert wrong.stderr.splitlines()[-1] == "ganeti-fmtjson: error: unrecognized arguments: --bogus"
+
+
+@pytest.mark.parametrize("empty", ["", " \n\t\n"])
+def test_empty_input_is_one_clear_line_and_status_1(empty: str) -> None:
+    refused = fmtjson(stdin=empty)
+    assert (refused.returncode, refused.stdout) == (BAD_INPUT, "")
+    assert refused.stderr == "fmtjson: <stdin>: empty input, expected a JSON document\n"
