@@ -16,7 +16,6 @@ from typing import Any, cast
 
 from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorTime, IReactorUNIX
-from twisted.python.failure import Failure
 
 from ganeti_agent.harep import rules
 from ganeti_agent.harep.errors import HarepError
@@ -179,8 +178,8 @@ class LuxiBackend:
             protocol = await connectProtocol(
                 endpoint, luxi.LuxiProtocol(clock, self._reply_timeout)
             )
-        except Exception:
-            raise HarepError(str(luxi._connect_error(self._path, Failure()))) from None
+        except Exception as error:  # worded as GHC words it, by htools' LUXI backend
+            raise HarepError(str(luxi._connect_error(error))) from None
         session = LuxiSession(protocol)
         try:
             yield session
