@@ -80,7 +80,6 @@ class Target:
     """What the rules need of one instance."""
 
     name: str
-    tags: tuple[str, ...]
     policy: Policy
     repair: Repair | None
 
@@ -98,7 +97,7 @@ def targets(cluster: ClusterData, now: float) -> list[Target]:
             inst.name, inst.disk_template, primary.offline, secondary_offline
         )
         policy = nearest_policy(inst.all_tags, group.tags, cluster.tags, now)
-        found.append(Target(inst.name, inst.all_tags, policy, repair))
+        found.append(Target(inst.name, policy, repair))
     return found
 
 
