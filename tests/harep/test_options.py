@@ -68,3 +68,20 @@ def test_rapi_options() -> None:
 
 def test_luxi_and_rapi_together_are_refused() -> None:
     assert _outcome(["-L", "-m", "cluster"]) == (1, "", "Error: give either -L or -m, not both.\n")
+
+
+def test_rapi_endpoint(tmp_path: Path) -> None:
+    from ganeti_agent.harep.errors import HarepError
+    from ganeti_agent.harep.rapi_backend import endpoint_for
+
+    password = tmp_path / "pw"
+    password.write_text("s3cret\n")
+    given = ["--username=u", f"--password-file={password}", "--ca-file=ca.pem"]
+    point = endpoint_for(options.parse(["-m", "https://c.example.com:5081", *given]))
+    assert (point.host, point.port, point.username, point.password) == (
+        "c.example.com", 5081, "u", "s3cret"
+    )  # fmt: skip
+    assert endpoint_for(options.parse(["-m", "c", *given])).port == 5080
+    for wrong in (["-m", "http://c"], ["-m", "c", "--username=u"]):
+        with pytest.raises(HarepError):
+            endpoint_for(options.parse(wrong))
