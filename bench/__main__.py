@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import confd_bench, footprint, http_bench, profiling, scale, stall
+from bench import confd_bench, footprint, htools, http_bench, profiling, scale, stall
 from bench.machine import describe
 from bench.processes import (
     INACTIVE_FOR_MOND,
@@ -40,7 +40,7 @@ from bench.results import (
 )
 from bench.wrk import have_wrk, load
 
-PARTS = ("http", "memory", "cpu", "confd", "scale", "stall", "profile")
+PARTS = ("http", "memory", "cpu", "confd", "scale", "stall", "htools", "profile")
 SAME = "agent (same set)"
 DEFAULT = "agent (default)"
 REAL = "real mond"
@@ -235,6 +235,10 @@ class Suite:
         if "stall" in self.parts:
             self.log("stall: the reactor while a large config.data loads")
             self._guarded("stall", lambda: self.tables.append(stall.stall_table(quick)))
+        if "htools" in self.parts:
+            counts = [10, 20] if quick else [10, 20, 40]
+            self.log(f"htools: hspace on {counts} simulated nodes (bench/htools.py)")
+            self._guarded("htools", lambda: self.tables.append(htools.htools_table(counts)))
 
     def _guarded(self, part: str, step: Callable[[], None]) -> None:
         """Run one step; a failure becomes a note in the results, not a lost run."""

@@ -332,6 +332,59 @@ class RapiClient:
     async def shutdown_instance(self, name: str) -> str:
         return str(await self.request("PUT", self._instance_path(name, "/shutdown")))
 
+    # Bulk queries and the repairs ganeti-harep submits; each write answers a job id.
+
+    async def get_groups(self, bulk: bool = False) -> Any:
+        return await self.request("GET", f"/{RAPI_VERSION}/groups", _bulk(bulk))
+
+    async def get_nodes(self, bulk: bool = False) -> Any:
+        return await self.request("GET", f"/{RAPI_VERSION}/nodes", _bulk(bulk))
+
+    async def get_instances(self, bulk: bool = False) -> Any:
+        return await self.request("GET", f"/{RAPI_VERSION}/instances", _bulk(bulk))
+
+    async def add_instance_tags(
+        self, name: str, tags: Sequence[str], reason: str | None = None
+    ) -> str:
+        query = _with_reason([("tag", tag) for tag in tags], reason)
+        return str(await self.request("PUT", self._instance_path(name, "/tags"), query))
+
+    async def delete_instance_tags(
+        self, name: str, tags: Sequence[str], reason: str | None = None
+    ) -> str:
+        query = _with_reason([("tag", tag) for tag in tags], reason)
+        return str(await self.request("DELETE", self._instance_path(name, "/tags"), query))
+
+    async def failover_instance(
+        self, name: str, ignore_consistency: bool = False, reason: str | None = None
+    ) -> str:
+        path = self._instance_path(name, "/failover")
+        body = {"ignore_consistency": ignore_consistency}
+        return str(await self.request("PUT", path, _with_reason([], reason), body))
+
+    async def replace_instance_disks(
+        self, name: str, mode: str, iallocator: str | None = None, reason: str | None = None
+    ) -> str:
+        query: list[tuple[str, object]] = [("mode", mode)]
+        if iallocator is not None:
+            query.append(("iallocator", iallocator))
+        path = self._instance_path(name, "/replace-disks")
+        return str(await self.request("POST", path, _with_reason(query, reason)))
+
+    async def recreate_instance_disks(
+        self, name: str, iallocator: str | None = None, reason: str | None = None
+    ) -> str:
+        body = {} if iallocator is None else {"iallocator": iallocator}
+        path = self._instance_path(name, "/recreate-disks")
+        return str(await self.request("POST", path, _with_reason([], reason), body))
+
+    async def reinstall_instance(
+        self, name: str, start: bool = True, reason: str | None = None
+    ) -> str:
+        """A version-1 reinstall (the current OS); ``start`` boots the instance after it."""
+        path = self._instance_path(name, "/reinstall")
+        return str(await self.request("POST", path, _with_reason([], reason), {"start": start}))
+
     async def get_job_status(self, job_id: str) -> Any:
         return await self.request("GET", f"/{RAPI_VERSION}/jobs/{quote(job_id, safe='')}")
 
@@ -431,6 +484,15 @@ class RapiClient:
                 if failures > WAIT_RETRIES:
                     raise
                 await sleep(self._reactor, self._wait_retry_delay)
+
+
+def _bulk(bulk: bool) -> list[tuple[str, object]]:
+    return [("bulk", True)] if bulk else []
+
+
+def _with_reason(query: list[tuple[str, object]], reason: str | None) -> list[tuple[str, object]]:
+    """Ganeti's ``_AppendReason``: the reason goes into the job's reason trail."""
+    return [*query, ("reason", reason)] if reason else query
 
 
 def sleep(reactor: Any, seconds: float) -> Deferred[None]:

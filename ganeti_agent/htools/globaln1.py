@@ -1,0 +1,166 @@
+"""Global N+1 redundancy (Ganeti's ``GlobalN1.hs``): can every node be evacuated?
+
+A node can be evacuated when its DRBD primaries fail over to their
+secondaries, its shared-storage instances fail over to another node of the
+group, and its other instances can be recreated elsewhere in the group, all
+with soft errors ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Protocol
+
+from ganeti_agent.htools import metrics
+from ganeti_agent.htools import node as hnode
+from ganeti_agent.htools.instance import Instance
+from ganeti_agent.htools.node import Node
+from ganeti_agent.htools.primitives import (
+    add_instance,
+    allocate_on_single,
+    collection_to_solution,
+    extract_nodes,
+)
+from ganeti_agent.htools.types import FailMode
+
+# diskTemplateMovable: the templates whose instances can change primary freely.
+SHARED_MOVABLE = frozenset({"diskless", "sharedfile", "rbd", "ext", "gluster"})
+
+
+class N1Options(Protocol):
+    @property
+    def accept_existing(self) -> bool: ...
+
+    @property
+    def ignore_groups(self) -> tuple[int, ...]: ...
+
+
+def _failover(nodes: list[Node], instances: list[Instance], idx: int) -> bool:
+    inst = instances[idx]
+    pdx, sdx = inst.pnode, inst.snode
+    old_p, old_s = nodes[pdx], nodes[sdx]
+    int_p = hnode.remove_pri(old_p, inst)
+    int_s = hnode.remove_sec(old_s, inst)
+    new_p = hnode.add_pri(int_s, inst, True)
+    if isinstance(new_p, FailMode):
+        return False
+    new_s = hnode.add_sec(int_p, inst, sdx, True, ignore_disks=old_p.offline)
+    if isinstance(new_s, FailMode):
+        return False
+    nodes[pdx] = new_s
+    nodes[sdx] = new_p
+    instances[idx] = dataclasses.replace(inst, pnode=sdx, snode=pdx)
+    return True
+
+
+def _failover_to_any(
+    nodes: list[Node], instances: list[Instance], idx: int, gdx: int, targets: list[int]
+) -> bool:
+    inst = instances[idx]
+    best: tuple[list[Node], Instance, float] | None = None
+    for ndx in targets:
+        new_target = hnode.add_pri(nodes[ndx], inst, True)
+        if isinstance(new_target, FailMode):
+            continue
+        trial = list(nodes)
+        trial[inst.pnode] = hnode.remove_pri(nodes[inst.pnode], inst)
+        trial[ndx] = new_target
+        score = metrics.comp_cv([n for n in trial if n.group == gdx])
+        if best is None or not best[2] < score:
+            best = (trial, dataclasses.replace(inst, pnode=ndx), score)
+    if best is None:
+        return False
+    nodes[:] = best[0]
+    instances[idx] = best[1]
+    return True
+
+
+def _drbd_failovers_fit(nodes: list[Node], instances: list[Instance], node: Node) -> bool:
+    """``canEvacuateNode`` for a node whose primaries are all DRBD, without copies.
+
+    Failing an instance over (soft errors ignored) can only fail on hard
+    limits: the secondary's memory once it also runs the instances failed
+    over to it before, no free disk, or exclusive-storage spindles. Disk and
+    spindles come back exactly as they went, so only memory accumulates.
+    """
+    added: dict[int, int] = {}
+    for idx in node.plist:
+        inst = instances[idx]
+        if inst.forthcoming:
+            continue
+        sec = nodes[inst.snode]
+        extra = added.get(sec.idx, 0) + (inst.mem if inst.uses_memory else 0)
+        free = math.trunc(sec.t_mem) - sec.n_mem - (sec.i_mem + extra) - max(0, sec.x_mem)
+        if free <= 0 or sec.f_dsk <= 0:
+            return False
+        spindles = inst.total_spindles()
+        if sec.excl_stor and (spindles is None or sec.f_spindles < 0):
+            return False
+        if not node.offline and node.f_dsk <= 0:
+            return False
+        if node.excl_stor and (spindles is None or node.f_spindles < 0):
+            return False
+        added[sec.idx] = extra
+    return True
+
+
+def can_evacuate(nodes: list[Node], instances: list[Instance], node: Node) -> bool:
+    if all(instances[i].disk_template == "drbd" for i in node.plist):
+        return _drbd_failovers_fit(nodes, instances, node)
+    nl = list(nodes)
+    il = list(instances)
+    drbd = [i for i in node.plist if il[i].disk_template == "drbd"]
+    others = [i for i in node.plist if il[i].disk_template != "drbd"]
+    for idx in drbd:
+        if not _failover(nl, il, idx):
+            return False
+    escape = [n.idx for n in nl if n.group == node.group and n.idx != node.idx]
+    for idx in [i for i in others if il[i].disk_template in SHARED_MOVABLE]:
+        if not _failover_to_any(nl, il, idx, node.group, escape):
+            return False
+    stuck = [il[i] for i in others if il[i].disk_template not in SHARED_MOVABLE]
+    stuck.sort(key=lambda inst: -inst.mem)
+    for inst in stuck:
+        errs = []
+        cands = []
+        for target in escape:
+            res = allocate_on_single(nl, inst, target, True)
+            if isinstance(res, FailMode):
+                errs.append(res)
+            else:
+                cands.append(res)
+        sol = collection_to_solution(errs, cands, None)
+        if sol.best is None:
+            return False
+        new_nl = extract_nodes(nl, len(il), sol.best)
+        il = add_instance(il, sol.best)
+        nl = list(new_nl)
+    return True
+
+
+def redundant(opts: N1Options, nodes: list[Node], instances: list[Instance]) -> bool:
+    """Whether every (relevant) node of the cluster can be evacuated."""
+    for node in nodes:
+        if opts.accept_existing and node.offline:
+            continue
+        if node.group in opts.ignore_groups:
+            continue
+        if not can_evacuate(nodes, instances, node):
+            return False
+    return True
+
+
+def redundant_group(
+    opts: N1Options, nodes: list[Node], instances: list[Instance], gdx: int
+) -> bool:
+    for node in nodes:
+        if node.group != gdx:
+            continue
+        if opts.accept_existing and node.offline:
+            continue
+        if gdx in opts.ignore_groups:
+            continue
+        if not can_evacuate([n for n in nodes], instances, node):
+            return False
+    return True
