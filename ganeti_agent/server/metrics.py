@@ -90,10 +90,10 @@ def own_samples(managed: ManagedCollector, collected: CollectedReport) -> list[S
 
 def families(samples: Iterable[Sample]) -> list[Metric]:
     """prometheus_client families: the first of duplicate series wins."""
-    grouped: dict[Family, dict[tuple[str, ...], float]] = {}
+    grouped: dict[str, dict[tuple[str, ...], float]] = {}
     for sample in samples:
-        grouped.setdefault(sample.family, {}).setdefault(sample.labels, sample.value)
-    return [_metric(declared, series) for declared, series in grouped.items()]
+        grouped.setdefault(sample.family.name, {}).setdefault(sample.labels, sample.value)
+    return [_metric(FAMILIES[name], series) for name, series in grouped.items()]
 
 
 def ordered(reports: Sequence[tuple[ManagedCollector, CollectedReport]]) -> list[Sample]:
@@ -106,11 +106,12 @@ def ordered(reports: Sequence[tuple[ManagedCollector, CollectedReport]]) -> list
     for _managed, collected in reports:
         samples.extend(common_samples(collected))
     own: list[tuple[int, int, Sample]] = []
-    first_seen: dict[Family, int] = {}
+    first_seen: dict[str, int] = {}
     for index, (managed, collected) in enumerate(reports):
         for sample in own_samples(managed, collected):
-            rank = first_seen.setdefault(sample.family, index)
-            own.append((rank, FAMILIES.position(sample.family.name), sample))
+            name = sample.family.name
+            rank = first_seen.setdefault(name, index)
+            own.append((rank, FAMILIES.position(name), sample))
     own.sort(key=lambda entry: entry[:2])
     return samples + [sample for _rank, _position, sample in own]
 
