@@ -40,11 +40,13 @@ def factory(module_name: str) -> CollectorFactory:
     return made
 
 
-def build_collectors(context: AgentContext, modules: Iterable[str] = REGISTRY) -> list[Collector]:
-    """Instantiate every registered collector, refusing duplicate names."""
+def build_collectors(
+    context: AgentContext, modules: Iterable[str] | None = None
+) -> list[Collector]:
+    """Instantiate every registered collector (``REGISTRY`` as it is now), refusing duplicates."""
     built: list[Collector] = []
     seen: set[str] = set()
-    for module_name in modules:
+    for module_name in REGISTRY if modules is None else modules:
         for collector in factory(module_name)(context):
             if collector.name in seen:
                 raise DuplicateCollector(f"collector name {collector.name!r} registered twice")

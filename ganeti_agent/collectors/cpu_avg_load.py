@@ -9,10 +9,11 @@ report's shape and its two error objects are mond's, which htools reads.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.framework import AgentContext, Collector, StatefulCollector, Window
+from ganeti_agent.core.metrics import Sample, family, number
 from ganeti_agent.core.report import JSONValue, Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.proc_stat import CpuTicks, parse_proc_stat
@@ -86,6 +87,33 @@ class CpuAvgLoadCollector(StatefulCollector):
             }
         return average_load(oldest, newest, self.ticks_per_second)
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return load_samples(data)
+
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
     return [CpuAvgLoadCollector(context)]
+
+
+CPU_LOAD = family("ganeti_cpu_avg_load", "gauge", "Average busy fraction of one CPU (0..1).", "cpu")
+CPU_LOAD_AGGREGATE = family(
+    "ganeti_cpu_avg_load_aggregate",
+    "gauge",
+    "Average busy CPUs of the whole node (0..number of CPUs).",
+)
+CPU_NUMBER = family("ganeti_cpu_number", "gauge", "Number of CPUs in the cpu-avg-load report.")
+
+
+def load_samples(data: JSONValue) -> Iterator[Sample]:
+    """Per-CPU and aggregate load; the error objects of an empty window give none."""
+    if not isinstance(data, Mapping):
+        return
+    cpus = data.get("cpus")
+    for index, load in enumerate(cpus if isinstance(cpus, list) else []):
+        found = number(load)
+        if found is not None:
+            yield Sample(CPU_LOAD, (str(index),), found)
+    for key, declared in (("cpu_total", CPU_LOAD_AGGREGATE), ("cpu_number", CPU_NUMBER)):
+        found = number(data.get(key))
+        if found is not None:
+            yield Sample(declared, (), found)

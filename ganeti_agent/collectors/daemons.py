@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -24,7 +24,9 @@ from twisted.python.failure import Failure
 
 from ganeti_agent.confd.constants import NodeRole
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, flag, label
 from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode, status_object
+from ganeti_agent.core.status import status_of
 
 PREFIX = "daemon-"
 AGENT_NAME = "ganeti-agent"
@@ -390,6 +392,9 @@ class GanetiDaemonCollector(Collector):
             return Probe(reason=f"no pid file {path}")
         return self.probe.probe(pid, self.spec.program)
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return daemon_samples(data)
+
 
 class AgentDaemonCollector(Collector):
     """This agent's own process: answering at all means it runs."""
@@ -407,9 +412,57 @@ class AgentDaemonCollector(Collector):
         code, message = judge(probe, Need.REQUIRED, "")
         return daemon_data(AGENT_NAME, probe, code, message)
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return daemon_samples(data)
+
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
     roles = RoleTracker(context)
     built: list[Collector] = [GanetiDaemonCollector(context, spec, roles) for spec in DAEMONS]
     built.append(AgentDaemonCollector(context))
     return built
+
+
+_DAEMON = ("daemon",)
+DAEMON_STATUS = family(
+    "ganeti_daemon_status_code",
+    "gauge",
+    "Ganeti status code of the daemon (0 OK, 2 unknown, 4 not running where it must).",
+    *_DAEMON,
+)
+DAEMON_RUNNING = family("ganeti_daemon_running", "gauge", "1 if the daemon runs.", *_DAEMON)
+DAEMON_FIELDS: FieldTable = (
+    (
+        "memory",
+        family("ganeti_daemon_resident_memory_bytes", "gauge", "Resident memory.", *_DAEMON),
+        1,
+    ),
+    (
+        "uptime",
+        family("ganeti_daemon_uptime_seconds", "gauge", "Time since the daemon started.", *_DAEMON),
+        1,
+    ),
+    (
+        "cpu_usage",
+        family(
+            "ganeti_daemon_cpu_usage_percent",
+            "gauge",
+            "CPU used since the previous report, percent of one CPU.",
+            *_DAEMON,
+        ),
+        1,
+    ),
+    ("threads", family("ganeti_daemon_threads", "gauge", "Number of threads.", *_DAEMON), 1),
+)
+
+
+def daemon_samples(data: JSONValue) -> Iterator[Sample]:
+    """Status and usage of one daemon; sizes only in the unit the families promise."""
+    if not isinstance(data, Mapping):
+        return
+    daemon = (label(data.get("daemon")),)
+    code, _message = status_of(Kind.STATUS, data)
+    yield Sample(DAEMON_STATUS, daemon, float(code))
+    yield flag(DAEMON_RUNNING, daemon, data.get("pid") is not None)
+    if data.get("size_unit", SIZE_UNIT) == SIZE_UNIT:
+        yield from fields(data, DAEMON_FIELDS, daemon)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
@@ -21,8 +21,27 @@ from ganeti_agent.core.cluster import ClusterQueries
 from ganeti_agent.core.executor import CommandRunner, ExecutionError, ProcessResult
 from ganeti_agent.core.files import read_text
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.metrics import (
+    Family,
+    FieldTable,
+    MetricType,
+    Sample,
+    duration_seconds,
+    family,
+    fields,
+    flag,
+    label,
+    number,
+    objects,
+)
 from ganeti_agent.core.report import Category, JSONValue, Kind
-from ganeti_agent.parsers.drbd import DrbdStatus, drbd9_version, parse_drbd, parse_pairing
+from ganeti_agent.parsers.drbd import (
+    CONNECTED_STATES,
+    DrbdStatus,
+    drbd9_version,
+    parse_drbd,
+    parse_pairing,
+)
 from ganeti_agent.parsers.drbdsetup import DRBDSETUP_STATUS, parse_drbdsetup_status
 from ganeti_agent.parsers.errors import ParseError
 
@@ -129,6 +148,180 @@ class DrbdCollector(Collector):
             self.context.current_cluster(), self.context.hostname
         ).addCallback(paired)
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return drbd_samples(data)
+
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
     return [DrbdCollector(context)]
+
+
+KIB = 1024
+_MINOR = ("minor", "instance")
+DRBD_VERSION = family(
+    "ganeti_drbd_version_info", "gauge", "DRBD kernel module version; always 1.", "version", "api"
+)
+DRBD_DEVICE_INFO = family(
+    "ganeti_drbd_device_info",
+    "gauge",
+    "DRBD minor with its states as labels; always 1.",
+    *_MINOR,
+    "connection_state",
+    "local_role",
+    "remote_role",
+    "local_state",
+    "remote_state",
+)
+DRBD_CONNECTED = family(
+    "ganeti_drbd_connected", "gauge", "1 if the minor is connected to its peer.", *_MINOR
+)
+DRBD_PRIMARY = family(
+    "ganeti_drbd_primary", "gauge", "1 if the local role of the minor is Primary.", *_MINOR
+)
+DRBD_UP_TO_DATE = family(
+    "ganeti_drbd_disk_up_to_date",
+    "gauge",
+    "1 if the disk state is UpToDate; side is local or remote.",
+    *_MINOR,
+    "side",
+)
+
+
+def _minor_family(name: str, kind: MetricType, help_text: str) -> Family:
+    return family(name, kind, help_text, *_MINOR)
+
+
+DRBD_PERF_FIELDS: FieldTable = (
+    (
+        "networkSend",
+        _minor_family("ganeti_drbd_network_sent_bytes_total", "counter", "Bytes sent to the peer."),
+        KIB,
+    ),
+    (
+        "networkReceive",
+        _minor_family(
+            "ganeti_drbd_network_received_bytes_total", "counter", "Bytes received from the peer."
+        ),
+        KIB,
+    ),
+    (
+        "diskWrite",
+        _minor_family(
+            "ganeti_drbd_disk_written_bytes_total", "counter", "Bytes written to the local disk."
+        ),
+        KIB,
+    ),
+    (
+        "diskRead",
+        _minor_family(
+            "ganeti_drbd_disk_read_bytes_total", "counter", "Bytes read from the local disk."
+        ),
+        KIB,
+    ),
+    (
+        "activityLog",
+        _minor_family(
+            "ganeti_drbd_activitylog_writes_total", "counter", "Activity log metadata updates."
+        ),
+        1,
+    ),
+    (
+        "bitMap",
+        _minor_family("ganeti_drbd_bitmap_writes_total", "counter", "Bitmap metadata updates."),
+        1,
+    ),
+    (
+        "localCount",
+        _minor_family("ganeti_drbd_local_pending", "gauge", "Open requests to the local disk."),
+        1,
+    ),
+    (
+        "pending",
+        _minor_family(
+            "ganeti_drbd_remote_pending", "gauge", "Requests sent to the peer, unanswered."
+        ),
+        1,
+    ),
+    (
+        "unacknowledged",
+        _minor_family(
+            "ganeti_drbd_remote_unacknowledged",
+            "gauge",
+            "Requests from the peer not yet acknowledged.",
+        ),
+        1,
+    ),
+    (
+        "applicationPending",
+        _minor_family(
+            "ganeti_drbd_application_pending",
+            "gauge",
+            "Block I/O requests forwarded to DRBD, not yet answered.",
+        ),
+        1,
+    ),
+    ("epochs", _minor_family("ganeti_drbd_epochs", "gauge", "Number of epoch objects."), 1),
+    (
+        "outOfSync",
+        _minor_family("ganeti_drbd_out_of_sync_bytes", "gauge", "Bytes out of sync."),
+        KIB,
+    ),
+)
+"""Wire key in ``perfIndicators``, family and scale (DRBD counts KiB)."""
+DRBD_SYNC_RATIO = _minor_family(
+    "ganeti_drbd_sync_progress_ratio", "gauge", "Resynchronisation progress (0..1)."
+)
+DRBD_SYNC_SPEED = _minor_family(
+    "ganeti_drbd_sync_speed_bytes_per_second", "gauge", "Resynchronisation speed."
+)
+DRBD_SYNC_REMAINING = _minor_family(
+    "ganeti_drbd_sync_remaining_seconds",
+    "gauge",
+    "Estimated time until resynchronisation finishes.",
+)
+SPEED_UNITS = {"KiloByte/Second": KIB, "MegaByte/Second": KIB * KIB}
+
+
+def drbd_samples(data: JSONValue) -> Iterator[Sample]:
+    if not isinstance(data, Mapping):
+        return
+    version = data.get("versionInfo")
+    if isinstance(version, Mapping) and "version" in version:
+        labels = (label(version.get("version")), label(version.get("api")))
+        yield Sample(DRBD_VERSION, labels, 1.0)
+    for device in objects(data.get("deviceInfos")):
+        yield from _device_samples(device)
+
+
+def _device_samples(device: Mapping[str, JSONValue]) -> Iterator[Sample]:
+    minor = (label(device.get("minor")), label(device.get("instance")))
+    states = tuple(
+        label(device.get(key))
+        for key in ("connectionState", "localRole", "remoteRole", "localState", "remoteState")
+    )
+    yield Sample(DRBD_DEVICE_INFO, minor + states, 1.0)
+    yield flag(DRBD_CONNECTED, minor, device.get("connectionState") in CONNECTED_STATES)
+    if "localRole" in device:
+        yield flag(DRBD_PRIMARY, minor, device.get("localRole") == "Primary")
+    for side, key in (("local", "localState"), ("remote", "remoteState")):
+        if key in device:
+            yield flag(DRBD_UP_TO_DATE, (*minor, side), device.get(key) == "UpToDate")
+    perf = device.get("perfIndicators")
+    if isinstance(perf, Mapping):
+        yield from fields(perf, DRBD_PERF_FIELDS, minor)
+    sync = device.get("syncStatus")
+    if isinstance(sync, Mapping):
+        yield from _sync_samples(sync, minor)
+
+
+def _sync_samples(sync: Mapping[str, JSONValue], minor: tuple[str, ...]) -> Iterator[Sample]:
+    percentage = number(sync.get("percentage"))
+    if percentage is not None:
+        yield Sample(DRBD_SYNC_RATIO, minor, percentage / 100)
+    speed = number(sync.get("speed"))
+    unit = SPEED_UNITS.get(label(sync.get("speedUnit")))
+    if speed is not None and unit is not None:
+        yield Sample(DRBD_SYNC_SPEED, minor, speed * unit)
+    remaining = duration_seconds(sync.get("timeToFinish"))
+    if remaining is not None:
+        yield Sample(DRBD_SYNC_REMAINING, minor, remaining)

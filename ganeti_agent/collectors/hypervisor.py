@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 import psutil
@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ExecutionError, ProcessResult
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, label
 from ganeti_agent.core.report import Category, JSONValue, Kind
 from ganeti_agent.parsers.cpuinfo import CpuInfo, parse_cpuinfo
 from ganeti_agent.parsers.errors import ParseError
@@ -121,6 +122,9 @@ class XenHypervisorCollector(Collector):
         failure.trap(ExecutionError)
         raise CollectorError(failure.getErrorMessage())
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return hypervisor_samples(data)
+
 
 def kvm_data(
     meminfo: MemInfo, cpuinfo: CpuInfo, release: str | None, numa_nodes: int
@@ -197,6 +201,40 @@ class KvmHypervisorCollector(Collector):
         except ParseError as exc:
             raise CollectorError(f"{path}: cannot parse: {exc.reason}") from None
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return hypervisor_samples(data)
+
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
     return [XenHypervisorCollector(context), KvmHypervisorCollector(context)]
+
+
+MIB = 1024 * 1024
+_HV = ("hypervisor",)
+HYPERVISOR_INFO = family(
+    "ganeti_hypervisor_info", "gauge", "Hypervisor and its version; always 1.", *_HV, "version"
+)
+HYPERVISOR_FIELDS: FieldTable = (
+    (
+        "memory_total",
+        family("ganeti_hypervisor_memory_total_bytes", "gauge", "Memory of the host.", *_HV),
+        MIB,
+    ),
+    (
+        "memory_free",
+        family("ganeti_hypervisor_memory_free_bytes", "gauge", "Memory free for instances.", *_HV),
+        MIB,
+    ),
+    ("cpu_total", family("ganeti_hypervisor_cpus", "gauge", "Physical CPUs.", *_HV), 1),
+    ("cpu_sockets", family("ganeti_hypervisor_cpu_sockets", "gauge", "CPU sockets.", *_HV), 1),
+    ("cpu_nodes", family("ganeti_hypervisor_numa_nodes", "gauge", "NUMA nodes.", *_HV), 1),
+)
+
+
+def hypervisor_samples(data: JSONValue) -> Iterator[Sample]:
+    if not isinstance(data, Mapping):
+        return
+    hypervisor = (label(data.get("hypervisor")),)
+    yield Sample(HYPERVISOR_INFO, (*hypervisor, label(data.get("version"))), 1.0)
+    if data.get("memory_unit", MEMORY_UNIT) == MEMORY_UNIT:
+        yield from fields(data, HYPERVISOR_FIELDS, hypervisor)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shlex
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.python.failure import Failure
@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 from ganeti_agent.core.cluster import ClusterQueries, ClusterUnavailable
 from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ExecutionError, ProcessResult
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.metrics import Sample, family, flag, label, number, objects
 from ganeti_agent.core.report import Category, JSONValue, Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.lvs import (
@@ -129,6 +130,32 @@ class LvCollector(Collector):
         found = cluster_instances(cluster, self.context.hostname).addErrback(failed)
         return found.addCallback(lambda instances: lv_data(volumes, instances))
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return volume_samples(data)
+
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
     return [LvCollector(context)]
+
+
+_LV = ("vg", "lv", "instance")
+LV_SIZE = family("ganeti_lv_size_bytes", "gauge", "Size of the logical volume.", *_LV)
+LV_SEGMENTS = family("ganeti_lv_segments", "gauge", "Number of segments of the LV.", *_LV)
+LV_ACTIVE = family("ganeti_lv_active", "gauge", "1 if the LV is active (lv_attr).", *_LV)
+LV_OPEN = family("ganeti_lv_open", "gauge", "1 if the LV is open (lv_attr).", *_LV)
+
+
+def volume_samples(data: JSONValue) -> Iterator[Sample]:
+    """One series per volume: its segments repeat the same labels, the first one counts."""
+    for volume in objects(data):
+        labels = tuple(label(volume.get(key)) for key in ("vg_name", "name", "instance"))
+        size = number(volume.get("size"))
+        if size is not None:
+            yield Sample(LV_SIZE, labels, size)
+        segments = number(volume.get("seg_count"))
+        if segments is not None:
+            yield Sample(LV_SEGMENTS, labels, segments)
+        attr = volume.get("attr")
+        if isinstance(attr, str) and len(attr) >= 6:
+            yield flag(LV_ACTIVE, labels, attr[4] == "a")
+            yield flag(LV_OPEN, labels, attr[5] == "o")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psutil
@@ -17,6 +17,18 @@ import psutil
 from ganeti_agent import __version__
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.framework import AgentContext, Collector
+from ganeti_agent.core.metrics import (
+    Family,
+    FieldTable,
+    MetricType,
+    Sample,
+    family,
+    fields,
+    flag,
+    label,
+    number,
+    objects,
+)
 from ganeti_agent.core.report import JSONValue, Kind
 from ganeti_agent.parsers.versions import drbd_version, ganeti_release
 
@@ -232,6 +244,130 @@ class NodeCollector(Collector):
             "versions": self.version_reader.versions(),
         }
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return node_samples(data)
+
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
     return [NodeCollector(context)]
+
+
+NODE_CPU_BUSY = family(
+    "ganeti_node_cpu_busy_ratio",
+    "gauge",
+    "Busy fraction of one CPU since the previous node report (0..1).",
+    "cpu",
+)
+NODE_CPU_NUMBER = family("ganeti_node_cpu_number", "gauge", "Number of CPUs of the node.")
+NODE_MEMORY = family(
+    "ganeti_node_memory_bytes",
+    "gauge",
+    "Memory and swap figures of the node OS; type is the report's key (total, available, ...).",
+    "type",
+)
+_FS = ("device", "mountpoint", "fstype")
+NODE_FS_FIELDS: FieldTable = (
+    (
+        "total",
+        family("ganeti_node_filesystem_size_bytes", "gauge", "Size of a filesystem.", *_FS),
+        1,
+    ),
+    ("used", family("ganeti_node_filesystem_used_bytes", "gauge", "Used space.", *_FS), 1),
+    ("free", family("ganeti_node_filesystem_free_bytes", "gauge", "Free space.", *_FS), 1),
+)
+_NIC = ("interface",)
+NODE_NIC_UP = family("ganeti_node_network_up", "gauge", "1 if the interface is up.", *_NIC)
+
+
+def _nic_family(name: str, kind: MetricType, help_text: str) -> Family:
+    return family(name, kind, help_text, *_NIC)
+
+
+NODE_NIC_FIELDS: FieldTable = (
+    ("mtu", _nic_family("ganeti_node_network_mtu_bytes", "gauge", "MTU of the interface."), 1),
+    (
+        "bytes_sent",
+        _nic_family("ganeti_node_network_transmit_bytes_total", "counter", "Bytes sent."),
+        1,
+    ),
+    (
+        "bytes_received",
+        _nic_family("ganeti_node_network_receive_bytes_total", "counter", "Bytes received."),
+        1,
+    ),
+    (
+        "packets_sent",
+        _nic_family("ganeti_node_network_transmit_packets_total", "counter", "Packets sent."),
+        1,
+    ),
+    (
+        "packets_received",
+        _nic_family("ganeti_node_network_receive_packets_total", "counter", "Packets received."),
+        1,
+    ),
+    (
+        "errors_in",
+        _nic_family("ganeti_node_network_receive_errs_total", "counter", "Receive errors."),
+        1,
+    ),
+    (
+        "errors_out",
+        _nic_family("ganeti_node_network_transmit_errs_total", "counter", "Transmit errors."),
+        1,
+    ),
+    (
+        "drops_in",
+        _nic_family("ganeti_node_network_receive_drop_total", "counter", "Dropped on receive."),
+        1,
+    ),
+    (
+        "drops_out",
+        _nic_family("ganeti_node_network_transmit_drop_total", "counter", "Dropped on transmit."),
+        1,
+    ),
+)
+NODE_VERSION = family(
+    "ganeti_node_version_info",
+    "gauge",
+    "Version of a component on the node (kernel, ganeti, drbd, ...); always 1.",
+    "component",
+    "version",
+)
+
+
+def node_samples(data: JSONValue) -> Iterator[Sample]:
+    if not isinstance(data, Mapping):
+        return
+    cpus = data.get("cpus")
+    for index, busy in enumerate(cpus if isinstance(cpus, list) else []):
+        found = number(busy)
+        if found is not None:
+            yield Sample(NODE_CPU_BUSY, (str(index),), found)
+    cpu_number = number(data.get("cpu_number"))
+    if cpu_number is not None:
+        yield Sample(NODE_CPU_NUMBER, (), cpu_number)
+    if data.get("size_unit", SIZE_UNIT) == SIZE_UNIT:
+        yield from _size_samples(data)
+    for nic in objects(data.get("NICs")):
+        interface = (label(nic.get("name")),)
+        up = nic.get("up")
+        if isinstance(up, bool):
+            yield flag(NODE_NIC_UP, interface, up)
+        yield from fields(nic, NODE_NIC_FIELDS, interface)
+    versions = data.get("versions")
+    if isinstance(versions, Mapping):
+        for component, version in versions.items():
+            if isinstance(version, str):
+                yield Sample(NODE_VERSION, (str(component), version), 1.0)
+
+
+def _size_samples(data: Mapping[str, JSONValue]) -> Iterator[Sample]:
+    memory = data.get("memory")
+    if isinstance(memory, Mapping):
+        for key, value in memory.items():
+            found = number(value)
+            if found is not None:
+                yield Sample(NODE_MEMORY, (str(key),), found)
+    for filesystem in objects(data.get("filesystem")):
+        labels = tuple(label(filesystem.get(key)) for key in _FS)
+        yield from fields(filesystem, NODE_FS_FIELDS, labels)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
@@ -30,6 +30,7 @@ from ganeti_agent.core.framework import (
     Enablement,
     StatefulCollector,
 )
+from ganeti_agent.core.metrics import Sample, family, number
 from ganeti_agent.core.report import JSONValue, Kind, StatusCode, status_object
 from ganeti_agent.parsers.plugin_report import PluginReportError, parse_plugin_report
 
@@ -87,8 +88,6 @@ def discover(directory: str) -> list[tuple[str, str]]:
 class PluginCollector(StatefulCollector):
     """One executable, run on its own interval; serves the outcome of its last run."""
 
-    metrics_mapper = "plugin"
-
     def __init__(self, context: AgentContext, name: str, path: str) -> None:
         self.name = name
         self.path = path
@@ -138,6 +137,9 @@ class PluginCollector(StatefulCollector):
     def error_data(self, message: str) -> JSONValue:
         return {"status": status_object(StatusCode.UNKNOWN, message)}
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return plugin_samples(self.name, data)
+
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
     settings = context.settings_for(SETTINGS_NAME)
@@ -145,3 +147,27 @@ def collectors(context: AgentContext) -> Iterable[Collector]:
         return []
     directory = settings.option("directory", DEFAULT_DIRECTORY)
     return [PluginCollector(context, name, path) for name, path in discover(directory)]
+
+
+PLUGIN_VALUE = family(
+    "ganeti_plugin_value",
+    "gauge",
+    "A number from a plugin collector's data; field is its key (nested keys joined by _).",
+    "collector",
+    "field",
+)
+
+
+def plugin_samples(name: str, data: JSONValue) -> Iterator[Sample]:
+    """Numbers at the top level of a plugin's data, and one level further down."""
+    if not isinstance(data, Mapping):
+        return
+    for key, value in data.items():
+        found = number(value)
+        if found is not None:
+            yield Sample(PLUGIN_VALUE, (name, str(key)), found)
+        elif isinstance(value, Mapping) and key != "status":
+            for inner, inner_value in value.items():
+                inner_number = number(inner_value)
+                if inner_number is not None:
+                    yield Sample(PLUGIN_VALUE, (name, f"{key}_{inner}"), inner_number)

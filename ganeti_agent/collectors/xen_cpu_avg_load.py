@@ -11,7 +11,7 @@ always covers at most the window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from twisted.internet.defer import Deferred
@@ -27,6 +27,7 @@ from ganeti_agent.core.framework import (
     StatefulCollector,
     Window,
 )
+from ganeti_agent.core.metrics import Sample, family, number
 from ganeti_agent.core.report import JSONValue, Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.xen import XENTOP_ARGS, parse_xentop
@@ -122,6 +123,26 @@ class XenCpuAvgLoadCollector(StatefulCollector):
     def collect(self) -> JSONValue:
         return dict(self.tracker.loads())
 
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return instance_load_samples(data)
+
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
     return [XenCpuAvgLoadCollector(context)]
+
+
+INSTANCE_CPU_LOAD = family(
+    "ganeti_instance_cpu_avg_load",
+    "gauge",
+    "Average busy virtual CPUs of an instance (xen-cpu-avg-load).",
+    "instance",
+)
+
+
+def instance_load_samples(data: JSONValue) -> Iterator[Sample]:
+    if not isinstance(data, Mapping) or "error" in data:
+        return
+    for instance, load in data.items():
+        found = number(load)
+        if found is not None:
+            yield Sample(INSTANCE_CPU_LOAD, (str(instance),), found)

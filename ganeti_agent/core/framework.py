@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import functools
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from ganeti_agent.core.cluster import ClusterUnavailable
 from ganeti_agent.core.executor import CommandRunner, ExecutionError
+from ganeti_agent.core.metrics import Sample
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import (
     Category,
@@ -150,6 +151,14 @@ class Collector:
         if self.kind is Kind.STATUS:
             return {"status": status_object(StatusCode.UNKNOWN, message)}
         return {"error": message}
+
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        """This collector's own ``/metrics`` series, from its report's ``data``.
+
+        Families are declared in the collector's module; a collector without any
+        still gets the ``ganeti_collector_*`` series from the exposition.
+        """
+        return iter(())
 
 
 class StatefulCollector(Collector):

@@ -4,6 +4,11 @@ Status collectors carry their code in ``data.status``; performance collectors ha
 none, so a performance report is OK unless its data is the ``{"error": ...}`` object
 that a failed collection produces, which counts as "unknown". The Prometheus
 exposition and the Nagios check both use this, so they never disagree.
+
+Ganeti writes a code only as one of the integers 0, 1, 2 and 4 (``DCStatusCode``'s
+JSON instance in ``Ganeti.DataCollectors.Types``). Anything else, JSON ``true``
+included (Python would take it for 1), is not a code Ganeti could have sent, so it
+reads as "unknown".
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
+import pytest
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -19,8 +19,12 @@ def collector(path: str) -> DiskstatsCollector:
 
 
 class DiskstatsCollectorTests(SynchronousTestCase):
+    @pytest.fixture(autouse=True)
+    def _tmp(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+
     def test_reads_the_configured_file(self) -> None:
-        path = Path(tempfile.mkdtemp()) / "input"
+        path = self.tmp_path / "input"
         path.write_text("8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n")
         data = collector(str(path)).collect()
         self.assertEqual(data[0]["name"], "sda")
@@ -39,13 +43,17 @@ class DiskstatsCollectorTests(SynchronousTestCase):
         )
 
     def test_unparsable_file_reports_error(self) -> None:
-        path = Path(tempfile.mkdtemp()) / "input"
+        path = self.tmp_path / "input"
         path.write_text("garbage\n")
         managed = ManagedCollector(collector(str(path)), Clock(), lambda: 0.0)
         data = self.successResultOf(managed.report()).report.data
         self.assertIn("cannot parse", data["error"])
 
-    def test_this_machines_proc_diskstats(self) -> None:
-        real = collector("/proc/diskstats")
-        if real.available():
-            self.assertIsInstance(real.collect(), list)
+
+@pytest.mark.skipif(not Path("/proc/diskstats").exists(), reason="no /proc/diskstats here")
+def test_this_machines_proc_diskstats() -> None:
+    real = collector("/proc/diskstats")
+    assert real.available()
+    data = real.collect()
+    assert isinstance(data, list)
+    assert all(isinstance(disk["name"], str) for disk in data)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,92 +15,27 @@ from prometheus_client.parser import text_string_to_metric_families
 from treq.testing import StubTreq
 from twisted.internet.task import Clock
 
-from ganeti_agent.core.framework import AgentContext, Collector, CollectorError, CollectorSet
+from ganeti_agent.collectors import REGISTRY, factory
+from ganeti_agent.core.framework import (
+    AgentContext,
+    Collector,
+    CollectorError,
+    CollectorSet,
+    ManagedCollector,
+)
+from ganeti_agent.core.metrics import (
+    FAMILIES,
+    DuplicateFamily,
+    FamilyRegistry,
+    Sample,
+    duration_seconds,
+)
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import Category, JSONValue, Kind
 from ganeti_agent.server.api import MonitoringAPI
-from ganeti_agent.server.metrics import (
-    CONTENT_TYPE,
-    FAMILIES,
-    MAPPERS,
-    PREFIX_MAPPERS,
-    MetricsExporter,
-    duration_seconds,
-    exposition,
-)
+from ganeti_agent.server.metrics import CONTENT_TYPE, MetricsExporter, exposition
+from tests.server.metrics_fixture import AGENT, DRBD, bare, fixture_reports
 from tests.support import REPO, FakeRunner, async_test
-
-DRBD = {
-    "status": {"code": 4, "message": "\n8: No network config available"},
-    "versionInfo": {"version": "8.4.11", "api": "1", "proto": "86-101"},
-    "deviceInfos": [
-        {
-            "minor": 0,
-            "connectionState": "SyncTarget",
-            "localRole": "Secondary",
-            "remoteRole": "Primary",
-            "localState": "Inconsistent",
-            "remoteState": "UpToDate",
-            "replicationProtocol": "C",
-            "ioFlags": "r-----",
-            "perfIndicators": {
-                "networkSend": 0,
-                "networkReceive": 2048,
-                "diskWrite": 2048,
-                "diskRead": 0,
-                "activityLog": 0,
-                "bitMap": 7,
-                "localCount": 1,
-                "pending": 0,
-                "unacknowledged": 2,
-                "applicationPending": 0,
-                "epochs": 1,
-                "writeOrder": "f",
-                "outOfSync": 4096,
-            },
-            "syncStatus": {
-                "percentage": 25.5,
-                "progress": "3072/4096",
-                "progressUnit": "MegaByte",
-                "timeToFinish": "01:02:03",
-                "speed": 2,
-                "speedUnit": "MegaByte/Second",
-            },
-            "instance": "web1.example.org",
-        },
-        {"minor": 8, "connectionState": "StandAlone", "localRole": "Primary",
-         "remoteRole": "Unknown", "localState": "UpToDate", "remoteState": "DUnknown",
-         "replicationProtocol": " ", "ioFlags": "r-----", "instance": None},
-        {"minor": 9, "connectionState": "Unconfigured"},
-    ],
-}  # fmt: skip
-LV = [
-    {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
-     "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
-    {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
-     "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
-    {"uuid": "u2", "name": "spare", "attr": "-wi-------", "size": 4096, "seg_count": 1,
-     "vg_name": "xenvg", "instance": None},
-]  # fmt: skip
-INSTANCES = {
-    "instances": [
-        {"name": "web1.example.org", "uuid": "i-1", "adminState": "up", "actualState": "running",
-         "uptime": "2 days, 1:00:05", "mtime": 1700000000.5, "state_reason": [],
-         "status": {"code": 0, "message": ""}},
-        {"name": "db1.example.org", "uuid": "i-2", "adminState": "up", "actualState": "hung",
-         "uptime": None, "mtime": 1700000001.0, "state_reason": [],
-         "status": {"code": 2, "message": "Instance marked as running, but it appears to be hung"}},
-    ],
-    "status": {"code": 2, "message": "\nInstance marked as running, but it appears to be hung"},
-}  # fmt: skip
-DISKSTATS = [
-    {"major": 8, "minor": 0, "name": "sda", "readsNum": 10, "mergedReads": 1, "secRead": 4,
-     "timeRead": 1500, "writes": 3, "mergedWrites": 0, "secWritten": 2, "timeWrite": 20,
-     "ios": 0, "timeIO": 30, "wIOmillis": 40},
-]  # fmt: skip
-DAEMON = {"daemon": "ganeti-noded", "pid": 42, "memory": 1048576, "size_unit": "B",
-          "uptime": 60, "cpu_usage": 1.5, "threads": 3,
-          "status": {"code": 0, "message": ""}}  # fmt: skip
 
 
 class Fixed(Collector):
@@ -131,11 +67,8 @@ def collector_set(*specs: tuple[str, Kind, JSONValue, str]) -> CollectorSet:
 ALL = collector_set(
     ("cpu-avg-load", Kind.PERFORMANCE, {"cpu_number": 2, "cpus": [0.5, 0.2], "cpu_total": 0.7}, ""),
     ("xen-cpu-avg-load", Kind.PERFORMANCE, {"web1.example.org": 0.4}, ""),
-    ("diskstats", Kind.PERFORMANCE, DISKSTATS, ""),
     ("drbd", Kind.STATUS, DRBD, ""),
-    ("inst-status-xen", Kind.STATUS, INSTANCES, ""),
     ("lv", Kind.PERFORMANCE, None, "lvs: exited with status 5"),
-    ("daemon-noded", Kind.STATUS, DAEMON, ""),
     ("mystery", Kind.STATUS, {"whatever": [1, 2]}, ""),
 )  # fmt: skip
 
@@ -177,8 +110,12 @@ def test_every_collector_gets_success_duration_and_status() -> None:
     assert value(found, "ganeti_collector_report_timestamp_seconds", collector="drbd") == 1.7e9
 
 
+def fixture_samples() -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return samples(exposition(fixture_reports()).decode())
+
+
 def test_collector_data_becomes_named_series() -> None:
-    found = samples(rendered(ALL))
+    found = fixture_samples()
     assert value(found, "ganeti_cpu_avg_load", cpu="1") == 0.2
     assert value(found, "ganeti_cpu_avg_load_aggregate") == 0.7
     assert value(found, "ganeti_cpu_number") == 2
@@ -199,34 +136,45 @@ def test_collector_data_becomes_named_series() -> None:
                  connection_state="Unconfigured", local_role="", remote_role="",
                  local_state="", remote_state="") == 1  # fmt: skip
     assert value(found, "ganeti_instance_status_code", instance="db1.example.org") == 2
+    assert value(found, "ganeti_instance_status_code", instance="weird.example.org") == 2
     assert value(found, "ganeti_instance_running", instance="db1.example.org") == 0
     assert value(found, "ganeti_instance_uptime_seconds", instance="web1.example.org") == 176405
     assert value(found, "ganeti_daemon_resident_memory_bytes", daemon="ganeti-noded") == 1048576
     assert value(found, "ganeti_daemon_running", daemon="ganeti-noded") == 1
+    assert value(found, "ganeti_daemon_running", daemon="ganeti-confd") == 0
 
 
 def test_lv_segments_are_one_series_per_volume() -> None:
-    lv = collector_set(("lv", Kind.PERFORMANCE, LV, ""))
-    text = rendered(lv)
-    found = samples(text)
+    found = fixture_samples()
     disk0 = {"vg": "xenvg", "lv": "disk0", "instance": "web1.example.org"}
     assert value(found, "ganeti_lv_size_bytes", **disk0) == 1073741824
     assert value(found, "ganeti_lv_active", **disk0) == 1
     assert value(found, "ganeti_lv_open", vg="xenvg", lv="spare", instance="") == 0
-    assert text.count("ganeti_lv_size_bytes{") == 2
+    assert sum(1 for name, _labels in found if name == "ganeti_lv_size_bytes") == 2
 
 
 def test_plugins_numbers_are_exported_by_field() -> None:
-    class Plugin(Fixed):
-        metrics_mapper = "plugin"
-
-    clock = Clock()
-    ctx = AgentContext(clock=clock, runner=FakeRunner(), paths=GanetiPaths(), hostname="n1")
-    data = {"status": {"code": 0, "message": ""}, "arrays": 2, "md0": {"degraded": 1, "x": "y"}}
-    plugin = Plugin(ctx, "raid", Kind.STATUS, data)
-    found = samples(rendered(CollectorSet([plugin], clock, lambda: 1.0)))
+    found = fixture_samples()
     assert value(found, "ganeti_plugin_value", collector="raid", field="arrays") == 2
     assert value(found, "ganeti_plugin_value", collector="raid", field="md0_degraded") == 1
+    assert ("ganeti_plugin_value", frozenset({("collector", "raid"), ("field", "flag")})) not in (
+        found
+    )
+
+
+class Broken(Fixed):
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        raise RuntimeError("a bug in this collector's samples")
+
+
+def test_a_collector_whose_samples_raise_loses_only_its_own_series() -> None:
+    reports = fixture_reports()
+    _managed, collected = reports[0]
+    broken = ManagedCollector(bare(Broken, "broken"), Clock(), lambda: 1.0)
+    renamed = replace(collected, report=replace(collected.report, name="broken"))
+    found = samples(exposition([(broken, renamed), *reports]).decode())
+    assert value(found, "ganeti_collector_success", collector="broken") == 1
+    assert value(found, "ganeti_drbd_primary", minor="8", instance="") == 1
 
 
 @pytest.mark.parametrize(
@@ -252,39 +200,67 @@ json_values = st.recursive(
     ),
     max_leaves=20,
 )
-mapper_names = st.sampled_from(sorted({*MAPPERS, *(p + "x" for p in PREFIX_MAPPERS)}))
+COLLECTORS = [bare(cls, name) for cls, name, *_rest in AGENT]
+collectors_with_samples = st.sampled_from(COLLECTORS)
 
 
-@given(mapper_names, json_values)
-def test_any_data_gives_a_valid_exposition(name: str, data: JSONValue) -> None:
-    collectors = collector_set((name, Kind.STATUS, data, ""))
-    text = rendered(collectors)
-    assert list(text_string_to_metric_families(text))
-    assert f'ganeti_collector_success{{collector="{name}"}} 1.0' in text
+def check_samples(collector: Collector, data: JSONValue) -> None:
+    """The collector's own mapping, called directly: an exception fails the test."""
+    for sample in collector.metric_samples(data):
+        assert len(sample.labels) == len(sample.family.labels)
+        assert all(isinstance(part, str) for part in sample.labels)
+        assert isinstance(sample.value, float)
+        assert FAMILIES[sample.family.name] is sample.family
+
+
+@given(collectors_with_samples, json_values)
+def test_any_data_gives_well_formed_samples(collector: Collector, data: JSONValue) -> None:
+    check_samples(collector, data)
 
 
 @given(json_values)
 def test_odd_shapes_of_known_fields_are_skipped(data: JSONValue) -> None:
-    shaped = {"deviceInfos": [data], "instances": [data], "cpus": data, "memory": data}
-    for name in MAPPERS:
-        list(
-            text_string_to_metric_families(rendered(collector_set((name, Kind.STATUS, shaped, ""))))
-        )
+    shaped = {"deviceInfos": [data], "instances": [data], "cpus": data, "memory": data,
+              "NICs": [data], "filesystem": [data], "versionInfo": data, "versions": data,
+              "syncStatus": data, "perfIndicators": data}  # fmt: skip
+    for collector in COLLECTORS:
+        check_samples(collector, shaped)
+        check_samples(collector, [shaped, data])
+
+
+@given(json_values)
+def test_any_data_gives_a_valid_exposition(data: JSONValue) -> None:
+    reports = [
+        (managed, replace(collected, report=replace(collected.report, data=data)))
+        for managed, collected in fixture_reports()
+    ]
+    assert list(text_string_to_metric_families(exposition(reports).decode()))
+
+
+def test_a_family_name_is_declared_once() -> None:
+    registry = FamilyRegistry()
+    registry.declare("ganeti_x", "gauge", "X.")
+    with pytest.raises(DuplicateFamily, match="ganeti_x"):
+        registry.declare("ganeti_x", "counter", "Another X.")
+    assert list(registry) == ["ganeti_x"]
 
 
 def test_every_family_is_documented() -> None:
+    for module in REGISTRY:
+        factory(module)
     doc = (REPO / "docs" / "integrations.md").read_text()
-    missing = [name for name in FAMILIES if f"`{name}`" not in doc]
-    assert missing == []
+    ours = [name for name in FAMILIES if name.startswith("ganeti_")]
+    assert len(ours) >= 87
+    assert [name for name in ours if f"`{name}`" not in doc] == []
 
 
 @pytest.mark.skipif(
     shutil.which("promtool") is None, reason="promtool (Debian package prometheus) is not installed"
 )
-def test_promtool_accepts_the_exposition(tmp_path: Path) -> None:
+def test_promtool_accepts_the_exposition() -> None:
     checked = subprocess.run(
-        ["promtool", "check", "metrics"], input=rendered(ALL).encode(), capture_output=True,
-        timeout=60, check=False,
+        ["promtool", "check", "metrics"], input=exposition(fixture_reports()),
+        capture_output=True, timeout=60, check=False,
     )  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
 

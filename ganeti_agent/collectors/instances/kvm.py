@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,10 +33,12 @@ from ganeti_agent.collectors.instances.status import (
     UNKNOWN,
     ConfiguredInstance,
     InstanceRecord,
+    instance_samples,
     node_primary_instances,
     report_data,
 )
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorSettings
+from ganeti_agent.core.metrics import Sample
 from ganeti_agent.core.report import Category, JSONValue, Kind
 
 NAME = "inst-status-kvm"
@@ -317,6 +319,9 @@ class InstStatusKvmCollector(Collector):
             read_trail(self.context.paths, instance.name),
             extra,
         )
+
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return instance_samples(data)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:

@@ -7,7 +7,7 @@ so that a monitoring system reads the two the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from twisted.internet.defer import Deferred, fail
@@ -15,13 +15,16 @@ from twisted.python.failure import Failure
 
 from ganeti_agent.core.cluster import ClusterQueries, ClusterUnavailable
 from ganeti_agent.core.framework import CollectorError
+from ganeti_agent.core.metrics import Sample, duration_seconds, family, flag, label, number, objects
 from ganeti_agent.core.report import (
     JSONValue,
+    Kind,
     StatusCode,
     combine_messages,
     status_object,
     worst,
 )
+from ganeti_agent.core.status import status_of
 
 ADMIN_UP = "up"
 ADMIN_DOWN = "down"
@@ -163,3 +166,59 @@ def node_primary_instances(
 
     asked = cluster.node_instances(node)
     return asked.addCallback(primary_instances).addErrback(unavailable)
+
+
+INSTANCE_STATUS = family(
+    "ganeti_instance_status_code",
+    "gauge",
+    "Ganeti status code of the instance (0 OK, 2 unknown, 4 needs intervention).",
+    "instance",
+)
+INSTANCE_INFO = family(
+    "ganeti_instance_info",
+    "gauge",
+    "Primary instance of this node with its states as labels; always 1.",
+    "instance",
+    "uuid",
+    "admin_state",
+    "actual_state",
+)
+INSTANCE_RUNNING = family(
+    "ganeti_instance_running", "gauge", "1 if the instance is running (or blocked).", "instance"
+)
+INSTANCE_ADMIN_UP = family(
+    "ganeti_instance_admin_up", "gauge", "1 if the instance should be running.", "instance"
+)
+INSTANCE_UPTIME = family(
+    "ganeti_instance_uptime_seconds", "gauge", "Uptime of the instance.", "instance"
+)
+INSTANCE_MTIME = family(
+    "ganeti_instance_config_mtime_seconds",
+    "gauge",
+    "Last modification of the instance's configuration.",
+    "instance",
+)
+
+
+def instance_samples(data: JSONValue) -> Iterator[Sample]:
+    """The series of inst-status-xen and inst-status-kvm, which share one data shape."""
+    if not isinstance(data, Mapping):
+        return
+    for instance in objects(data.get("instances")):
+        name = (label(instance.get("name")),)
+        admin, actual = instance.get("adminState"), instance.get("actualState")
+        yield Sample(
+            INSTANCE_INFO, (*name, label(instance.get("uuid")), label(admin), label(actual)), 1.0
+        )
+        code, _message = status_of(Kind.STATUS, instance)
+        yield Sample(INSTANCE_STATUS, name, float(code))
+        if actual is not None:
+            yield flag(INSTANCE_RUNNING, name, actual in (RUNNING, BLOCKED))
+        if admin is not None:
+            yield flag(INSTANCE_ADMIN_UP, name, admin == ADMIN_UP)
+        uptime = duration_seconds(instance.get("uptime"))
+        if uptime is not None:
+            yield Sample(INSTANCE_UPTIME, name, uptime)
+        mtime = number(instance.get("mtime"))
+        if mtime is not None:
+            yield Sample(INSTANCE_MTIME, name, mtime)

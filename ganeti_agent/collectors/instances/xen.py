@@ -7,7 +7,7 @@ uptime (``uptime``) and its reason trail, judged against the admin state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -24,6 +24,7 @@ from ganeti_agent.collectors.instances.status import (
     ConfiguredInstance,
     InstanceRecord,
     failed_data,
+    instance_samples,
     node_primary_instances,
     report_data,
 )
@@ -34,6 +35,7 @@ from ganeti_agent.collectors.instances.xen_host import (
 )
 from ganeti_agent.core.executor import ExecutionError
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError, CollectorSettings
+from ganeti_agent.core.metrics import Sample
 from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.xen import (
@@ -188,6 +190,9 @@ class InstStatusXenCollector(Collector):
             return parse_uptime(result.stdout.decode("utf-8", "replace"))
         except ParseError as exc:
             raise CollectorError(f"cannot parse the uptime list: {exc.reason}") from None
+
+    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+        return instance_samples(data)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:

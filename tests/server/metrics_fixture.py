@@ -1,0 +1,182 @@
+"""A fixture agent for ``/metrics``: every built-in collector class over fixed report data.
+
+The collectors are the real classes (so whatever decides which series a collector gets
+is exercised), built without their constructors because only their identity matters
+here: nothing is collected, the reports are given. The exposition of this agent is
+kept in ``golden/metrics.prom``, captured before the metric families moved out of
+``server/metrics.py`` into the collectors, so the move is checked byte for byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from twisted.internet.task import Clock
+
+from ganeti_agent import __version__
+from ganeti_agent.collectors.cpu_avg_load import CpuAvgLoadCollector
+from ganeti_agent.collectors.daemons import GanetiDaemonCollector
+from ganeti_agent.collectors.diskstats import DiskstatsCollector
+from ganeti_agent.collectors.drbd import DrbdCollector
+from ganeti_agent.collectors.hypervisor import KvmHypervisorCollector, XenHypervisorCollector
+from ganeti_agent.collectors.instances.kvm import InstStatusKvmCollector
+from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
+from ganeti_agent.collectors.lv import LvCollector
+from ganeti_agent.collectors.node import NodeCollector
+from ganeti_agent.collectors.plugins import PluginCollector
+from ganeti_agent.collectors.xen_cpu_avg_load import XenCpuAvgLoadCollector
+from ganeti_agent.core.framework import CollectedReport, Collector, ManagedCollector
+from ganeti_agent.core.report import Category, JSONValue, Kind, Report
+
+GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
+VERSION_MARK = b"@VERSION@"
+
+DRBD: JSONValue = {
+    "status": {"code": 4, "message": "\n8: No network config available"},
+    "versionInfo": {"version": "8.4.11", "api": "1", "proto": "86-101"},
+    "deviceInfos": [
+        {"minor": 0, "connectionState": "SyncTarget", "localRole": "Secondary",
+         "remoteRole": "Primary", "localState": "Inconsistent", "remoteState": "UpToDate",
+         "replicationProtocol": "C", "ioFlags": "r-----",
+         "perfIndicators": {"networkSend": 0, "networkReceive": 2048, "diskWrite": 2048,
+                            "diskRead": 0, "activityLog": 0, "bitMap": 7, "localCount": 1,
+                            "pending": 0, "unacknowledged": 2, "applicationPending": 0,
+                            "epochs": 1, "writeOrder": "f", "outOfSync": 4096},
+         "syncStatus": {"percentage": 25.5, "progress": "3072/4096", "progressUnit": "MegaByte",
+                        "timeToFinish": "01:02:03", "speed": 2, "speedUnit": "MegaByte/Second"},
+         "instance": "web1.example.org"},
+        {"minor": 8, "connectionState": "StandAlone", "localRole": "Primary",
+         "remoteRole": "Unknown", "localState": "UpToDate", "remoteState": "DUnknown",
+         "replicationProtocol": " ", "ioFlags": "r-----", "instance": None},
+        {"minor": 9, "connectionState": "Unconfigured"},
+        {"minor": 10, "connectionState": "SyncSource", "localRole": "Primary",
+         "remoteRole": "Secondary", "localState": "UpToDate", "remoteState": "Inconsistent",
+         "syncStatus": {"percentage": 99.9, "timeToFinish": "0:00:07", "speed": 900,
+                        "speedUnit": "KiloByte/Second"}, "instance": "db1.example.org"},
+    ],
+}  # fmt: skip
+LV: JSONValue = [
+    {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
+     "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
+    {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
+     "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
+    {"uuid": "u2", "name": "spare", "attr": "-wi-------", "size": 4096, "seg_count": 1,
+     "vg_name": "xenvg", "instance": None},
+    {"uuid": "u3", "name": "odd", "attr": "-wi", "size": "big", "vg_name": "ssd"},
+]  # fmt: skip
+INSTANCES: JSONValue = {
+    "instances": [
+        {"name": "web1.example.org", "uuid": "i-1", "adminState": "up", "actualState": "running",
+         "uptime": "2 days, 1:00:05", "mtime": 1700000000.5, "state_reason": [],
+         "status": {"code": 0, "message": ""}},
+        {"name": "db1.example.org", "uuid": "i-2", "adminState": "up", "actualState": "hung",
+         "uptime": None, "mtime": 1700000001.0, "state_reason": [],
+         "status": {"code": 2, "message": "Instance marked as running, but it appears to be hung"}},
+        {"name": "off.example.org", "uuid": "i-3", "adminState": "down",
+         "actualState": "shutdown", "uptime": 12, "status": {"code": 4, "message": "x"}},
+        {"name": "weird.example.org", "status": {"code": True, "message": ""}},
+    ],
+    "status": {"code": 2, "message": "\nInstance marked as running, but it appears to be hung"},
+}  # fmt: skip
+KVM_INSTANCES: JSONValue = {
+    "instances": [
+        {"name": "vm1.example.org", "uuid": "k-1", "adminState": "up", "actualState": "blocked",
+         "uptime": "00:04:08", "status": {"code": 0, "message": ""}},
+    ],
+    "status": {"code": 0, "message": ""},
+}  # fmt: skip
+DISKSTATS: JSONValue = [
+    {"major": 8, "minor": 0, "name": "sda", "readsNum": 10, "mergedReads": 1, "secRead": 4,
+     "timeRead": 1500, "writes": 3, "mergedWrites": 0, "secWritten": 2, "timeWrite": 20,
+     "ios": 0, "timeIO": 30, "wIOmillis": 40},
+    {"major": 8, "minor": 16, "name": "sdb", "readsNum": 1, "mergedReads": 0, "secRead": 8,
+     "timeRead": 1, "writes": 0, "mergedWrites": 0, "secWritten": 0, "timeWrite": 0,
+     "ios": 2, "timeIO": 5, "wIOmillis": 6, "discardsNum": 7, "mergedDiscards": 1,
+     "secDiscarded": 16, "timeDiscard": 3, "flushesNum": 4, "timeFlush": 9},
+]  # fmt: skip
+DAEMON: JSONValue = {
+    "daemon": "ganeti-noded", "pid": 42, "memory": 1048576, "size_unit": "B", "uptime": 60,
+    "cpu_usage": 1.5, "threads": 3, "status": {"code": 0, "message": ""},
+}  # fmt: skip
+STOPPED_DAEMON: JSONValue = {
+    "daemon": "ganeti-confd", "pid": None, "status": {"code": 4, "message": "not running"},
+}  # fmt: skip
+XEN_HYPERVISOR: JSONValue = {
+    "hypervisor": "xen", "version": "4.17", "memory_unit": "MiB", "memory_total": 16384,
+    "memory_free": 2048, "memory_dom0": 1024, "cpu_total": 8, "cpu_nodes": 1, "cpu_sockets": 1,
+    "cpu_dom0": 2, "cpu_mhz": 2400, "xen": {"xen_major": "4"},
+}  # fmt: skip
+KVM_HYPERVISOR: JSONValue = {
+    "hypervisor": "kvm", "version": "8.2.2", "memory_unit": "MiB", "memory_total": 64000,
+    "memory_free": 30000, "cpu_total": 16, "cpu_nodes": 2, "cpu_sockets": 2,
+}  # fmt: skip
+NODE: JSONValue = {
+    "cpu_number": 2, "cpus": [0.25, 0.5], "size_unit": "B",
+    "memory": {"total": 8589934592, "available": 4294967296, "swap_total": 0},
+    "filesystem": [
+        {"device": "/dev/sda1", "mountpoint": "/", "fstype": "ext4", "total": 1000,
+         "used": 400, "free": 600},
+        {"device": "/dev/sdb1", "mountpoint": "/srv", "fstype": "xfs",
+         "error": "statvfs /srv: Permission denied"},
+    ],
+    "NICs": [
+        {"name": "eth0", "up": True, "mtu": 1500, "speed": 1000, "bytes_sent": 10,
+         "bytes_received": 20, "packets_sent": 1, "packets_received": 2, "errors_in": 0,
+         "errors_out": 0, "drops_in": 0, "drops_out": 3, "addresses": []},
+        {"name": "lo", "up": False, "mtu": 65536, "addresses": []},
+    ],
+    "versions": {"kernel": "6.1.0", "ganeti": "3.0.2", "drbd": None},
+}  # fmt: skip
+PLUGIN: JSONValue = {
+    "status": {"code": 0, "message": ""}, "arrays": 2, "md0": {"degraded": 1, "x": "y"},
+    "flag": True,
+}  # fmt: skip
+
+AGENT: tuple[tuple[type[Collector], str, Category | None, Kind, JSONValue, bool], ...] = (
+    (CpuAvgLoadCollector, "cpu-avg-load", None, Kind.PERFORMANCE,
+     {"cpu_number": 2, "cpus": [0.5, 0.2], "cpu_total": 0.7}, True),
+    (XenCpuAvgLoadCollector, "xen-cpu-avg-load", None, Kind.PERFORMANCE,
+     {"web1.example.org": 0.4, "db1.example.org": 1.25}, True),
+    (DiskstatsCollector, "diskstats", Category.STORAGE, Kind.PERFORMANCE, DISKSTATS, True),
+    (DrbdCollector, "drbd", Category.STORAGE, Kind.STATUS, DRBD, True),
+    (LvCollector, "lv", Category.STORAGE, Kind.PERFORMANCE, LV, True),
+    (InstStatusXenCollector, "inst-status-xen", Category.INSTANCE, Kind.STATUS, INSTANCES, True),
+    (InstStatusKvmCollector, "inst-status-kvm", Category.INSTANCE, Kind.STATUS, KVM_INSTANCES,
+     True),
+    (GanetiDaemonCollector, "daemon-noded", Category.DAEMON, Kind.STATUS, DAEMON, True),
+    (GanetiDaemonCollector, "daemon-confd", Category.DAEMON, Kind.STATUS, STOPPED_DAEMON, True),
+    (XenHypervisorCollector, "hypervisor-xen", Category.HYPERVISOR, Kind.PERFORMANCE,
+     XEN_HYPERVISOR, True),
+    (KvmHypervisorCollector, "hypervisor-kvm", Category.HYPERVISOR, Kind.PERFORMANCE,
+     KVM_HYPERVISOR, True),
+    (NodeCollector, "node", None, Kind.PERFORMANCE, NODE, True),
+    (PluginCollector, "raid", None, Kind.STATUS, PLUGIN, True),
+    (DiskstatsCollector, "diskstats-failed", Category.STORAGE, Kind.PERFORMANCE,
+     {"error": "/proc/diskstats: openFile: does not exist"}, False),
+    (PluginCollector, "broken-plugin", None, Kind.STATUS,
+     {"status": {"code": 2, "message": "timed out"}}, False),
+)  # fmt: skip
+"""(collector class, name, category, kind, report data, success) of every collector."""
+
+
+def bare(cls: type[Collector], name: str) -> Collector:
+    """An instance of ``cls`` named ``name`` without running its constructor."""
+    collector = cls.__new__(cls)
+    collector.name = name
+    return collector
+
+
+def fixture_reports() -> list[tuple[ManagedCollector, CollectedReport]]:
+    clock = Clock()
+    reports = []
+    for index, (cls, name, category, kind, data, success) in enumerate(AGENT):
+        managed = ManagedCollector(bare(cls, name), clock, lambda: 1_700_000_000.0)
+        timestamp = 1_700_000_000_000_000_000 + index * 1_000
+        report = Report(name, category, kind, data, timestamp)
+        reports.append((managed, CollectedReport(report, b"", 0.125 * index, success, 0.0)))
+    return reports
+
+
+def golden_exposition() -> bytes:
+    """The checked-in scrape with this package's version filled in."""
+    return GOLDEN.read_bytes().replace(VERSION_MARK, __version__.encode())
