@@ -35,7 +35,7 @@ class Config:
         new_nodes = list(self.nodes)
         for ndx, node in nodes:
             if not 0 <= ndx < len(new_nodes):
-                raise EvacuationError(f"node index {ndx} not found")
+                raise EvacuationError(f"instance {inst.name}: no node with index {ndx}")
             new_nodes[ndx] = node
         new_instances = list(self.instances)
         new_instances[inst.idx] = inst
@@ -43,12 +43,16 @@ class Config:
 
 
 class EvacuationError(Exception):
-    """An instance refers to a node that does not exist (a DRBD instance without secondary)."""
+    """A move needs a node that does not exist (a DRBD instance without secondary).
+
+    Ganeti's hroller dies there with a Haskell ``IntMap.!`` error (exit 1).
+    """
 
 
-def _node(conf: Config, ndx: int) -> Node:
+def _node(conf: Config, ndx: int, inst: Instance | None = None) -> Node:
     if not 0 <= ndx < len(conf.nodes):
-        raise EvacuationError(f"node index {ndx} not found")
+        owner = "" if inst is None else f"instance {inst.name}: "
+        raise EvacuationError(f"{owner}no node with index {ndx} (DRBD without a secondary node?)")
     return conf.nodes[ndx]
 
 
@@ -83,7 +87,7 @@ def migrate(idx: int, conf: Config) -> Config | None:
     inst = conf.instances[idx]
     pdx, sdx = inst.pnode, inst.snode
     old_primary = hnode.remove_pri(_node(conf, pdx), inst)
-    old_secondary = hnode.remove_sec(_node(conf, sdx), inst)
+    old_secondary = hnode.remove_sec(_node(conf, sdx, inst), inst)
     new_primary = hnode.add_pri(old_secondary, inst, True)
     if isinstance(new_primary, FailMode):
         return None
@@ -225,6 +229,6 @@ def moves(original: Config, final: Config) -> list[tuple[Instance, Node, Node | 
             continue
         if after.pnode == before.snode and after.snode == before.pnode:
             continue
-        snode = _node(final, after.snode) if has_sec else None
+        snode = _node(final, after.snode, after) if has_sec else None
         result.append((after, _node(final, after.pnode), snode))
     return result

@@ -177,7 +177,11 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
     if options.verbose > 2:
         out.write(f"Node Graph: {hgraph.show_graph(graph)}\n")
     classes, colorings = smallest_coloring(graph)
-    groups = order_groups(plan(options, conf, classes), set(chosen), nodes)
+    try:
+        planned = plan(options, conf, classes)
+    except evacuate.EvacuationError as exc:
+        raise ExitError(str(exc)) from None
+    groups = order_groups(planned, set(chosen), nodes)
     if options.verbose > 1:
         out.write(coloring_stats(colorings) + "\n")
     if options.one_step_only:
