@@ -582,3 +582,122 @@ def broken_rapi_bodies(cluster: FakeCluster, case: str) -> dict[str, bytes]:
         else:
             encoded[path] = raw
     return encoded
+
+
+# --- any cluster the text backend reads, as LUXI and RAPI would show it -------------------
+
+
+def _spec_json(values: Any) -> Json:
+    return dict(
+        zip(
+            SPEC_KEYS,
+            (values.mem, values.cpu, values.disk_size, values.disk_count, values.nic_count,
+             values.spindle_use),
+            strict=True,
+        )
+    )  # fmt: skip
+
+
+def policy_json(ipolicy: Any) -> Json:
+    """An htools ``IPolicy`` as Ganeti stores it in JSON."""
+    return {
+        "minmax": [{"min": _spec_json(m.min_spec), "max": _spec_json(m.max_spec)}
+                   for m in ipolicy.minmax],
+        "std": _spec_json(ipolicy.std),
+        "disk-templates": list(ipolicy.disk_templates),
+        "vcpu-ratio": ipolicy.vcpu_ratio,
+        "spindle-ratio": ipolicy.spindle_ratio,
+    }  # fmt: skip
+
+
+def _number(value: float) -> Json:
+    return int(value) if float(value).is_integer() else value
+
+
+def model_views(data: Any, master: str) -> tuple[dict[str, list[dict[str, Json]]], Json]:
+    """Query rows (by item) and cluster info showing a text-loaded cluster live.
+
+    Offline nodes become drained ones: Ganeti reads a drained node's
+    resources and marks it offline, which is what the text format means by
+    ``Y`` (an offline node's resources would not be read at all).
+    """
+    groups = sorted(data.groups.values(), key=lambda g: g.idx)
+    nodes = [
+        {
+            "name": n.name, "mtotal": _number(n.t_mem), "mnode": n.n_mem, "mfree": n.f_mem,
+            "dtotal": _number(n.t_dsk), "dfree": n.f_dsk, "ctotal": _number(n.t_cpu),
+            "cnos": n.n_cpu, "offline": False, "drained": n.offline, "vm_capable": True,
+            "ndp/spindle_count": n.t_spindles, "group.uuid": data.groups[n.group].uuid,
+            "tags": list(n.tags), "ndp/exclusive_storage": n.excl_stor,
+            "sptotal": n.t_spindles, "spfree": n.f_spindles,
+            "ndp/cpu_speed": _number(n.t_cpu_speed),
+        }
+        for n in data.nodes
+    ]  # fmt: skip
+    names = [n.name for n in data.nodes]
+    instances = [
+        {
+            "name": i.name, "disk_usage": i.dsk, "be/memory": i.mem, "be/vcpus": i.vcpus,
+            "status": i.run_st, "pnode": names[i.pnode],
+            "snodes": [names[i.snode]] if i.snode >= 0 else [], "tags": list(i.all_tags),
+            "be/auto_balance": i.auto_balance, "disk_template": i.disk_template,
+            "be/spindle_use": i.spindle_use, "disk.sizes": [d.size for d in i.disks],
+            "disk.spindles": [d.spindles for d in i.disks], "forthcoming": i.forthcoming,
+        }
+        for i in data.instances
+    ]  # fmt: skip
+    group_rows = [
+        {"uuid": g.uuid, "name": g.name, "alloc_policy": g.alloc_policy.name,
+         "ipolicy": policy_json(g.ipolicy), "tags": list(g.tags)}
+        for g in groups
+    ]  # fmt: skip
+    info = {
+        "name": "cluster",
+        "master": master,
+        "tags": list(data.tags),
+        "ipolicy": policy_json(data.ipolicy),
+        "default_hypervisor": "xen-pvm",
+    }
+    return {"node": nodes, "instance": instances, "group": group_rows}, info
+
+
+def model_luxi_answers(data: Any, master: str) -> Answer:
+    rows, info = model_views(data, master)
+
+    def answer(message: bytes) -> bytes:
+        request = json.loads(message)
+        if request["method"] == "QueryClusterInfo":
+            result: Json = info
+        else:
+            item, fields, _ = request["args"]
+            result = {
+                "fields": [{"name": name} for name in fields],
+                "data": [[[0, row[name]] for name in fields] for row in rows[item]],
+            }
+        return json.dumps({"success": True, "result": result}).encode()
+
+    return answer
+
+
+def model_rapi_bodies(data: Any, master: str) -> dict[str, bytes]:
+    rows, info = model_views(data, master)
+    nodes = []
+    for row in rows["node"]:
+        node = {k: v for k, v in row.items() if "/" not in k}
+        node["ndparams"] = {
+            "spindle_count": row["ndp/spindle_count"],
+            "exclusive_storage": row["ndp/exclusive_storage"],
+        }
+        nodes.append(node)
+    instances = []
+    for row in rows["instance"]:
+        inst = {k: v for k, v in row.items() if not k.startswith("be/")}
+        inst["oper_ram"] = None
+        inst["beparams"] = {
+            "memory": row["be/memory"], "vcpus": row["be/vcpus"],
+            "auto_balance": row["be/auto_balance"], "spindle_use": row["be/spindle_use"],
+        }  # fmt: skip
+        instances.append(inst)
+    bodies = {"/2/groups": rows["group"], "/2/nodes": nodes, "/2/instances": instances,
+              "/2/info": info}  # fmt: skip
+    return {path: json.dumps(body).encode() for path, body in bodies.items()}

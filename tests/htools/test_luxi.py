@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import pytest_twisted
@@ -39,7 +39,7 @@ from tests.support import async_test
 
 DATA = Path(__file__).parent / "data"
 ERRORS: dict[str, dict[str, Any]] = json.loads((DATA / "luxi-errors.json").read_text())
-UNIX: IReactorUNIX = reactor  # type: ignore[assignment]
+UNIX = cast(IReactorUNIX, reactor)
 
 
 @pytest.fixture
