@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from ganeti_agent.htools import cli, hroller
+from ganeti_agent.htools.hspace import ExitError
 
 REAL_HROLLER = Path("/usr/lib/ganeti/3.0/usr/bin/hroller")
 ENV = {"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "TZ": "UTC", "HOME": "/tmp", "PATH": "/usr/bin:/bin"}
@@ -139,7 +140,7 @@ def run_ours(data_file: str, args: list[str]) -> tuple[str, str, int]:
         code = hroller.run(options, out, err)
     except cli.UsageExit as stop:
         return stop.stdout_text, stop.stderr_text, stop.code
-    except hroller.ExitError as exc:
+    except ExitError as exc:
         err.write(f"Error: {exc}\n")
         code = 1
     return out.getvalue(), err.getvalue(), code
