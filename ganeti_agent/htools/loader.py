@@ -88,9 +88,12 @@ def merge_data(data: ClusterData) -> ClusterData:
         scored.append(dataclasses.replace(inst, location_score=score))
     nodes3 = list(nodes2)
     for inst in scored:
+        # Ganeti's fixNodes reads the secondary before recording the primary:
+        # a (non-DRBD) instance naming its primary as secondary loses the primary.
+        secondary = None if inst.snode == NO_SECONDARY else nodes3[inst.snode]
         nodes3[inst.pnode] = hnode.set_pri(nodes3[inst.pnode], inst)
-        if inst.snode != NO_SECONDARY:
-            nodes3[inst.snode] = hnode.set_sec(nodes3[inst.snode], inst)
+        if secondary is not None:
+            nodes3[inst.snode] = hnode.set_sec(secondary, inst)
     nodes4 = []
     for n in nodes3:
         n = hnode.build_peers(n, fixed_insts)
