@@ -44,12 +44,12 @@ class Case:
     node_names: list[str]
 
 
-def _node_line(rng: random.Random, name: str, uuid: str, status: str) -> str:
-    t_mem = rng.choice((2048, 4096, 8192, 16384))
+def _node_line(rng: random.Random, name: str, uuid: str, status: str, roomy: bool) -> str:
+    t_mem = rng.choice((65536, 131072) if roomy else (2048, 4096, 8192, 16384))
     n_mem = rng.choice((0, 256, 1024))
-    f_mem = rng.randint(0, t_mem - n_mem)
-    t_dsk = rng.choice((4096, 10240, 51200, 102400))
-    f_dsk = rng.randint(0, t_dsk)
+    f_mem = t_mem - n_mem - rng.randint(0, 4096) if roomy else rng.randint(0, t_mem - n_mem)
+    t_dsk = rng.choice((409600, 1048576) if roomy else (4096, 10240, 51200, 102400))
+    f_dsk = t_dsk - rng.randint(0, 40960) if roomy else rng.randint(0, t_dsk)
     tags = ",".join(t for t in TAGS if rng.random() < 0.4)
     cpus = rng.choice((2, 4, 8))
     return f"{name}|{t_mem}|{n_mem}|{f_mem}|{t_dsk}|{f_dsk}|{cpus}|{status}|{uuid}|1|{tags}"
@@ -80,13 +80,14 @@ def random_cluster(rng: random.Random) -> tuple[str, list[str], list[str]]:
     node_count = rng.randint(0 if rng.random() < 0.03 else 1, 12)
     masters = rng.choices((0, 1, 2), (10, 85, 5))[0]
     master_positions = set(rng.sample(range(node_count), min(masters, node_count)))
+    roomy = rng.random() < 0.5
     node_lines = []
     nodes: list[tuple[str, int]] = []
     for pos in range(node_count):
         gpos = rng.randrange(group_count)
         name = f"node-{pos:02d}"
         status = "M" if pos in master_positions else ("Y" if rng.random() < 0.12 else "N")
-        node_lines.append(_node_line(rng, name, groups[gpos][1], status))
+        node_lines.append(_node_line(rng, name, groups[gpos][1], status, roomy))
         nodes.append((name, gpos))
     inst_lines = []
     if nodes:
@@ -103,7 +104,7 @@ def random_cluster(rng: random.Random) -> tuple[str, list[str], list[str]]:
 
 
 def random_args(rng: random.Random, group_names: list[str], node_names: list[str]) -> list[str]:
-    args: list[str] = []
+    args: list[list[str]] = []
     for flag, chance in (
         ("--no-headers", 0.5),
         ("--ignore-non-redundant", 0.25),
@@ -116,15 +117,15 @@ def random_args(rng: random.Random, group_names: list[str], node_names: list[str
         ("-v", 0.1),
     ):
         if rng.random() < chance:
-            args.append(flag)
+            args.append([flag])
     if rng.random() < 0.2:
-        args.append("--node-tags=" + ",".join(rng.sample(TAGS, rng.randint(1, 2))))
+        args.append(["--node-tags=" + ",".join(rng.sample(TAGS, rng.randint(1, 2)))])
     if group_names and rng.random() < 0.15:
-        args += ["-G", rng.choice([*group_names, "no-such-group"])]
+        args.append(["-G", rng.choice([*group_names, "no-such-group"])])
     if node_names and rng.random() < 0.15:
-        args += ["-O", rng.choice(node_names)]
+        args.append(["-O", rng.choice(node_names)])
     rng.shuffle(args)
-    return args
+    return [word for option in args for word in option]
 
 
 def random_case(seed: int) -> Case:
