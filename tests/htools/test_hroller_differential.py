@@ -114,7 +114,8 @@ def random_args(rng: random.Random, group_names: list[str], node_names: list[str
         ("--print-moves", 0.4),
         ("--one-step-only", 0.25),
         ("-f", 0.2),
-        ("-v", 0.1),
+        ("-v", 0.15),
+        ("-v", 0.15),
     ):
         if rng.random() < chance:
             args.append([flag])
