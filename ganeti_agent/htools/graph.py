@@ -83,7 +83,9 @@ def shared_secondary_edges(nodes: Sequence[Node], instances: Sequence[Instance])
     seen: set[Edge] = set()
     edges: list[Edge] = []
     for node in nodes:
-        primaries = [instances[i].pnode for i in node.slist]
+        # Distinct primaries in first-seen order give the pairs in the same
+        # first-seen order as all of them would, in (distinct count)² steps.
+        primaries = list(dict.fromkeys(instances[i].pnode for i in node.slist))
         for first in primaries:
             for second in primaries:
                 edge = (first, second)

@@ -178,3 +178,16 @@ def test_colourings_choose_as_graph_hs_on_random_multigraphs(seed: int) -> None:
         assert hgraph.color_lf(graph) == _reference_lf(graph)
         assert hgraph.color_dsatur(graph) == _reference_dynamic(graph, True)
         assert hgraph.color_dcolor(graph) == _reference_dynamic(graph, False)
+
+
+def test_shared_secondary_pairs_are_the_first_seen_pairs_of_all_primaries() -> None:
+    rng = random.Random(7)
+    specs = [(str(rng.randrange(4)), str(rng.randrange(4, 6)), "drbd") for _ in range(30)]
+    data = _cluster(specs, node_count=6)
+    expected: list[tuple[int, int]] = []
+    for node in data.nodes:
+        primaries = [data.instances[i].pnode for i in node.slist]
+        for pair in [(a, b) for a in primaries for b in primaries]:
+            if pair not in expected:
+                expected.append(pair)
+    assert hgraph.shared_secondary_edges(data.nodes, data.instances) == expected
