@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import confd_bench, footprint, http_bench, profiling, scale
+from bench import confd_bench, footprint, htools, http_bench, profiling, scale
 from bench.machine import describe
 from bench.processes import (
     INACTIVE_FOR_MOND,
@@ -40,7 +40,7 @@ from bench.results import (
 )
 from bench.wrk import have_wrk, load
 
-PARTS = ("http", "memory", "cpu", "confd", "scale", "profile")
+PARTS = ("http", "memory", "cpu", "confd", "scale", "htools", "profile")
 SAME = "agent (same set)"
 DEFAULT = "agent (default)"
 REAL = "real mond"
@@ -232,6 +232,10 @@ class Suite:
             self.log("scale: config.data, LVs, DRBD minors")
             self._guarded("scale", lambda: self.tables.append(scale.config_table(quick)))
             self.tables.append(scale.storage_table(quick))
+        if "htools" in self.parts:
+            counts = [10, 20] if quick else [10, 20, 40]
+            self.log(f"htools: hspace on {counts} simulated nodes (bench/htools.py)")
+            self._guarded("htools", lambda: self.tables.append(htools.htools_table(counts)))
 
     def _guarded(self, part: str, step: Callable[[], None]) -> None:
         """Run one step; a failure becomes a note in the results, not a lost run."""

@@ -5,15 +5,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ganeti_agent.htools import globaln1, metrics
 from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import node as hnode
+from ganeti_agent.htools.grid import PairGrid
 from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.instance import NO_SECONDARY, Instance
 from ganeti_agent.htools.node import Node
-from ganeti_agent.htools.pairs import evaluate_pairs
+from ganeti_agent.htools.pairs import PairResult, evaluate_pairs
 from ganeti_agent.htools.primitives import (
     Candidate,
     Solution,
@@ -32,11 +33,81 @@ class AllocError(Exception):
     """tryAlloc's own failure ("Not enough online nodes")."""
 
 
+_NAMING_FIELDS = frozenset({"name", "alias", "idx"})
+_PLACEMENT_FIELDS = tuple(
+    f.name for f in dataclasses.fields(Instance) if f.name not in _NAMING_FIELDS
+)
+
+
+def _placement_key(inst: Instance) -> tuple[object, ...]:
+    """What decides where an instance can go: everything but its name and index."""
+    return tuple(getattr(inst, name) for name in _PLACEMENT_FIELDS)
+
+
+class AllocMemo:
+    """What one hspace run computes more than once, per cluster state.
+
+    Tiered allocation asks the same state the same question again and again
+    (each failure mode walks its shrink chain from the same state); answers
+    are pure functions of (node list, instance), remembered for the few
+    most recent node lists. The pair grid keeps the nodes' arrays between
+    allocations.
+    """
+
+    KEEP_STATES = 8
+
+    def __init__(self) -> None:
+        self.grid = PairGrid()
+        self._states: dict[int, tuple[list[Node], dict[object, object]]] = {}
+
+    def answers(self, nodes: list[Node]) -> dict[object, object]:
+        entry = self._states.get(id(nodes))
+        if entry is None or entry[0] is not nodes:
+            if len(self._states) >= self.KEEP_STATES:
+                del self._states[next(iter(self._states))]
+            entry = (nodes, {})
+            self._states[id(nodes)] = entry
+        return entry[1]
+
+    def pairs(
+        self,
+        nodes: list[Node],
+        inst: Instance,
+        pairs: list[tuple[int, list[int]]],
+        want_all: bool,
+    ) -> PairResult:
+        answers = self.answers(nodes)
+        key = ("pairs", _placement_key(inst), id(pairs))
+        found = answers.get(key)
+        if isinstance(found, PairResult) and (found.valid is not None or not want_all):
+            return found
+        if isinstance(found, PairResult) and found.allocs == 0:
+            found.valid = []  # no valid pair: the full list is known
+            return found
+        result = self.grid.evaluate(nodes, inst, pairs, want_all)
+        if result is None:
+            stats = self.grid.statistics(nodes)
+            result = evaluate_pairs(nodes, stats, inst, pairs, False, want_all=want_all)
+        answers[key] = result
+        return result
+
+    def redundant(self, opts: AllocOptions, nodes: list[Node], instances: list[Instance]) -> bool:
+        answers = self.answers(nodes)
+        key = ("n1", len(instances), opts.accept_existing, opts.ignore_groups)
+        found = answers.get(key)
+        if isinstance(found, bool):
+            return found
+        result = globaln1.redundant(opts, nodes, instances)
+        answers[key] = result
+        return result
+
+
 @dataclass(slots=True)
 class AllocOptions:
     capacity: bool = True
     ignore_groups: tuple[int, ...] = ()
     accept_existing: bool = False
+    memo: AllocMemo = field(default_factory=AllocMemo, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -157,16 +228,17 @@ def try_alloc(
         if not targets:
             raise AllocError("Not enough online nodes")
         pairs: list[tuple[int, list[int]]] = targets  # type: ignore[assignment]
-        stats = metrics.cluster_statistics(nodes)
-        result = evaluate_pairs(nodes, stats, inst, pairs, False, want_all=is_good is not None)
+        result = opts.memo.pairs(nodes, inst, pairs, is_good is not None)
         if is_good is None:
             best = None
             if result.best is not None:
                 best = _place_pair(nodes, inst, *result.best)
             return AllocResult(result.failures, best)
+        assert result.valid is not None
+        if not result.valid:
+            return AllocResult(result.failures, None)
         failures = dict(result.failures)
         chosen: Candidate | None = None
-        assert result.valid is not None
         by_primary: dict[int, list[tuple[int, int, float]]] = {}
         for item in result.valid:
             by_primary.setdefault(item[0], []).append(item)
@@ -256,7 +328,7 @@ def iterate_alloc(
             step_limit, new_limit = min(size, limit), max(0, limit - size)
         unchecked = dataclasses.replace(opts, capacity=False)
         res, new_state = _small_steps(unchecked, state, step_limit, newinst, alloc_nodes)
-        if globaln1.redundant(opts, new_state.nodes, new_state.instances):
+        if opts.memo.redundant(opts, new_state.nodes, new_state.instances):
             if new_limit == 0 or len(new_state.placed) == len(state.placed):
                 return res, new_state
             state, limit = new_state, new_limit
@@ -276,35 +348,22 @@ def _try_alloc_or_empty(
         return AllocResult({}, None)
 
 
-_SHRINK_MEMO: dict[tuple[object, ...], Instance | None] = {}
-_MEMO_KEEP: list[object] = []
-
-
-def _spec_key(inst: Instance) -> tuple[object, ...]:
-    return (inst.mem, inst.dsk, inst.vcpus, inst.disks, inst.disk_template, inst.spindle_use)
-
-
 def _suffices_shrinking(
     opts: AllocOptions, state: State, inst: Instance, mode: FailMode, alloc_nodes: AllocNodes
 ) -> Instance | None:
     """``sufficesShrinking``: the first shrunk size that fits, while ``mode`` keeps failing.
 
-    Tiered allocation asks this for the same cluster state and ever smaller
-    sizes again and again; each answer is remembered per state, so a chain
-    of shrinks is walked once instead of once per tier level.
+    Every size walked gets the same answer (the chain from it is a suffix of
+    this one), so the next tier level finds it without walking again.
     """
-    base = (id(state.nodes), len(state.instances), opts.capacity, mode)
-    _MEMO_KEEP.append(state.nodes)
-    walked: list[tuple[object, ...]] = []
-    key: tuple[object, ...]
+    answers = opts.memo.answers(state.nodes)
+    walked: list[object] = []
     current: Instance | None = inst
     answer: Instance | None = None
     while current is not None:
-        key = (*base, _spec_key(current))
-        if key in _SHRINK_MEMO:
-            answer = _SHRINK_MEMO[key]
-            if answer is not None and not walked:
-                answer = current if _spec_key(answer) == _spec_key(current) else answer
+        key: object = ("shrink", opts.capacity, len(state.instances), mode, current)
+        if key in answers:
+            answer = answers[key]  # type: ignore[assignment]
             break
         walked.append(key)
         result = _try_alloc_or_empty(opts, state, current, alloc_nodes)
@@ -312,13 +371,10 @@ def _suffices_shrinking(
             answer = current
             break
         if result.failures.get(mode, 0) <= 0:
-            answer = None
             break
         current = hinst.shrink_by_type(current, mode)
     for key in walked:
-        _SHRINK_MEMO[key] = answer
-    if answer is not None and _spec_key(answer) == _spec_key(inst):
-        return inst
+        answers[key] = answer
     return answer
 
 

@@ -38,6 +38,10 @@ class ExitError(Exception):
     """Stop with ``Error: <message>`` on stderr and exit code 1."""
 
 
+class HaskellCrash(Exception):
+    """Where Ganeti's hspace dies on a Haskell runtime error: ``hspace: <message>``, exit 1."""
+
+
 def _fail_name(mode: object) -> str:
     return str(getattr(mode, "name", mode))
 
@@ -112,10 +116,10 @@ def _have_excl(nodes: list[Node]) -> bool:
     return any(n.excl_stor for n in nodes)
 
 
-def _node_field(node: Node, field: str) -> str:
+def _node_field(node: Node, field: str, base: int) -> str:
     load = node.util_load
     values: dict[str, Callable[[], str]] = {
-        "idx": lambda: f"{node.idx:4d}",
+        "idx": lambda: f"{node.idx + base:4d}",
         "name": lambda: node.alias,
         "fqdn": lambda: node.name,
         "status": lambda: "-" if node.offline else ("*" if node.fail_n1 else " "),
@@ -210,7 +214,8 @@ DEFAULT_FIELDS = (
 )
 
 
-def print_nodes(nodes: list[Node], fields: tuple[str, ...]) -> str:
+def print_nodes(nodes: list[Node], fields: tuple[str, ...], base: int = 0) -> str:
+    """``printNodes``; ``base`` is the loader's number of the first node."""
     if not fields:
         chosen = list(DEFAULT_FIELDS)
     elif fields[0] == "+":
@@ -218,30 +223,48 @@ def print_nodes(nodes: list[Node], fields: tuple[str, ...]) -> str:
     else:
         chosen = list(fields)
     headers = [_HEADERS.get(f, ("<unknown field>", False)) for f in chosen]
-    rows = [[h for h, _ in headers]] + [[_node_field(n, f) for f in chosen] for n in nodes]
+    rows = [[h for h, _ in headers]] + [[_node_field(n, f, base) for f in chosen] for n in nodes]
     return metrics.print_table("", rows, [num for _, num in headers])
 
 
 def _maybe_print_nodes(
-    err: TextIO, fields: tuple[str, ...] | None, msg: str, nodes: list[Node]
+    err: TextIO, fields: tuple[str, ...] | None, msg: str, nodes: list[Node], base: int
 ) -> None:
     if fields is None:
         return
-    err.write("\n" + msg + " status:\n" + print_nodes(nodes, fields) + "\n")
+    err.write("\n" + msg + " status:\n" + print_nodes(nodes, fields, base) + "\n")
 
 
 # ---------------------------------------------------------------- loading
 
 
+def _live_data(options: cli.HtoolsOptions) -> ClusterData:
+    """The cluster over RAPI (``-m``) or LUXI (``-L``), static KVM node memory applied.
+
+    Twisted is imported here only: the file and simulation backends start
+    without it.
+    """
+    from ganeti_agent.htools import live, luxi, rapi
+
+    if options.master:
+        master = options.master
+        cluster = live.run_once(lambda reactor: rapi.load_data(reactor, master))
+    else:
+        assert options.luxi is not None
+        path = options.luxi
+        cluster = live.run_once(lambda reactor: luxi.load_data(reactor, path))
+    return cluster.with_static_kvm_memory(options.static_kvm_node_memory)
+
+
 def load_cluster(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
-    """``loadExternalData`` for the text and simulation backends."""
+    """``loadExternalData``: RAPI, LUXI, simulation, text file, iallocator request, in order."""
     chosen = [options.master != "", options.luxi is not None, options.data_file is not None]
     if sum(chosen) > 1:
         raise ExitError("Only one of the rapi, luxi, and data files options should be given.")
     try:
         if options.master or options.luxi is not None:
-            raise LoadError("live backends are not available in this build")
-        if options.simulate:
+            raw = _live_data(options)
+        elif options.simulate:
             raw = simu.parse_data(list(options.simulate))
         elif options.data_file is not None:
             try:
@@ -345,6 +368,9 @@ def _print_eff(out: TextIO, cs: CStats, spindles: bool) -> None:
 
 
 def _print_fr_scores(out: TextIO, ini: list[Node], fin: list[Node], reasons: FailStats) -> None:
+    if not reasons:
+        # With nothing tried (-l 0), Ganeti takes the head of an empty list.
+        raise HaskellCrash("Prelude.head: empty list")
     out.write(f"  - most likely failure reason: {_fail_name(reasons[0][0])}\n")
     _print_cluster_scores(out, ini, fin)
     _print_eff(out, total_resources(fin), _have_excl(fin))
@@ -420,7 +446,7 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
     )
     if suffix and verbose > 1:
         err.write(f"Note: Stripping common suffix of '{suffix}' from names\n")
-    _maybe_print_nodes(err, options.print_nodes, "Initial cluster", nodes)
+    _maybe_print_nodes(err, options.print_nodes, "Initial cluster", nodes, data.node_index_base)
     if verbose > 2:
         err.write(f"Initial coefficients: overall {fixed(metrics.comp_cv(nodes), 8)}\n")
         err.write(metrics.print_stats("  ", nodes))
@@ -589,7 +615,9 @@ def _phase_output(
             f"using disk template '{template}'.\n"
         )
     _print_alloc_map(err, options.verbose, f"{name} allocation", state.nodes, state.placed)
-    _maybe_print_nodes(err, options.print_nodes, f"{name} allocation", state.nodes)
+    _maybe_print_nodes(
+        err, options.print_nodes, f"{name} allocation", state.nodes, data.node_index_base
+    )
     _save(
         options,
         err,
@@ -612,6 +640,10 @@ def main(argv: list[str] | None = None) -> int:
     except ExitError as exc:
         sys.stdout.flush()
         sys.stderr.write(f"Error: {exc}\n")
+        return 1
+    except HaskellCrash as exc:
+        sys.stdout.flush()
+        sys.stderr.write(f"hspace: {exc}\n")
         return 1
 
 

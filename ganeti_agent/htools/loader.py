@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.group import Group
+from ganeti_agent.htools.haskell_read import ReadError, try_read_double, try_read_int
 from ganeti_agent.htools.instance import NO_SECONDARY, Instance
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.types import DEF_IPOLICY, IPolicy, LoadError
@@ -26,6 +27,35 @@ class ClusterData:
     instances: list[Instance]
     tags: list[str] = field(default_factory=list)
     ipolicy: IPolicy = DEF_IPOLICY
+    node_index_base: int = 0
+    """What Ganeti numbers the first node (1 for simulated clusters); ``-p idx`` prints it."""
+
+
+def read_int(owner: str, text: str) -> int:
+    """``tryRead owner text :: Int`` with Ganeti's error text."""
+    try:
+        return try_read_int(owner, text)
+    except ReadError as error:
+        raise LoadError(str(error)) from None
+
+
+def read_double(owner: str, text: str) -> float:
+    """``tryRead owner text :: Double`` with Ganeti's error text."""
+    try:
+        return try_read_double(owner, text)
+    except ReadError as error:
+        raise LoadError(str(error)) from None
+
+
+def sep_split(sep: str, text: str) -> list[str]:
+    """Ganeti's ``sepSplit``: an empty string gives no fields at all."""
+    if text == "":
+        return []
+    return text.split(sep)
+
+
+def comma_split(text: str) -> list[str]:
+    return sep_split(",", text)
 
 
 def longest_domain(names: list[str]) -> str:
@@ -106,7 +136,9 @@ def merge_data(data: ClusterData) -> ClusterData:
         if len(groups) > 1:
             inst = dataclasses.replace(inst, movable=False)
         final_insts.append(inst)
-    return ClusterData(data.groups, nodes4, final_insts, data.tags, data.ipolicy)
+    return ClusterData(
+        data.groups, nodes4, final_insts, data.tags, data.ipolicy, data.node_index_base
+    )
 
 
 def update_missing(nodes: list[Node], instances: list[Instance]) -> tuple[list[str], list[Node]]:

@@ -490,41 +490,41 @@ class LuxiProtocol(Protocol):
                 pending.errback(self._closed)
 
 
-def _connect_error(path: str, failure: Failure) -> LoadError:
+_IO_KINDS = {
+    errno.ENOENT: "does not exist",
+    errno.ECONNREFUSED: "does not exist",
+    errno.ENOTDIR: "inappropriate type",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+"""How GHC's ``IOErrorType`` names the usual reasons a ``connect`` fails."""
+MAX_SOCKET_PATH = 108
+"""``sun_path``'s size on Linux. GHC refuses longer paths before connecting; Python
+cannot connect to one of exactly this length either, so that is refused the same way."""
+
+
+def _connect_error(error: BaseException) -> LoadError:
     """The text of GHC's ``IOException`` for a failed ``connect``."""
-    error = failure.value
     if isinstance(error, TimeoutError):
         return LoadError("user error (Timeout in creating a connection)")
     code = errno.ECONNREFUSED if isinstance(error, ConnectionRefusedError) else None
-    if isinstance(error, ConnectError) and code is None:
-        code = _errno_of(path)
-    if code in (errno.EACCES, errno.EPERM):
-        kind = "permission denied"
-    elif code in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTDIR):
-        kind = "does not exist"
-    else:
-        kind = "failed"
+    if code is None and isinstance(error, ConnectError):
+        code = error.osError if isinstance(error.osError, int) else None
+    kind = _IO_KINDS.get(code, "failed") if code is not None else "failed"
     reason = os.strerror(code) if code is not None else str(error)
     return LoadError(f"Network.Socket.connect: {SOCKET_LABEL}: {kind} ({reason})")
-
-
-def _errno_of(path: str) -> int | None:
-    """Why a Unix socket cannot be reached, as the system says it."""
-    try:
-        os.stat(path)
-    except OSError as error:
-        return error.errno
-    return errno.ECONNREFUSED
 
 
 async def _read(
     reactor: IReactorUNIX, clock: IReactorTime, path: str, reply_timeout: float
 ) -> Replies:
+    if len(os.fsencode(path)) >= MAX_SOCKET_PATH:
+        raise LoadError("pokeSockAddr: path is too long")
     endpoint = UNIXClientEndpoint(reactor, path, timeout=CONNECT_TIMEOUT)
     try:
         protocol = await connectProtocol(endpoint, LuxiProtocol(clock, reply_timeout))
-    except Exception:
-        raise _connect_error(path, Failure()) from None
+    except Exception as error:
+        raise _connect_error(error) from None
     try:
         answers = [parse_response(await protocol.call(request)) for request in REQUESTS]
     finally:

@@ -21,23 +21,31 @@ larger than ``MAX_BODY_BYTES`` is refused.
 
 from __future__ import annotations
 
+import base64
 import errno
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from typing import Any, TypeVar, cast
+from urllib.parse import quote, unquote, urlsplit
 
-import treq
 from OpenSSL import SSL
 from twisted.internet import defer
 from twisted.internet import error as net_error
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IReactorTime
+from twisted.internet.interfaces import (
+    IOpenSSLClientConnectionCreator,
+    IPushProducer,
+    IReactorTime,
+)
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.ssl import CertificateOptions
+from twisted.python.failure import Failure
 from twisted.web import client as web_client
+from twisted.web import http as web_http
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
@@ -182,7 +190,11 @@ def _parse_node(groups_by_uuid: dict[str, int], obj: JSObject) -> tuple[str, Nod
     ndparams = _as_object(extract("ndparams", _any))
     exclusive = _extract(owner, ndparams, "exclusive_storage", read_bool)
     group_uuid = annotate(owner, lambda: maybe_from_obj(obj, "group.uuid", read_string))
-    group = _lookup(lambda: lookup_group(groups_by_uuid, name, group_uuid or DEFAULT_GROUP_ID))
+    group = _lookup(
+        lambda: lookup_group(
+            groups_by_uuid, name, DEFAULT_GROUP_ID if group_uuid is None else group_uuid
+        )
+    )
     live = not offline and (vm_capable is None or vm_capable)
 
     def live_value(key: str, reader: Reader[T], default: T) -> T:
@@ -360,7 +372,7 @@ def _shown(url: str) -> str:
 
 
 def _timed_out(_result: object, _timeout: float) -> None:
-    """However treq reports the cancelled request, it was a timeout."""
+    """However the agent reports the cancelled request, it was a timeout."""
     raise defer.TimeoutError()
 
 
@@ -388,31 +400,69 @@ def _curl_code(error: BaseException) -> str:
     return "CurlRecvError"
 
 
-def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+class _Collect(Protocol):
+    """Collects a response body up to a size, as ``readBody`` does without one."""
+
+    def __init__(self, done: Deferred[bytes], max_body: int) -> None:
+        self._done = done
+        self._max_body = max_body
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._done.called:
+            return
+        self._size += len(data)
+        if self._size > self._max_body:
+            self._done.errback(_BodyTooLarge())
+            cast(IPushProducer, self.transport).stopProducing()
+            return
+        self._chunks.append(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._done.called:
+            return
+        if reason.check(web_client.ResponseDone, web_http.PotentialDataLoss):
+            self._done.callback(b"".join(self._chunks))
+        else:
+            self._done.errback(reason)
+
+
+def _request_target(url: str) -> tuple[bytes, Headers]:
+    """The URL as bytes Twisted's agent takes, and the basic auth header from its user info.
+
+    Host names are IDNA-encoded; IPv6 literals stay in brackets.
+    """
     parts = urlsplit(url)
-    if parts.username is None:
-        return url, None
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    clean = parts._replace(netloc=netloc).geturl()
-    return clean, (unquote(parts.username), unquote(parts.password or ""))
+    host = parts.hostname or ""
+    host_text = f"[{host}]" if ":" in host else host.encode("idna").decode("ascii")
+    port = f":{parts.port}" if parts.port is not None else ""
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    query = f"?{parts.query}" if parts.query else ""
+    target = f"{parts.scheme}://{host_text}{port}{path}{query}".encode("ascii")
+    headers = Headers()
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        token = base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        headers.addRawHeader(b"authorization", f"Basic {token}".encode("ascii"))
+    return target, headers
 
 
 class Fetcher:
-    """Fetches the four resources over HTTP(S) with treq, as Ganeti's curl calls do."""
+    """Fetches the resources over HTTP(S) with Twisted's agent, as Ganeti's curl calls do."""
 
     def __init__(
         self, reactor: Any, max_body: int = MAX_BODY_BYTES, query_timeout: float = QUERY_TIMEOUT
     ) -> None:
-        self._reactor = reactor
         self._clock: IReactorTime = reactor
         self._max_body = max_body
         self._query_timeout = query_timeout
-        agent = web_client.Agent(
+        self._agent = web_client.Agent(
             reactor, contextFactory=UnverifiedTLS(), connectTimeout=CONNECT_TIMEOUT
         )
-        self._http = treq.client.HTTPClient(agent)
 
     async def fetch(self, url: str) -> Body:
+        """One resource; any failure is the body's error, in Ganeti's words."""
         failed = f"Curl error for '{_shown(url)}', error "
         target = url if "://" in url else "http://" + url
         scheme = urlsplit(target).scheme.lower() if _parses(target) else ""
@@ -420,10 +470,10 @@ class Fetcher:
             code = "CurlUnspportedProtocol" if scheme else "CurlUrlMalformat"
             return Body(error=failed + code)
         try:
-            clean, auth = _split_credentials(target)
-            request = self._get(clean, auth)
+            request_url, headers = _request_target(target)
         except (ValueError, UnicodeError):
             return Body(error=failed + "CurlUrlMalformat")
+        request = Deferred.fromCoroutine(self._get(request_url, headers))
         request.addTimeout(self._query_timeout, self._clock, onTimeoutCancel=_timed_out)
         try:
             status, content = await request
@@ -433,26 +483,18 @@ class Fetcher:
             return Body(error=failed + "CurlHttpReturnedError")
         return Body(text=content.decode("utf-8", "replace"))
 
-    def _get(self, url: str, auth: tuple[str, str] | None) -> Deferred[tuple[int, bytes]]:
-        async def get() -> tuple[int, bytes]:
-            response = await self._http.get(url, auth=auth, allow_redirects=False)
-            chunks: list[bytes] = []
-            size = 0
-
-            def collect(data: bytes) -> None:
-                nonlocal size
-                size += len(data)
-                if size > self._max_body:
-                    raise _BodyTooLarge()
-                chunks.append(data)
-
-            await treq.collect(response, collect)
-            return response.code, b"".join(chunks)
-
-        return Deferred.fromCoroutine(get())
+    async def _get(self, url: bytes, headers: Headers) -> tuple[int, bytes]:
+        response = await self._agent.request(b"GET", url, headers)
+        body: Deferred[bytes] = Deferred(lambda _: response.deliverBody(_Discard()))
+        response.deliverBody(_Collect(body, self._max_body))
+        return response.code, await body
 
 
-_HOST = re.compile(r"[A-Za-z0-9._~%-]+|[0-9A-Fa-f:.]+")
+class _Discard(Protocol):
+    """Where a cancelled body goes."""
+
+
+_HOST = re.compile(r"[\w.~%-]+|[0-9A-Fa-f:.]+")
 
 
 def _parses(url: str) -> bool:
@@ -474,7 +516,8 @@ def _read_files(directory: str) -> Bodies:
             with open(path, encoding="utf-8", errors="replace") as handle:
                 text = handle.read(MAX_BODY_BYTES + 1)
         except OSError as error:
-            bodies.append(Body(error=f"{path}: openFile: {_io_kind(error)} ({error.strerror})"))
+            reason = "is a directory" if error.errno == errno.EISDIR else error.strerror
+            bodies.append(Body(error=f"{path}: openFile: {_io_kind(error)} ({reason})"))
             continue
         if len(text) > MAX_BODY_BYTES:
             bodies.append(Body(error=f"{path}: larger than {MAX_BODY_BYTES} bytes"))
@@ -487,7 +530,7 @@ def _io_kind(error: OSError) -> str:
     """GHC's ``IOErrorType`` wording for an ``errno``."""
     kinds = {
         "ENOENT": "does not exist",
-        "ENOTDIR": "does not exist",
+        "ENOTDIR": "inappropriate type",
         "EACCES": "permission denied",
         "EPERM": "permission denied",
         "EISDIR": "inappropriate type",

@@ -701,3 +701,69 @@ def model_rapi_bodies(data: Any, master: str) -> dict[str, bytes]:
     bodies = {"/2/groups": rows["group"], "/2/nodes": nodes, "/2/instances": instances,
               "/2/info": info}  # fmt: skip
     return {path: json.dumps(body).encode() for path, body in bodies.items()}
+
+
+# --- random damage, for differential runs against the real tools --------------------------
+
+ODD_VALUES: tuple[Json, ...] = (
+    None, True, False, 0, -1, 2.5, 1e30, "x", "", "running", "drbd", [], [1], ["a"], {},
+    {"a": 1}, [[0, 1]], [0, None], [2, None], "node1.example.com", "uuid-default", 7, -3.5,
+    [None], [[0, "x"]],
+)  # fmt: skip
+
+
+def _paths(node: Json, path: list[Any]) -> list[list[Any]]:
+    """Every path into a JSON value, the value itself first."""
+    found = [path]
+    if isinstance(node, dict):
+        children: Any = node.items()
+    elif isinstance(node, list):
+        children = enumerate(node)
+    else:
+        children = ()
+    for key, child in children:
+        found += _paths(child, [*path, key])
+    return found
+
+
+def damage(value: Json, rnd: Any, times: int) -> Json:
+    """Replace or delete ``times`` random parts of a JSON value (a copy)."""
+    value = json.loads(json.dumps(value))
+    for _ in range(times):
+        paths = _paths(value, [])
+        if len(paths) == 1:
+            return json.loads(json.dumps(rnd.choice(ODD_VALUES)))
+        path = rnd.choice(paths[1:])
+        parent = value
+        for key in path[:-1]:
+            parent = parent[key]
+        if isinstance(parent, dict) and rnd.random() < 0.3:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = json.loads(json.dumps(rnd.choice(ODD_VALUES)))
+    return value
+
+
+def damaged_luxi_answers(cluster: FakeCluster, item: str, seed: int) -> Answer:
+    """Answers with one query's result damaged the same way every time it is asked."""
+    import random
+
+    def answer(message: bytes) -> bytes:
+        rnd = random.Random(seed)
+        request = json.loads(message)
+        which = "cluster" if request["method"] == "QueryClusterInfo" else request["args"][0]
+        result = cluster.luxi_result(request["method"], request["args"])
+        if which == item:
+            result = damage(result, rnd, rnd.randint(1, 3))
+        return json.dumps({"success": True, "result": result}).encode()
+
+    return answer
+
+
+def damaged_rapi_bodies(cluster: FakeCluster, path: str, seed: int) -> dict[str, bytes]:
+    import random
+
+    rnd = random.Random(seed)
+    bodies = cluster.rapi_bodies()
+    bodies[path] = damage(bodies[path], rnd, rnd.randint(1, 3))
+    return {name: json.dumps(body).encode() for name, body in bodies.items()}

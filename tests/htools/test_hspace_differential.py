@@ -14,41 +14,33 @@ from pathlib import Path
 
 import pytest
 
+from tests.htools.random_clusters import random_cluster
+
 REAL = Path("/usr/lib/ganeti/3.0/usr/bin/hspace")
 TEMPLATES = ("plain", "drbd", "ext", "file", "sharedfile", "rbd", "diskless")
 
 
-def random_cluster(rng: random.Random) -> str:
-    groups = rng.randint(1, 2)
-    lines = [
-        f"group-{g}|uuid-{g}|{rng.choice(['preferred', 'preferred', 'last_resort'])}||"
-        for g in range(groups)
+def random_args(rng: random.Random, path: Path) -> list[str]:
+    """A command line scripts might use, on the cluster at ``path``."""
+    args = [
+        "-t",
+        str(path),
+        rng.choice(["--machine-readable", "-v", "-v -v -p"]),
+        rng.choice(["--no-capacity-checks", "--accept-existing", "--independent-groups", ""]),
     ]
-    lines.append("")
-    nodes = []
-    for n in range(rng.randint(2, 5)):
-        mem = rng.choice([4096, 8192, 16384, 32768])
-        dsk = rng.choice([20480, 102400, 409600])
-        name = f"node-{n}.example.com"
-        nodes.append(name)
-        flag = rng.choice("NNNNY") if n else "M"
-        lines.append(
-            f"{name}|{mem}|{rng.choice([0, 512])}|{mem - rng.randint(0, 1024)}|{dsk}|{dsk}|"
-            f"{rng.choice([4, 8, 16])}|{flag}|uuid-{rng.randrange(groups)}|1"
-        )
-    lines.append("")
-    for i in range(rng.randint(0, 4)):
-        template = rng.choice(TEMPLATES)
-        pnode = rng.choice(nodes)
-        snode = rng.choice([n for n in nodes if n != pnode]) if template == "drbd" else ""
-        lines.append(
-            f"inst-{i}.example.com|{rng.choice([128, 512, 1024])}|{rng.choice([1024, 4096])}|"
-            f"{rng.randint(1, 2)}|{rng.choice(['running', 'ADMIN_down'])}|Y|"
-            f"{pnode}|{snode}|{template}||1"
-        )
-    lines.append("")
-    lines.append("")
-    return "\n".join(lines) + "\n"
+    if rng.random() < 0.6:
+        args.append(f"--disk-template={rng.choice(TEMPLATES[:4])}")
+    if rng.random() < 0.3:
+        args.append(f"--tiered-alloc={rng.choice([2048, 4096])},{rng.choice([10240, 51200])},2")
+    if rng.random() < 0.2:
+        args.append(f"--max-cpu={rng.choice(['2', '1.5', '8'])}")
+    if rng.random() < 0.2:
+        args.append(f"--min-disk={rng.choice(['0.1', '0.5'])}")
+    if rng.random() < 0.2:
+        args.append(f"-l{rng.randint(0, 5)}")
+    if rng.random() < 0.1:
+        args.append("-O" + "node-1")
+    return " ".join(args).split()
 
 
 def run(argv: list[str]) -> tuple[int, bytes, bytes]:
@@ -71,14 +63,7 @@ def test_random_clusters_match_real_hspace(tmp_path: Path) -> None:
     for case in range(int(os.environ.get("HSPACE_DIFF_COUNT", "5"))):
         path = tmp_path / f"c{case}.data"
         path.write_text(random_cluster(rng))
-        args = [
-            "-t",
-            str(path),
-            rng.choice(["--machine-readable", "-v"]),
-            rng.choice(["--no-capacity-checks", "--accept-existing", "--independent-groups"]),
-        ]
-        if rng.random() < 0.5:
-            args.append(f"--disk-template={rng.choice(TEMPLATES[:4])}")
+        args = random_args(rng, path)
         if run([str(REAL), *args]) != run([*ours, *args]):
             differing.append((case, args, path.read_text()))
     assert differing == []

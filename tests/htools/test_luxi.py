@@ -10,7 +10,9 @@ sent; ``data/luxi-errors.json`` what it printed for each broken reply in
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.endpoints import UNIXServerEndpoint
+from twisted.internet.error import ConnectError
 from twisted.internet.interfaces import IListeningPort, IReactorUNIX
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.python.failure import Failure
@@ -163,3 +166,33 @@ def test_an_endless_reply_is_cut_at_the_bound() -> None:
     protocol.dataReceived(b"x" * 600)
     assert str(failures[0].value) == "LUXI reply larger than 1000 bytes"
     assert transport.disconnecting
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [(errno.EACCES, "permission denied (Permission denied)"),
+     (errno.ENOTDIR, "inappropriate type (Not a directory)"),
+     (errno.ENOENT, "does not exist (No such file or directory)"),
+     (errno.ELOOP, "failed (Too many levels of symbolic links)")],
+)  # fmt: skip
+def test_connect_errors_are_worded_as_ghc_does(code: int, text: str) -> None:
+    error = luxi._connect_error(ConnectError(code, os.strerror(code)))
+    assert str(error) == f"Network.Socket.connect: <socket: 3>: {text}"
+
+
+@async_test
+async def test_a_too_long_socket_path_is_refused_before_connecting() -> None:
+    with pytest.raises(LoadError) as caught:
+        await luxi.load_data(UNIX, "/tmp/" + "a" * 103)
+    assert str(caught.value) == "pokeSockAddr: path is too long"
+
+
+@async_test
+async def test_a_path_that_is_not_a_directory(tmp_path: Path) -> None:
+    afile = tmp_path / "file"
+    afile.touch()
+    with pytest.raises(LoadError) as caught:
+        await luxi.load_data(UNIX, str(afile / "query.sock"))
+    assert str(caught.value) == (
+        "Network.Socket.connect: <socket: 3>: inappropriate type (Not a directory)"
+    )

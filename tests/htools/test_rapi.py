@@ -257,3 +257,51 @@ async def test_a_silent_server_times_out(servers: Servers) -> None:
     assert body.error == (
         f"Curl error for 'http://127.0.0.1:{port}/2/groups?bulk=1', error CurlOperationTimeout"
     )
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+@async_test
+async def test_an_ipv6_literal_address(servers: Servers) -> None:
+    cluster = without_cpu_speed(sample_cluster())
+    site = Site(FakeRapi(rapi_json(cluster), None))
+    port = await servers.listen("tcp6:0:interface=\\:\\:1", site)
+    loaded = await rapi.load_data(reactor, f"http://[::1]:{port}")
+    assert loaded.data == text.parse_data(cluster.to_text())
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [("file", "inappropriate type (Not a directory)"),
+     ("directory", "inappropriate type (is a directory)")],
+)  # fmt: skip
+@async_test
+async def test_file_urls_word_errors_as_ghc(tmp_path: Path, make: str, reason: str) -> None:
+    if make == "file":
+        (tmp_path / "plain").touch()
+        base = tmp_path / "plain"
+    else:
+        (tmp_path / "groups.json").mkdir()
+        base = tmp_path
+    with pytest.raises(LoadError) as caught:
+        await rapi.load_data(reactor, f"file://{base}")
+    assert str(caught.value) == f"{base}/groups.json: openFile: {reason}"
+
+
+@async_test
+async def test_an_empty_group_uuid_is_not_a_missing_one(servers: Servers) -> None:
+    bodies = sample_cluster().rapi_bodies()
+    bodies["/2/nodes"][1]["group.uuid"] = ""
+    resource = FakeRapi({path: json.dumps(body).encode() for path, body in bodies.items()}, None)
+    port = await servers.rapi(resource)
+    with pytest.raises(LoadError) as caught:
+        await rapi.load_data(reactor, f"http://127.0.0.1:{port}")
+    assert str(caught.value) == "Unknown group '' for node node2.example.com"
