@@ -9,6 +9,8 @@ byte Ganeti 3.0.2's, except ``-v -v``'s graph dump, which is Haskell's
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from typing import TextIO
 
@@ -19,6 +21,7 @@ from ganeti_agent.htools.haskell_read import haskell_show_string
 from ganeti_agent.htools.hspace import ExitError, load_cluster, set_node_status
 from ganeti_agent.htools.loader import ClusterData
 from ganeti_agent.htools.node import Node
+from ganeti_agent.htools.rapi import _io_kind as io_error_kind
 
 NO_MASTER = "No master node found (maybe not supported by backend)."
 
@@ -37,12 +40,20 @@ def check_master(nodes: list[Node], force: bool, err: TextIO) -> None:
         raise ExitError(f"Found more than one master node: [{shown}]")
 
 
+class ToolDied(Exception):
+    """Stop with this line on stderr and exit code 1, as GHC reports an uncaught IO error."""
+
+
 def _save_original(options: cli.HtoolsOptions, err: TextIO, data: ClusterData) -> None:
     if options.save_cluster is None:
         return
     path = f"{options.save_cluster}.original"
-    with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
-        handle.write(text.serialize_cluster(data))
+    try:
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write(text.serialize_cluster(data))
+    except OSError as error:
+        reason = "is a directory" if error.errno == errno.EISDIR else error.strerror
+        raise ToolDied(f"hroller: {path}: openFile: {io_error_kind(error)} ({reason})") from None
     err.write(f"The cluster state before hroller run has been written to file '{path}'\n")
 
 
@@ -209,11 +220,21 @@ def main(argv: list[str] | None = None) -> int:
     except cli.UsageExit as stop:
         return stop.emit(sys.stdout.buffer, sys.stderr.buffer)
     try:
-        return run(options, sys.stdout, sys.stderr)
+        code = run(options, sys.stdout, sys.stderr)
+        sys.stdout.flush()
+        return code
     except ExitError as exc:
         sys.stdout.flush()
         sys.stderr.write(f"Error: {exc}\n")
         return 1
+    except ToolDied as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    except BrokenPipeError:
+        # The reader went away (``| head``): Ganeti's hroller then ends
+        # quietly with 0; Python must not fail again flushing at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ the same input.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -149,3 +151,34 @@ def test_order_groups_keeps_candidates_and_puts_the_master_group_last() -> None:
     groups = [([0, 1], conf), ([2], conf), ([3, 2, 0], conf)]
     ordered = hroller.order_groups(groups, {0, 1, 2}, data.nodes)
     assert [members for members, _ in ordered] == [[2, 0], [2], [0, 1]]
+
+
+def test_an_unwritable_save_path_is_ghcs_one_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "cluster.data"
+    data.write_text(_cluster("MN"))
+    target = tmp_path / "missing" / "saved"
+    assert hroller.main(["-S", str(target), "-t", str(data)]) == 1
+    captured = capsys.readouterr()
+    # Real: hroller: PATH.original: openFile: does not exist (No such file or directory)
+    assert captured.err == (
+        f"hroller: {target}.original: openFile: does not exist (No such file or directory)\n"
+    )
+    assert captured.out == ""
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path: Path) -> None:
+    """As Ganeti's hroller piped into ``head``: exit 0, nothing on stderr."""
+    data = tmp_path / "cluster.data"
+    data.write_text(_cluster("M" + "N" * 300))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganeti_agent.htools.hroller", "-t", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait() == 0
+    assert err == b""
