@@ -3,8 +3,10 @@
 Loading, the master checks, choosing the smallest colouring of the reboot
 graph and printing live here; the graph and its colourings are in
 ``graph``, the moves that empty nodes in ``evacuate``. Output is byte for
-byte Ganeti 3.0.2's, except ``-v -v``'s graph dump, which is Haskell's
-``show`` of the same adjacency lists.
+byte Ganeti 3.0.2's, ``-v -v``'s graph dump included (Haskell's ``show`` of
+the adjacency array). Where the real tool dies with a Haskell runtime error
+(full evacuation of a DRBD instance without secondary) we exit 1 with one
+``Error:`` line instead.
 """
 
 from __future__ import annotations
