@@ -23,7 +23,6 @@ from ganeti_agent.htools.haskell_read import haskell_show_string
 from ganeti_agent.htools.hspace import ExitError, load_cluster, set_node_status
 from ganeti_agent.htools.loader import ClusterData
 from ganeti_agent.htools.node import Node
-from ganeti_agent.htools.rapi import _io_kind as io_error_kind
 
 NO_MASTER = "No master node found (maybe not supported by backend)."
 
@@ -46,6 +45,23 @@ class ToolDied(Exception):
     """Stop with this line on stderr and exit code 1, as GHC reports an uncaught IO error."""
 
 
+_GHC_IO_ERROR_KINDS = {
+    errno.ENOENT: "does not exist",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "permission denied",
+    errno.ENOTDIR: "inappropriate type",
+    errno.EISDIR: "inappropriate type",
+    errno.ENOSPC: "resource exhausted",
+}
+
+
+def ghc_open_error(path: str, error: OSError) -> str:
+    """How a program built with GHC dies when ``openFile`` fails (``IOError``'s ``show``)."""
+    kind = _GHC_IO_ERROR_KINDS.get(error.errno or 0, "failed")
+    return f"{path}: openFile: {kind} ({error.strerror})"
+
+
 def _save_original(options: cli.HtoolsOptions, err: TextIO, data: ClusterData) -> None:
     if options.save_cluster is None:
         return
@@ -54,8 +70,7 @@ def _save_original(options: cli.HtoolsOptions, err: TextIO, data: ClusterData) -
         with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(text.serialize_cluster(data))
     except OSError as error:
-        reason = "is a directory" if error.errno == errno.EISDIR else error.strerror
-        raise ToolDied(f"hroller: {path}: openFile: {io_error_kind(error)} ({reason})") from None
+        raise ToolDied(f"hroller: {ghc_open_error(path, error)}") from None
     err.write(f"The cluster state before hroller run has been written to file '{path}'\n")
 
 

@@ -182,3 +182,22 @@ def test_a_reader_that_goes_away_ends_the_run_quietly(tmp_path: Path) -> None:
     err = proc.stderr.read()
     assert proc.wait() == 0
     assert err == b""
+
+
+def test_save_errors_are_worded_as_ghc_words_them(tmp_path: Path) -> None:
+    directory = tmp_path / "taken.original"
+    directory.mkdir()
+    opened = str(directory)
+    # Real: hroller: PATH.original: openFile: inappropriate type (Is a directory)
+    with pytest.raises(IsADirectoryError) as caught:
+        open(opened, "w")  # noqa: SIM115
+    assert hroller.ghc_open_error(opened, caught.value) == (
+        f"{opened}: openFile: inappropriate type (Is a directory)"
+    )
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(NotADirectoryError) as caught_dir:
+        open(blocked / "x.original", "w")  # noqa: SIM115
+    assert hroller.ghc_open_error("P", caught_dir.value) == (
+        "P: openFile: inappropriate type (Not a directory)"
+    )
