@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.group import Group
+from ganeti_agent.htools.haskell_read import ReadError, try_read_double, try_read_int
 from ganeti_agent.htools.instance import NO_SECONDARY, Instance
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.types import DEF_IPOLICY, IPolicy, LoadError
@@ -28,6 +29,33 @@ class ClusterData:
     ipolicy: IPolicy = DEF_IPOLICY
     node_index_base: int = 0
     """What Ganeti numbers the first node (1 for simulated clusters); ``-p idx`` prints it."""
+
+
+def read_int(owner: str, text: str) -> int:
+    """``tryRead owner text :: Int`` with Ganeti's error text."""
+    try:
+        return try_read_int(owner, text)
+    except ReadError as error:
+        raise LoadError(str(error)) from None
+
+
+def read_double(owner: str, text: str) -> float:
+    """``tryRead owner text :: Double`` with Ganeti's error text."""
+    try:
+        return try_read_double(owner, text)
+    except ReadError as error:
+        raise LoadError(str(error)) from None
+
+
+def sep_split(sep: str, text: str) -> list[str]:
+    """Ganeti's ``sepSplit``: an empty string gives no fields at all."""
+    if text == "":
+        return []
+    return text.split(sep)
+
+
+def comma_split(text: str) -> list[str]:
+    return sep_split(",", text)
 
 
 def longest_domain(names: list[str]) -> str:
@@ -90,9 +118,12 @@ def merge_data(data: ClusterData) -> ClusterData:
         scored.append(dataclasses.replace(inst, location_score=score))
     nodes3 = list(nodes2)
     for inst in scored:
+        # Ganeti's fixNodes reads the secondary before recording the primary:
+        # a (non-DRBD) instance naming its primary as secondary loses the primary.
+        secondary = None if inst.snode == NO_SECONDARY else nodes3[inst.snode]
         nodes3[inst.pnode] = hnode.set_pri(nodes3[inst.pnode], inst)
-        if inst.snode != NO_SECONDARY:
-            nodes3[inst.snode] = hnode.set_sec(nodes3[inst.snode], inst)
+        if secondary is not None:
+            nodes3[inst.snode] = hnode.set_sec(secondary, inst)
     nodes4 = []
     for n in nodes3:
         n = hnode.build_peers(n, fixed_insts)

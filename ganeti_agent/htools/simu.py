@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-import math
-import re
-from fractions import Fraction
-
+from ganeti_agent.htools import haskell_read
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.group import Group
-from ganeti_agent.htools.hsread import read_int, sep_split
-from ganeti_agent.htools.loader import ClusterData
+from ganeti_agent.htools.haskell_read import ReadError
+from ganeti_agent.htools.loader import ClusterData, read_int, sep_split
 from ganeti_agent.htools.types import ALLOC_POLICY_RAW, AllocPolicy, LoadError
 
 _ABBREV = {"p": AllocPolicy.preferred, "a": AllocPolicy.last_resort, "u": AllocPolicy.unallocable}
-_LEADING_INT = re.compile(r"\s*(-?[0-9]+)")
-
-
-def _unit_factor(unit: str) -> Fraction:
-    upper = unit.upper()
-    if unit == "" or unit == "m" or upper == "MIB":
-        return Fraction(1)
-    if unit == "g" or upper == "GIB":
-        return Fraction(1024)
-    if unit == "t" or upper == "TIB":
-        return Fraction(1024 * 1024)
-    mb = Fraction(1000, 1024) ** 2
-    if unit == "M" or upper == "MB":
-        return mb
-    if unit == "G" or upper == "GB":
-        return mb * 1000
-    if unit == "T" or upper == "TB":
-        return mb * 1000 * 1000
-    raise LoadError(f"Unknown unit '{unit}'")
 
 
 def parse_unit(text: str) -> int:
     """``parseUnit``: a size with an optional unit, in MiB (truncated)."""
-    match = _LEADING_INT.match(text)
-    if match is None or re.match(r"(?:\.[0-9]|[eE][-+]?[0-9])", text[match.end() :]):
-        raise LoadError(f"Can't parse string '{text}'")
-    unit = text[match.end() :].lstrip(" ")
-    return math.trunc(int(match.group(1)) * _unit_factor(unit))
+    try:
+        return haskell_read.parse_unit(text)
+    except ReadError as error:
+        raise LoadError(str(error)) from None
 
 
 def _annotated(what: str, text: str) -> int:

@@ -12,17 +12,18 @@ from typing import TypeVar
 from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.group import Group
+from ganeti_agent.htools.haskell_read import haskell_show_string
 from ganeti_agent.htools.hsformat import fixed
-from ganeti_agent.htools.hsread import (
+from ganeti_agent.htools.instance import NO_SECONDARY, Disk, Instance
+from ganeti_agent.htools.loader import (
+    ClusterData,
     comma_split,
-    hs_show_list,
-    hs_show_str,
+    lookup_group,
+    lookup_node,
     read_double,
     read_int,
     sep_split,
 )
-from ganeti_agent.htools.instance import NO_SECONDARY, Disk, Instance
-from ganeti_agent.htools.loader import ClusterData, lookup_group, lookup_node
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.types import (
     ALLOC_POLICY_RAW,
@@ -38,8 +39,13 @@ from ganeti_agent.htools.types import (
 T = TypeVar("T")
 
 
+def hs_show_list(values: list[str]) -> str:
+    """Haskell's ``show`` of a list of strings."""
+    return "[" + ",".join(haskell_show_string(v) for v in values) + "]"
+
+
 def _enum_error(type_name: str, value: str) -> LoadError:
-    return LoadError(f"Invalid string value for type {type_name}: {hs_show_str(value)}")
+    return LoadError(f"Invalid string value for type {type_name}: {haskell_show_string(value)}")
 
 
 def _alloc_policy(raw: str) -> int:
@@ -128,9 +134,8 @@ def load_inst(nodes_by_name: dict[str, int], fields: list[str]) -> tuple[str, In
     if auto_bal not in ("Y", "N"):
         raise LoadError(f"Invalid auto_balance value '{auto_bal}' for instance {name}")
     if dt not in DISK_TEMPLATES:
-        raise LoadError(
-            f"Instance {name}: Invalid string value for type DiskTemplate: {hs_show_str(dt)}"
-        )
+        shown = haskell_show_string(dt)
+        raise LoadError(f"Instance {name}: Invalid string value for type DiskTemplate: {shown}")
     spindle_use = read_int(name, su)
     vspindles = None if spindles == "-" else read_int(name, spindles)
     if forth not in ("Y", "N"):
