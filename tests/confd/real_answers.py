@@ -8,7 +8,8 @@ Re-record (needs ../shared/reference/setup-ganeti.sh) with
 ``python -m tests.confd.real_answers``.
 
 3.0.2 cannot load the 2.16 sample as it is ("key 'ssh_key_type' not found"): the two
-keys Ganeti's cfgupgrade adds for 3.0 are added, nothing else.
+keys Ganeti's cfgupgrade adds for 3.0 are added, nothing else. A third set,
+``3.0-edges``, adds shapes neither sample has (see :func:`sample_config`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from ganeti_agent.confd.constants import RequestType as T
 from tests.confd.support import (
+    INSTANCE2_UUID,
     INSTANCE3_UUID,
     KEY,
     MASTER_UUID,
@@ -37,7 +39,7 @@ from tests.support import SHARED, free_port
 
 HERE = Path(__file__).resolve().parent
 RECORDED = HERE / "real_answers"
-VERSIONS = ("2.16", "3.0")
+VERSIONS = ("2.16", "3.0", "3.0-edges")
 REAL_CONFD = Path("/usr/lib/ganeti/3.0/usr/sbin/ganeti-confd")
 CONFD_QUERY = SHARED / "reference" / "confd-query.py"
 
@@ -82,11 +84,28 @@ TABLES = ("nodes", "instances", "disks", "nodegroups", "networks")
 
 
 def sample_config(version: str) -> dict[str, Any]:
-    """The sample as both servers answer it: spec/confd.md section 8's changes, 3.0 keys."""
-    config = section8_config(load_sample(f"cluster_config_{version}.json"))
+    """The sample as both servers answer it: spec/confd.md section 8's changes, 3.0 keys.
+
+    ``3.0-edges`` is the 3.0 sample with shapes neither sample has: duplicate unsorted
+    tags, optional fields holding null, empty state fields.
+    """
+    sample, _, variant = version.partition("-")
+    config = section8_config(load_sample(f"cluster_config_{sample}.json"))
     config["cluster"].setdefault("ssh_key_type", "dsa")
     config["cluster"].setdefault("ssh_key_bits", 1024)
+    if variant == "edges":
+        _add_edges(config)
     return config
+
+
+def _add_edges(config: dict[str, Any]) -> None:
+    instance = config["instances"][INSTANCE2_UUID]
+    instance.update(tags=["b", "a", "b"], network_port=None)
+    instance["nics"][0]["network"] = None
+    disk = config["disks"][instance["disks"][0]]
+    disk.update(name=None, spindles=None)
+    config["nodes"][NODE3_UUID].update(hv_state_static={}, disk_state_static={})
+    config["cluster"]["tags"] = ["z", "y"]
 
 
 def every_shape(config: dict[str, Any]) -> list[tuple[T, Any]]:
