@@ -190,7 +190,12 @@ def test_the_shipped_unit_starts_after_ganetis_daemons_and_conflicts_with_none()
     """Beside Ganeti by default: Ganeti's mond and confd bind first, nothing is stopped."""
     unit = unit_entries("Unit")
     after = " ".join(unit["After"]).split()
-    for daemon in ("ganeti.target", "ganeti-mond.service", "ganeti-confd.service"):
+    for daemon in (
+        "ganeti.service",
+        "ganeti.target",
+        "ganeti-mond.service",
+        "ganeti-confd.service",
+    ):
         assert daemon in after
     assert "Conflicts" not in unit
 
