@@ -2,6 +2,8 @@
 
 Pure functions of (configuration, request): spec/confd.md sections 4 and 8 record the
 real daemon's answers, error strings included, and the tests replay that table.
+Objects from the configuration (instances, disks, whatever CONFIG_QUERY reaches) go
+out as the real daemon re-serialises them (:mod:`ganeti_agent.confd.serialise`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ganeti_agent.confd.config import ClusterConfig, Node
+from ganeti_agent.confd import serialise
+from ganeti_agent.confd.config import ClusterConfig, JSONObject, Node
 from ganeti_agent.confd.constants import (
     ErrorCode,
     NodeRole,
@@ -177,8 +180,12 @@ def node_instances(config: ClusterConfig, query: Query) -> Reply:
     node = config.find_node(query)
     if node is None:
         return error(f"Node not found in the configuration: {no_node(query)}")
-    primaries: list[JSONValue] = list(config.primaries.get(node.uuid, []))
-    secondaries: list[JSONValue] = list(config.secondaries.get(node.uuid, []))
+    primaries: list[JSONValue] = [
+        serialise.instance(raw) for raw in config.primaries.get(node.uuid, [])
+    ]
+    secondaries: list[JSONValue] = [
+        serialise.instance(raw) for raw in config.secondaries.get(node.uuid, [])
+    ]
     return Reply(ReplyStatus.OK, [primaries, secondaries], node.serial)
 
 
@@ -191,31 +198,55 @@ def instance_disks(config: ClusterConfig, query: Query) -> Reply:
             "Instance not found in the configuration: "
             f'OpPrereqError "Instance name {query} not found" ECodeNoEnt'
         )
-    disks: list[JSONValue] = list(instance.disks)
+    disks: list[JSONValue] = [serialise.disk(raw) for raw in instance.disks]
     return Reply(ReplyStatus.OK, disks, instance.serial)
 
 
-def resolve_pointer(document: JSONValue, pointer: str) -> JSONValue:
-    """RFC 6901 evaluation as confd does it; ``KeyError`` when nothing is there."""
+def pointer_tokens(pointer: str) -> list[str]:
+    """The reference tokens of an RFC 6901 pointer; ``KeyError`` when it is not one."""
     if not pointer.startswith("/"):
         raise KeyError(pointer)
-    value = document
-    for token in pointer[1:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
+    return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
+
+
+def descend(value: JSONValue, tokens: list[str]) -> JSONValue:
+    """Follow ``tokens`` from ``value`` as confd does; ``KeyError`` when nothing is there."""
+    for token in tokens:
         if isinstance(value, dict) and token in value:
             value = value[token]
         elif isinstance(value, list) and _INDEX.match(token) and int(token) < len(value):
             value = value[int(token)]
         else:
-            raise KeyError(pointer)
+            raise KeyError(token)
     return value
+
+
+def resolve_pointer(document: JSONValue, pointer: str) -> JSONValue:
+    """RFC 6901 evaluation as confd does it; ``KeyError`` when nothing is there."""
+    return descend(document, pointer_tokens(pointer))
+
+
+def resolve_sent(raw: JSONObject, pointer: str) -> JSONValue:
+    """What ``pointer`` finds in the configuration as ganeti-confd re-serialises it.
+
+    Only the table member or top-level entry on the way is re-serialised, not the
+    whole file, so a query costs what the object it reaches costs.
+    """
+    first, *rest = pointer_tokens(pointer)
+    if first not in raw:
+        raise KeyError(first)
+    entry = raw[first]
+    if first in serialise.TABLES and rest and isinstance(entry, dict):
+        member = descend(entry, rest[:1])
+        return descend(serialise.table_member(first, member), rest[1:])
+    return descend(serialise.top_level(first, entry), rest)
 
 
 def config_query(config: ClusterConfig, query: Query) -> Reply:
     if not isinstance(query, str):
         return invalid_query(query)
     try:
-        value = resolve_pointer(config.raw, query)
+        value = resolve_sent(config.raw, query)
     except KeyError:
         return error(int(ErrorCode.ARGUMENT))
     return Reply(ReplyStatus.OK, value, config.serial)

@@ -2,9 +2,11 @@
 
 ``[confd]`` in the configuration file (``enabled``, ``bind``, ``port``) and the twistd
 options ``--no-confd``, ``--confd-bind`` and ``--confd-port`` (which win) decide
-whether the UDP server runs. The configuration source runs either way, since the
-collectors answer from it; where ``config.data`` is not local (nodes that are not
-master candidates), they ask the master candidates through the confd client instead.
+whether the UDP server runs; ``enabled = auto``, the default, runs it only where
+Ganeti's own ganeti-confd is not on the host (:mod:`ganeti_agent.server.deployment`).
+The configuration source runs either way, since the collectors answer from it; where
+``config.data`` is not local (nodes that are not master candidates), they ask the
+master candidates through the confd client instead.
 Only the server needs ``hmac.key`` from the source (the confd client reads it itself
 when it asks), so without the server the source neither reads nor misses it.
 ``[confd] max-config-size`` bounds the ``config.data`` the source loads.
@@ -35,7 +37,7 @@ from ganeti_agent.confd.source import MAX_CONFIG_SIZE, ConfigSource
 from ganeti_agent.core.cluster import ClusterQueries
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import JSONValue
-from ganeti_agent.core.settings import AgentSettings, SettingsError
+from ganeti_agent.core.settings import AgentSettings, SettingsError, parse_bool
 
 log = Logger(namespace="ganeti_agent.confd")
 
@@ -52,6 +54,7 @@ class ConfdOptions:
     bind: str | None = None
     port: int = DEFAULT_PORT
     max_config_size: int = MAX_CONFIG_SIZE
+    why: str = ""
 
 
 _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
@@ -67,11 +70,37 @@ def parse_size(raw: str, where: str) -> int:
     return int(number) * _SIZE_UNITS[unit]
 
 
+def server_wanted(
+    settings: AgentSettings, no_confd: bool, ganeti_confd: str | None
+) -> tuple[bool, str]:
+    """Whether the confd server runs, and why (for the log).
+
+    ``[confd] enabled = auto`` (the default) runs it only where Ganeti's own
+    ganeti-confd is absent; ``ganeti_confd`` says why it counts as present.
+    """
+    if no_confd:
+        return False, "--no-confd"
+    raw = settings.get("confd", "enabled", "auto")
+    if raw.strip().lower() != "auto":
+        wanted = parse_bool(raw, settings.where("confd", "enabled"))
+        return wanted, f"[confd] enabled = {raw.strip()}"
+    if ganeti_confd is None:
+        return True, "no ganeti-confd on this host ([confd] enabled = auto)"
+    return False, (
+        f"{ganeti_confd}, so it keeps the port ([confd] enabled = auto; "
+        "yes replaces it, see docs/debian.md)"
+    )
+
+
 def confd_options(
-    settings: AgentSettings, no_confd: bool, bind: str | None, port: int | None
+    settings: AgentSettings,
+    no_confd: bool,
+    bind: str | None,
+    port: int | None,
+    ganeti_confd: str | None = None,
 ) -> ConfdOptions:
     """Options from ``[confd]`` overridden by the command line."""
-    enabled = settings.get_bool("confd", "enabled", True) and not no_confd
+    enabled, why = server_wanted(settings, no_confd, ganeti_confd)
     if port is None:
         raw = settings.get("confd", "port", str(DEFAULT_PORT))
         try:
@@ -83,7 +112,7 @@ def confd_options(
     configured_bind = settings.get("confd", "bind", "") or None
     raw_size = settings.get("confd", "max-config-size", "")
     max_size = parse_size(raw_size, "[confd] max-config-size") if raw_size else MAX_CONFIG_SIZE
-    return ConfdOptions(enabled, bind or configured_bind, port, max_size)
+    return ConfdOptions(enabled, bind or configured_bind, port, max_size, why)
 
 
 def default_bind(paths: GanetiPaths) -> str:
@@ -192,10 +221,11 @@ def agent_cluster(
     refresher = TimerService(ACTIVATION_REFRESH, cluster.refresh_remote)
     refresher.setServiceParent(parent)
     if not options.enabled:
-        log.info("confd server disabled (--no-confd or [confd] enabled = no)")
+        log.info("confd server off: {why}", why=options.why)
         return cluster
     server = ConfdServer(source)
     bind = options.bind or default_bind(paths)
+    log.info("confd server on: {why}", why=options.why)
     listener = ConfdUDPServer(options.port, server, bind)
     listener.setServiceParent(parent)  # type: ignore[no-untyped-call]
     cluster.server = server

@@ -124,7 +124,7 @@ SECTION_KEYS: Mapping[str, Mapping[str, ValueKind]] = {
     },
     "collectors": COMMON,
     # max-config-size: a size such as 64M, checked where it is read (confd wiring).
-    "confd": {"enabled": BOOL, "bind": TEXT, "port": PORT, "max-config-size": TEXT},
+    "confd": {"enabled": ENABLEMENT, "bind": TEXT, "port": PORT, "max-config-size": TEXT},
 }
 
 _DAEMON_OPTIONS: Mapping[str, ValueKind] = {

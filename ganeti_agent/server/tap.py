@@ -45,6 +45,7 @@ from ganeti_agent.core.settings import (
 )
 from ganeti_agent.server.access import access_settings, protect
 from ganeti_agent.server.api import MonitoringAPI
+from ganeti_agent.server.deployment import ALONGSIDE_API_PORT, HostLayout, presence, running_pid
 from ganeti_agent.server.metrics import MetricsExporter
 from ganeti_agent.server.web import AgentSite
 
@@ -190,11 +191,20 @@ def _listen_failure(exc: BaseException) -> str:
     reason = exc.socketError
     where = f"{exc.interface or '*'}:{exc.port}"
     if isinstance(reason, OSError) and reason.errno == EADDRINUSE:
-        owner = GANETI_PORTS.get(exc.port)
-        hint = f" ({owner} uses it by default: is {owner} running?)" if owner else ""
-        return f"cannot listen on {where}: the port is already in use{hint}"
+        return f"cannot listen on {where}: the port is already in use{_owner_hint(exc.port)}"
     text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
     return f"cannot listen on {where}: {text}"
+
+
+def _owner_hint(port: int) -> str:
+    """The Ganeti daemon that uses ``port`` by default, and whether it runs here."""
+    owner = GANETI_PORTS.get(port)
+    if owner is None:
+        return ""
+    pid = running_pid(HostLayout.from_environment(), owner)
+    if pid is not None:
+        return f" ({owner} uses it by default and is running here, pid {pid})"
+    return f" ({owner} uses it by default: is {owner} running?)"
 
 
 class CollectorService(Service):
@@ -212,13 +222,28 @@ class CollectorService(Service):
         super().stopService()  # type: ignore[no-untyped-call]
 
 
+def api_port(settings: AgentSettings, options: Options, ganeti_mond: str | None) -> int:
+    """The monitoring API's port: the option, the file, else 1815 unless ganeti-mond is here.
+
+    Where ganeti-mond is present (``ganeti_mond`` says why) and no port is configured,
+    the agent stands aside on :data:`ALONGSIDE_API_PORT`, so installing it never takes
+    1815 from Ganeti's daemon (which ganeti-watcher and systemd would restart into a
+    taken port again and again).
+    """
+    if options["port"] is not None:
+        return int(options["port"])
+    if "port" in settings.section("agent") or ganeti_mond is None:
+        return settings.get_port("agent", "port", DEFAULT_PORT)
+    options["api-note"] = (
+        f"{ganeti_mond}, so the monitoring API listens on {ALONGSIDE_API_PORT}, "
+        f"not {DEFAULT_PORT} (set [agent] port to choose; see docs/debian.md)"
+    )
+    return ALONGSIDE_API_PORT
+
+
 def _listen_description(settings: AgentSettings, options: Options) -> str:
     bind = options["bind"] or settings.get("agent", "bind", DEFAULT_BIND)
-    port = (
-        options["port"]
-        if options["port"] is not None
-        else settings.get_port("agent", "port", DEFAULT_PORT)
-    )
+    port = api_port(settings, options, presence(HostLayout.from_environment(), "ganeti-mond"))
     interface = bind.replace(":", "\\:")
     return f"tcp:{port}:interface={interface}"
 
@@ -236,9 +261,14 @@ def _cluster(
     """
     from ganeti_agent.confd.service import agent_cluster, confd_options
 
+    ganeti_confd = presence(HostLayout.from_environment(), "ganeti-confd")
     try:
         confd = confd_options(
-            settings, bool(options["no-confd"]), options["confd-bind"], options["confd-port"]
+            settings,
+            bool(options["no-confd"]),
+            options["confd-bind"],
+            options["confd-port"],
+            ganeti_confd,
         )
     except SettingsError as exc:  # only file values are left to fail here
         _refuse(f"{settings.source}: {exc}")
@@ -292,6 +322,8 @@ def makeService(options: Options) -> IService:
     site = AgentSite(protect(api.resource(), access), log_requests, access.request_timeout)
     for note in access.notes:
         log.warn("{note}", note=note)
+    if options.get("api-note"):
+        log.info("{note}", note=options["api-note"])
     for description in access.listen:
         strports.service(description, site).setServiceParent(top)
     return top

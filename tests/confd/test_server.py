@@ -173,7 +173,8 @@ def test_no_key_drops_everything(raw: tuple[Listener, Any]) -> Generator[Any, An
 @inline_callbacks
 def test_oversized_reply_becomes_error(raw: tuple[Listener, Any]) -> Generator[Any, Any, None]:
     config = build_config(section8_config(load_sample("cluster_config_3.0.json")))
-    config.raw["cluster"]["tags"] = ["x" * 1000] * 70  # 70 kB: more than one datagram  # type: ignore[index]
+    # 70 kB: more than one datagram (distinct tags: confd sends tags as a set)
+    config.raw["cluster"]["tags"] = [f"{n:02d}" + "x" * 1000 for n in range(70)]  # type: ignore[index]
     protocol = ConfdServer(StaticSource(KEY, ConfigStatus(config)))
     port = reactor.listenUDP(0, protocol, interface="127.0.0.1")
     client = ConfdClient(reactor, KEY, ["127.0.0.1"], port.getHost().port, timeout=5)

@@ -39,10 +39,32 @@ reactor: Any = global_reactor
 
 def test_options_precedence() -> None:
     settings = parse_settings("[confd]\nport = 18140\nbind = 127.0.0.1\n")
-    assert confd_options(settings, False, None, None) == ConfdOptions(True, "127.0.0.1", 18140)
-    assert confd_options(settings, True, "::1", 5) == ConfdOptions(False, "::1", 5)
+    on = confd_options(settings, False, None, None)
+    assert (on.enabled, on.bind, on.port) == (True, "127.0.0.1", 18140)
+    off_by_option = confd_options(settings, True, "::1", 5)
+    assert (off_by_option.enabled, off_by_option.bind, off_by_option.port) == (False, "::1", 5)
+    assert off_by_option.why == "--no-confd"
     off = parse_settings("[confd]\nenabled = no\n")
     assert not confd_options(off, False, None, None).enabled
+
+
+def test_auto_stands_aside_where_ganeti_confd_is_present() -> None:
+    auto = parse_settings("")
+    present = "/usr/sbin/ganeti-confd is installed"
+    aside = confd_options(auto, False, None, None, present)
+    assert not aside.enabled
+    assert aside.why.startswith(present + ", so it keeps the port")
+    assert confd_options(auto, False, None, None, None).enabled
+
+
+def test_yes_replaces_ganeti_confd_and_no_is_off_whatever_the_host() -> None:
+    present = "ganeti-confd is running (pid 1)"
+    for word in ("yes", "on", "true"):
+        forced = confd_options(
+            parse_settings(f"[confd]\nenabled = {word}\n"), False, None, None, present
+        )
+        assert forced.enabled and forced.why == f"[confd] enabled = {word}"
+    assert not confd_options(parse_settings("[confd]\nenabled = no\n"), False, None, None).enabled
     with pytest.raises(SettingsError, match="port"):
         confd_options(parse_settings("[confd]\nport = x\n"), False, None, None)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,63 @@ def test_console_wrappers_put_the_private_dir_first(tmp_path: Path, script: str)
     module = "moncollector" if script == "ganeti-mon-collector" else "agent"
     assert f"from ganeti_agent.cli.{module} import main" in text
     assert wrapper.stat().st_mode & 0o111
+
+
+def drop_in_entries(path: Path) -> dict[str, list[str]]:
+    parser = configparser.ConfigParser(strict=False)
+    parser.read(path)
+    return {key: value.split() for key, value in parser["Unit"].items()}
+
+
+def test_the_shipped_unit_starts_after_ganetis_daemons_and_conflicts_with_none() -> None:
+    """Beside Ganeti by default: Ganeti's mond and confd bind first, nothing is stopped."""
+    unit = unit_entries("Unit")
+    after = " ".join(unit["After"]).split()
+    for daemon in (
+        "ganeti.service",
+        "ganeti.target",
+        "ganeti-mond.service",
+        "ganeti-confd.service",
+    ):
+        assert daemon in after
+    assert "Conflicts" not in unit
+
+
+@pytest.mark.parametrize("daemon", ["ganeti-mond", "ganeti-confd"])
+def test_each_replacement_drop_in_conflicts_with_its_daemon(daemon: str) -> None:
+    path = DEBIAN / "examples" / f"replace-{daemon}.conf"
+    entries = drop_in_entries(path)
+    assert entries == {"conflicts": [f"{daemon}.service"], "after": [f"{daemon}.service"]}
+    assert f"systemctl mask {daemon}.service" in path.read_text()
+    shipped = (DEBIAN / "ganeti-agent.examples").read_text().split()
+    assert "debian/examples/replace-ganeti-*.conf" in shipped
+
+
+def _verify_root(tmp_path: Path) -> Path:
+    """A root for ``systemd-analyze verify``: this host's units, a stub twistd3, ours."""
+    host_units = Path("/lib/systemd/system")
+    if not (host_units / "sysinit.target").exists():
+        pytest.skip("this host has no systemd units to verify against")
+    root = tmp_path / "root"
+    shutil.copytree(host_units, root / "lib/systemd/system", symlinks=True)
+    (root / "usr/bin").mkdir(parents=True)
+    twistd3 = root / "usr/bin/twistd3"
+    twistd3.write_text("#!/bin/sh\n")
+    twistd3.chmod(0o755)
+    units = root / "etc/systemd/system"
+    (units / "ganeti-agent.service.d").mkdir(parents=True)
+    shutil.copy(DEBIAN / "ganeti-agent.service", units)
+    for drop_in in (DEBIAN / "examples").glob("replace-*.conf"):
+        shutil.copy(drop_in, units / "ganeti-agent.service.d")
+    return root
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_systemd_analyze_verifies_the_unit_with_its_drop_ins(tmp_path: Path) -> None:
+    root = _verify_root(tmp_path)
+    verified = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", f"--root={root}",
+         "/etc/systemd/system/ganeti-agent.service"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (verified.returncode, verified.stdout + verified.stderr) == (0, "")
