@@ -152,7 +152,7 @@ def test_without_the_confd_server_no_key_is_asked_for(tmp_path: Path) -> None:
     """Issue 16 item 10: "confd drops every request until the key exists" was logged
     right after "confd server disabled"; only the server needs the key."""
     with running_agent(tmp_path, SETTINGS) as agent:
-        eventually(lambda: "confd server disabled" in agent.log_text())
+        eventually(lambda: "confd server off" in agent.log_text())
         assert agent.get("/1/list/collectors")[0] == 200
         log = agent.log_text()
     assert "confd drops every request" not in log
