@@ -113,7 +113,7 @@ def test_xen_faults_become_error_reports(outcome: object, message: str) -> None:
     if isinstance(outcome, bytes):
         runner.reply("xl", outcome)
     elif isinstance(outcome, Exception):
-        runner.responses["xl"] = lambda argv: outcome  # type: ignore[assignment,return-value]
+        runner.responses["xl"] = lambda argv: outcome
     data = report_data(XenHypervisorCollector(context(runner)))
     assert list(data) == ["error"]
     assert data["error"].startswith(message)
@@ -145,7 +145,7 @@ async def test_xen_through_a_stand_in_xl_on_the_search_path(tmp_path: Path) -> N
     xl.write_text(f'#!/bin/sh\n[ "$1" = info ] && exec /bin/cat {info}\nexec /bin/cat {listing}\n')
     xl.chmod(0o755)
     (tmp_path / "xen").mkdir()
-    runner = ProcessRunner(reactor, reactor, search_path=str(tmp_path))  # type: ignore[arg-type]
+    runner = ProcessRunner(reactor, reactor, search_path=str(tmp_path))
     collector = XenHypervisorCollector(context(runner, proc_root=str(tmp_path)))
     assert collector.available()
     data = await collector.collect()

@@ -111,7 +111,7 @@ def test_agent_serves_confd_and_counts(tmp_path: Path) -> Generator[Any, Any, No
         [collector] = list(confd_collectors.collectors(context_for(cluster, paths)))
         data = collector.collect()
         assert isinstance(data, dict)
-        assert data["requests"]["NODE_DRBD"] == 1  # type: ignore[index,call-overload]
+        assert data["requests"]["NODE_DRBD"] == 1
         assert data["configLoaded"] is True and data["configSerial"] == 3189
     finally:
         yield parent.stopService()

@@ -76,12 +76,12 @@ def kvm_node(tmp_path: Path, admin_state: str = "up") -> AgentContext:
     instance = {"name": NAME, "uuid": "u-1", "admin_state": admin_state, "mtime": 1.5}
     settings = CollectorSettings(timeout=5, options={"qmp-timeout": "0.5"})
     return AgentContext(
-        clock=reactor,  # type: ignore[arg-type]
+        clock=reactor,
         runner=FakeRunner(),
         paths=GanetiPaths(data_dir=str(tmp_path / "lib"), run_dir=str(tmp_path / "run")),
         hostname="node1",
         settings=lambda _name: settings,
-        cluster=StaticCluster([instance]),  # type: ignore[arg-type]
+        cluster=StaticCluster([instance]),
     )
 
 
@@ -95,7 +95,7 @@ def runtime_dirs(context: AgentContext, pid: int | None) -> Path:
 
 
 async def instance_report(context: AgentContext) -> Any:
-    managed = ManagedCollector(InstStatusKvmCollector(context), reactor, lambda: 0.0)  # type: ignore[arg-type]
+    managed = ManagedCollector(InstStatusKvmCollector(context), reactor, lambda: 0.0)
     return (await managed.report()).report.data
 
 

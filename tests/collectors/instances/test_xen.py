@@ -25,7 +25,7 @@ def fixtures() -> dict[str, str]:
 
 
 async def report(collector: InstStatusXenCollector) -> Any:
-    managed = ManagedCollector(collector, reactor, lambda: 0.0)  # type: ignore[arg-type]
+    managed = ManagedCollector(collector, reactor, lambda: 0.0)
     collected = await managed.report()
     return collected.report.data
 
