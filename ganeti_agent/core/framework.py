@@ -17,13 +17,18 @@ from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IReactorTime, IReactorUNIX
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ganeti_agent.core.cluster import ClusterUnavailable
-from ganeti_agent.core.executor import CommandRunner, ExecutionError
+from ganeti_agent.core.executor import (
+    DEFAULT_SEARCH_PATH,
+    CommandRunner,
+    ExecutionError,
+    find_executable,
+)
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import (
     Category,
@@ -36,6 +41,7 @@ from ganeti_agent.core.report import (
 )
 
 if TYPE_CHECKING:
+    from ganeti_agent.confd.server import ConfdServer
     from ganeti_agent.core.cluster import ClusterQueries
 
 log = Logger(namespace="ganeti_agent.core.framework")
@@ -81,9 +87,20 @@ class CollectorSettings:
         return self.options.get(key, default)
 
 
+def find_on_default_path(name: str) -> str | None:
+    """Where a runner with the default search path would find ``name``."""
+    return find_executable(name, DEFAULT_SEARCH_PATH)
+
+
 @dataclass
 class AgentContext:
-    """The world a collector may touch, injected so tests can replace any of it."""
+    """The world a collector may touch, injected so tests can replace any of it.
+
+    ``find_command`` answers where ``runner`` would find a command (for ``available``
+    checks), ``unix`` connects to UNIX sockets (QEMU monitors), ``confd_server`` is the
+    confd server this process runs, if any: collectors get these here, never by probing
+    what the other fields happen to be.
+    """
 
     clock: IReactorTime
     runner: CommandRunner
@@ -93,6 +110,9 @@ class AgentContext:
     cluster: ClusterQueries | None = None
     proc_root: str = "/proc"
     membership: Callable[[], bool] | None = None
+    find_command: Callable[[str], str | None] = find_on_default_path
+    unix: IReactorUNIX | None = None
+    confd_server: ConfdServer | None = None
 
     def settings_for(self, name: str) -> CollectorSettings:
         return self.settings(name)

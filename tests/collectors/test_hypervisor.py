@@ -22,6 +22,7 @@ from ganeti_agent.core.framework import (
     CollectorSet,
     CollectorSettings,
     ManagedCollector,
+    find_on_default_path,
 )
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import JSONValue
@@ -32,13 +33,15 @@ def context(
     runner: object = None, proc_root: str = "/proc", options: dict[str, str] | None = None
 ) -> AgentContext:
     settings = CollectorSettings(options=options or {})
+    chosen = runner if runner is not None else FakeRunner()
     return AgentContext(
         Clock(),
-        runner if runner is not None else FakeRunner(),  # type: ignore[arg-type]
+        chosen,  # type: ignore[arg-type]
         GanetiPaths(),
         "node1",
         lambda _: settings,
         proc_root=proc_root,
+        find_command=chosen.resolve if isinstance(chosen, ProcessRunner) else find_on_default_path,
     )
 
 
@@ -135,6 +138,16 @@ def test_xen_availability(tmp_path: Path) -> None:
     assert collector.available()
     xl.chmod(0o644)
     assert not collector.available()
+
+
+def test_xen_availability_asks_the_context_where_commands_are(tmp_path: Path) -> None:
+    """The runner is a fake with no search path: only the context knows where xl is."""
+    (tmp_path / "xen").mkdir()
+    found = context(proc_root=str(tmp_path))
+    found.find_command = lambda name: "/opt/xen/bin/xl" if name == "xl" else None
+    assert XenHypervisorCollector(found).available()
+    found.find_command = lambda name: None
+    assert not XenHypervisorCollector(found).available()
 
 
 @pytest_twisted.ensureDeferred

@@ -88,7 +88,12 @@ def udp_port(parent: MultiService) -> int:
 
 def context_for(cluster: AgentClusterQueries, paths: GanetiPaths) -> AgentContext:
     return AgentContext(
-        clock=reactor, runner=FakeRunner(), paths=paths, hostname="vm", cluster=cluster
+        clock=reactor,
+        runner=FakeRunner(),
+        paths=paths,
+        hostname="vm",
+        cluster=cluster,
+        confd_server=cluster.server,
     )
 
 
@@ -154,6 +159,22 @@ def test_no_confd_means_no_collector(tmp_path: Path) -> None:
     cluster = agent_cluster(paths, ConfdOptions(False), reactor, MultiService())
     assert cluster.server is None
     assert list(confd_collectors.collectors(context_for(cluster, paths))) == []
+
+
+def test_the_confd_collector_reads_the_server_in_its_context(tmp_path: Path) -> None:
+    """No cluster view to dig the server out of: the context field alone decides."""
+    paths = GanetiPaths(data_dir=str(tmp_path))
+    served = agent_cluster(paths, ConfdOptions(True, "127.0.0.1", 0), reactor, MultiService())
+    context = AgentContext(
+        clock=reactor,
+        runner=FakeRunner(),
+        paths=paths,
+        hostname="vm",
+        confd_server=served.server,
+    )
+    [collector] = list(confd_collectors.collectors(context))
+    assert isinstance(collector, confd_collectors.ConfdCollector)
+    assert collector.server is served.server
 
 
 @inline_callbacks

@@ -64,6 +64,7 @@ def make_collector(invocation: Invocation) -> InstStatusXenCollector:
         paths=invocation.paths,
         hostname=socket.gethostname(),
         cluster=cluster_queries(invocation),
+        find_command=runner.resolve,
     )
     return InstStatusXenCollector(context, settings)
 

@@ -14,6 +14,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import MemoryReactor
 
 from ganeti_agent.collectors.instances.kvm import (
     InstStatusKvmCollector,
@@ -82,6 +83,7 @@ def kvm_node(tmp_path: Path, admin_state: str = "up") -> AgentContext:
         hostname="node1",
         settings=lambda _name: settings,
         cluster=StaticCluster([instance]),
+        unix=reactor,  # type: ignore[arg-type]
     )
 
 
@@ -111,6 +113,21 @@ async def with_monitor(
     finally:
         await port.stopListening()
     return data["instances"][0], data["status"]
+
+
+def test_the_monitor_is_asked_through_the_context_unix_reactor(
+    tmp_path: Path, qemu: subprocess.Popen[bytes]
+) -> None:
+    context = kvm_node(tmp_path)
+    memory = MemoryReactor()
+    context.unix = memory
+    root = runtime_dirs(context, qemu.pid)
+    asked = InstStatusKvmCollector(context).collect()
+    try:
+        assert [client[0] for client in memory.unixClients] == [str(root / "ctrl" / f"{NAME}.qmp")]
+    finally:
+        asked.addErrback(lambda _: None)
+        asked.cancel()
 
 
 @pytest_twisted.ensureDeferred
