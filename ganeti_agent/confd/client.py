@@ -38,15 +38,6 @@ log = Logger(namespace="ganeti_agent.confd.client")
 MAX_DATAGRAM = 65536
 
 
-def needed_replies(sent: int) -> int:
-    """Replies Ganeti's Python ``WaitForReply`` waits for (a majority, roughly)."""
-    if sent < 3:
-        return sent
-    if sent < 5:
-        return sent - 1
-    return sent // 2 + 1
-
-
 @dataclass(frozen=True)
 class PeerReply:
     """One verified reply and the address it came from."""

@@ -132,10 +132,6 @@ class CollectorError(Exception):
     """A collector could not produce its data; the text becomes the report's message."""
 
 
-class SourceUnavailable(CollectorError):
-    """The collector's source does not exist on this node (not a malfunction)."""
-
-
 class Collector:
     """Base class of all collectors: identity plus one entry point, :meth:`collect`.
 

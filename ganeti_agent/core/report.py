@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Any
@@ -109,19 +109,6 @@ class Report:
             "kind": int(self.kind),
             "data": self.data,
         }
-
-    @property
-    def status_code(self) -> StatusCode | None:
-        """The status code of a status collector's report, if it has one."""
-        if self.kind is not Kind.STATUS or not isinstance(self.data, Mapping):
-            return None
-        status = self.data.get("status")
-        if not isinstance(status, Mapping):
-            return None
-        try:
-            return StatusCode(int(status.get("code", StatusCode.UNKNOWN)))
-        except (TypeError, ValueError):
-            return StatusCode.UNKNOWN
 
 
 def encode_json(value: JSONValue) -> bytes:

@@ -11,7 +11,7 @@ import pytest
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred
 
-from ganeti_agent.confd.client import ConfdClient, QueryResult, needed_replies
+from ganeti_agent.confd.client import ConfdClient, QueryResult
 from ganeti_agent.confd.constants import RequestType
 from ganeti_agent.confd.protocol import Reply, Request, decode_request, encode_reply
 from ganeti_agent.confd.queries import cli_cluster_queries
@@ -127,10 +127,6 @@ def test_wanted_ends_wait_early(peers: Peers) -> Generator[Deferred[Any], Any, N
 def test_no_peers_fires_at_once() -> Generator[Deferred[Any], Any, None]:
     result: QueryResult = yield ConfdClient(reactor, KEY, []).query(RequestType.PING)
     assert result == QueryResult((), 0, False)
-
-
-def test_needed_replies_matches_ganeti() -> None:
-    assert [needed_replies(n) for n in range(1, 10)] == [1, 2, 2, 3, 3, 4, 4, 5, 5]
 
 
 def make_root(tmp_path: Path, peers: str | None, key: bool = True) -> GanetiPaths:

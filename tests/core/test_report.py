@@ -49,11 +49,3 @@ def test_timestamp_is_nanoseconds_at_microsecond_resolution() -> None:
 
 def test_non_ascii_is_written_raw_and_slash_unescaped() -> None:
     assert encode_json({"n": "é/x"}) == '{"n":"é/x"}'.encode()
-
-
-def test_status_code_of_reports() -> None:
-    ok = Report("x", None, Kind.STATUS, {"status": {"code": 4, "message": ""}}, 0)
-    assert ok.status_code is StatusCode.BAD
-    assert Report("x", None, Kind.PERFORMANCE, {}, 0).status_code is None
-    garbage = Report("x", None, Kind.STATUS, {"status": {"code": "bad"}}, 0)
-    assert garbage.status_code is StatusCode.UNKNOWN
