@@ -38,6 +38,7 @@ from ganeti_agent.core.report import (
     StatusCode,
     encode_json,
     status_object,
+    timestamp_ns,
 )
 
 if TYPE_CHECKING:
@@ -333,7 +334,8 @@ class ManagedCollector:
     def _finish(self, data: JSONValue, success: bool, started: float) -> None:
         collector = self.collector
         finished = self.clock.seconds()
-        report = Report(collector.name, collector.category, collector.kind, data, self._now_ns())
+        stamp = timestamp_ns(self.wall_clock)
+        report = Report(collector.name, collector.category, collector.kind, data, stamp)
         try:
             encoded = encode_json(report.to_json_object())
         except (TypeError, ValueError) as exc:
@@ -352,9 +354,6 @@ class ManagedCollector:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(self.last)
-
-    def _now_ns(self) -> int:
-        return int(self.wall_clock() * 1_000_000) * 1000
 
     def start(self) -> None:
         """Begin sampling a stateful collector every ``interval`` seconds."""
