@@ -157,7 +157,7 @@ def test_targets_writes_a_file_sd_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert (status, out) == (0, "")
     groups = json.loads(output.read_text())
     assert groups[0]["targets"] == ["alpha.example.org:1815"]
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".targets-")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_targets_without_a_configuration_fails_clearly(

@@ -36,6 +36,7 @@ from ganeti_agent.collectors.instances.status import (
     node_primary_instances,
     report_data,
 )
+from ganeti_agent.core.files import InputError, read_pid_file
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorSettings
 from ganeti_agent.core.report import Category, JSONValue, Kind
 
@@ -118,12 +119,11 @@ def boot_time(proc_root: str) -> float:
 
 
 def read_pid(path: str) -> int | None:
+    """The pid in Ganeti's pid file of an instance; None when there is no usable one."""
     try:
-        with open(path, "rb") as handle:
-            text = handle.read(64).decode("ascii", "replace").strip()
-    except OSError:
+        return read_pid_file(path)
+    except InputError:
         return None
-    return int(text) if text.isdigit() else None
 
 
 def process_info(proc_root: str, pid: int, instance: str, now: float) -> ProcessInfo | None:
