@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import react
 
 from ganeti_agent import __version__
@@ -209,7 +210,7 @@ async def timing(
         raise unanswered(f"{requests - answered} of {requests} {name} requests")
 
 
-async def resolve(reactor: Any, host: str) -> str:
+async def resolve(reactor: IReactorCore, host: str) -> str:
     """The address to send to, found once for the whole run."""
     if isIPAddress(host) or isIPv6Address(host):
         return host

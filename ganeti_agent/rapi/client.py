@@ -26,7 +26,7 @@ from OpenSSL import SSL
 from treq.client import HTTPClient
 from twisted.internet import error as net_error
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.internet.interfaces import IOpenSSLClientConnectionCreator, IReactorTime
 from twisted.internet.ssl import Certificate, CertificateOptions, trustRootFromCertificates
 from twisted.internet.task import deferLater
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, ResponseFailed
@@ -433,6 +433,6 @@ class RapiClient:
                 await sleep(self._reactor, self._wait_retry_delay)
 
 
-def sleep(reactor: Any, seconds: float) -> Deferred[None]:
-    """A Deferred that fires after ``seconds`` on ``reactor``'s clock."""
-    return deferLater(reactor, seconds, lambda: None)
+def sleep(clock: IReactorTime, seconds: float) -> Deferred[None]:
+    """A Deferred that fires after ``seconds`` on ``clock``."""
+    return deferLater(clock, seconds, lambda: None)
