@@ -15,7 +15,7 @@ import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 from twisted.internet.defer import Deferred
 
@@ -25,6 +25,15 @@ from ganeti_agent.core.framework import Collector, as_deferred
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import JSONValue, Report, encode_json, pretty_json, timestamp_ns
 from ganeti_agent.parsers.errors import ParseError
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorProcess
+
+    from ganeti_agent.confd.client import IConfdReactor
+
+    class ISubcommandReactor(IConfdReactor, IReactorProcess):
+        """What subcommands need of the reactor: confd questions and child processes."""
+
 
 PROGRAM = "mon-collector"
 
@@ -64,7 +73,7 @@ class Invocation:
     options: dict[str, str]
     arguments: list[str]
     paths: GanetiPaths
-    reactor: Any
+    reactor: ISubcommandReactor
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
     def warn(self, message: str) -> None:
@@ -236,7 +245,9 @@ def prepare(argv: Sequence[str]) -> tuple[Subcommand, Invocation] | Outcome:
         )
     from twisted.internet import reactor
 
-    return command, Invocation(options, arguments, GanetiPaths.from_environment(), reactor)
+    # Twisted types its global reactor with the common interfaces only (not UDP).
+    every_interface = cast("ISubcommandReactor", reactor)
+    return command, Invocation(options, arguments, GanetiPaths.from_environment(), every_interface)
 
 
 def execute(command: Subcommand, invocation: Invocation) -> Deferred[Outcome]:
