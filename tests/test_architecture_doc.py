@@ -19,7 +19,7 @@ from twisted.internet import reactor
 
 import ganeti_agent.collectors
 from ganeti_agent.core.settings import parse_settings
-from ganeti_agent.server.tap import Options, make_agent
+from ganeti_agent.server.tap import CommandLine, Options, make_agent
 from ganeti_agent.server.web import AgentSite
 from tests.support import REPO, async_test
 
@@ -71,9 +71,11 @@ async def test_the_toy_collector_of_the_guide_is_served(
     options = Options()
     options.parseOptions(["--data-dir", str(tmp_path), "--no-confd"])
     settings = parse_settings(ONLY_THE_TOY, "agent.conf")
-    _collectors, api = make_agent(settings, options, reactor, MultiService())
+    _collectors, api = make_agent(
+        settings, CommandLine.from_options(options), reactor, MultiService()
+    )
     site: Any = AgentSite(api.resource(), False)
-    port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")
     try:
         number = port.getHost().port
         listed = json.loads((await get(number, "/1/list/collectors"))[1])

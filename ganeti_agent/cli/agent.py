@@ -17,7 +17,6 @@ import json
 import os
 import ssl
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from typing import Any, NoReturn
 from ganeti_agent import __version__
 from ganeti_agent.cli.nagios import PluginState, Verdict, evaluate, select, unknown
 from ganeti_agent.cli.targets import ADDRESS_KINDS, DEFAULT_PORT, file_sd_targets
+from ganeti_agent.core.files import write_atomically
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import JSONValue
 from ganeti_agent.core.settings import PORT, SECONDS, parse_port
@@ -155,20 +155,6 @@ def targets(arguments: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot write {arguments.output}: {exc.strerror or exc}")
     return 0
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Prometheus re-reads file_sd files when they change: never let it see half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".targets-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def _fail(message: str) -> int:

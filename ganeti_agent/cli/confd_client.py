@@ -19,14 +19,15 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import ensureDeferred
+from twisted.internet.interfaces import IReactorCore
 from twisted.internet.task import react
 
 from ganeti_agent import __version__
-from ganeti_agent.confd.client import ConfdClient, QueryResult
+from ganeti_agent.confd.client import ConfdClient, IConfdReactor, QueryResult
 from ganeti_agent.confd.constants import DEFAULT_PORT, RequestType
 from ganeti_agent.confd.queries import read_key
 from ganeti_agent.core.cluster import ClusterUnavailable
@@ -209,7 +210,7 @@ async def timing(
         raise unanswered(f"{requests - answered} of {requests} {name} requests")
 
 
-async def resolve(reactor: Any, host: str) -> str:
+async def resolve(reactor: IReactorCore, host: str) -> str:
     """The address to send to, found once for the whole run."""
     if isIPAddress(host) or isIPv6Address(host):
         return host
@@ -225,7 +226,7 @@ def where(options: argparse.Namespace, address: str) -> str:
     return f"{named} port {options.port} within {options.timeout:g} s"
 
 
-async def run(reactor: Any, options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def run(reactor: IConfdReactor, options: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The whole command; the exit status, with a line on ``err`` for every failure."""
     address = options.address
     try:
@@ -253,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if options.query is not None and options.type is None:
         build_parser().error("a query needs --type")
 
-    async def entry(reactor: Any) -> None:
+    async def entry(reactor: IConfdReactor) -> None:
         status = await run(reactor, options, sys.stdout, sys.stderr)
         if status:
             raise SystemExit(status)

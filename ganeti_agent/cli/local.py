@@ -8,51 +8,66 @@ the same choice).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.interfaces import IReactorCore
 from twisted.python.failure import Failure
 
 from ganeti_agent.core.report import JSONValue
-from ganeti_agent.core.settings import SettingsError, load_settings
+from ganeti_agent.core.settings import AgentSettings, SettingsError, load_settings
+
+T = TypeVar("T")
 
 
 def local_reports(config: str | None, data_dir: str | None) -> list[JSONValue] | str:
     """The reports of the active stateless collectors, or why there are none."""
-    from twisted.internet import task
-
-    from ganeti_agent.server.tap import Options, make_agent
-
     try:
         settings = load_settings(config)
     except SettingsError as exc:
         return str(exc)
-    options = Options()  # type: ignore[no-untyped-call]
-    options["data-dir"] = data_dir
-    reports: list[JSONValue] = []
+    from twisted.internet import reactor
 
-    def run(reactor: Any) -> Deferred[None]:
-        parent = MultiService()
-        collectors, _api = make_agent(settings, options, reactor, parent)
-        parent.startService()
-        chosen = [m for m in collectors.active() if not m.collector.stateful]
-        gathered = collectors.reports(chosen)
-        finished = gathered.addCallback(
-            lambda done: reports.extend(r.report.to_json_object() for r in done)
-        )
-        return finished.addBoth(lambda result: _stopped(parent, result))
-
-    try:
-        task.react(run)
-    except SystemExit as exit_status:
-        if exit_status.code not in (0, None):
-            return f"running the collectors failed (status {exit_status.code})"
-    return reports
+    outcome = run_once(reactor, lambda: _collect(settings, data_dir, reactor))
+    if isinstance(outcome, Failure):
+        return f"running the collectors failed: {outcome.getErrorMessage()}"
+    return outcome
 
 
-def _stopped(parent: MultiService, result: object) -> None:
-    """Stop what the cluster wiring started; a failure still ends in a non-zero exit."""
+def run_once(reactor: IReactorCore, work: Callable[[], Deferred[T]]) -> T | Failure:
+    """Run the reactor until ``work``'s Deferred fires; its result or its failure.
+
+    Unlike ``task.react`` this returns to the caller instead of exiting the process.
+    """
+    outcome: list[T | Failure] = []
+
+    def start() -> None:
+        finished: Deferred[T] = maybeDeferred(work)
+        finished.addBoth(outcome.append)
+        finished.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(start)
+    reactor.run()
+    return outcome[0]
+
+
+def _collect(
+    settings: AgentSettings, data_dir: str | None, reactor: Any
+) -> Deferred[list[JSONValue]]:
+    from ganeti_agent.server.tap import CommandLine, make_agent
+
+    parent = MultiService()
+    collectors, _api = make_agent(settings, CommandLine(data_dir=data_dir), reactor, parent)
+    parent.startService()
+    chosen = [m for m in collectors.active() if not m.collector.stateful]
+    gathered = collectors.reports(chosen)
+    reports = gathered.addCallback(lambda done: [r.report.to_json_object() for r in done])
+    return reports.addBoth(lambda result: _stopped(parent, result))
+
+
+def _stopped(parent: MultiService, result: T) -> T:
+    """Stop what the cluster wiring started, whatever the outcome."""
     parent.stopService()
-    if isinstance(result, Failure):
-        result.raiseException()
+    return result

@@ -3,7 +3,7 @@
 ganeti-confd only logs what it drops; here every drop reason (bad magic, bad HMAC,
 clock skew...) and every request type is counted since start, so an operator can see
 forged traffic or a skewed clock on a client. Served only when this process runs the
-confd server; the counters come from the server object the tap hands to the cluster view.
+confd server; the counters come from the server the tap puts in the collectors' context.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ganeti_agent.confd.server import ConfdServer
-from ganeti_agent.confd.service import AgentClusterQueries
 from ganeti_agent.confd.source import ConfigSource
 from ganeti_agent.core.framework import AgentContext, Collector
 from ganeti_agent.core.report import Category, JSONValue, Kind
@@ -43,6 +42,5 @@ class ConfdCollector(Collector):
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
-    cluster = context.cluster
-    if isinstance(cluster, AgentClusterQueries) and cluster.server is not None:
-        yield ConfdCollector(context, cluster.server)
+    if context.confd_server is not None:
+        yield ConfdCollector(context, context.confd_server)

@@ -23,6 +23,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.python.failure import Failure
 
 from ganeti_agent.confd.constants import NodeRole
+from ganeti_agent.core.files import read_pid_file
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
 from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, flag, label
 from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode, status_object
@@ -31,7 +32,6 @@ from ganeti_agent.core.status import status_of
 PREFIX = "daemon-"
 AGENT_NAME = "ganeti-agent"
 SIZE_UNIT = "B"
-MAX_PID_FILE = 4096
 ROLE_MAX_AGE = 30.0
 ROLE_TIMEOUT = 5.0
 
@@ -224,24 +224,6 @@ class CpuMeter:
         else:
             used, elapsed = cpu_seconds, now - created
         return round(100.0 * max(used, 0.0) / elapsed, 2) if elapsed > 0 else 0.0
-
-
-def read_pid_file(path: str) -> int | None:
-    """The pid in a Ganeti pid file, None when the file does not exist.
-
-    Raises ``CollectorError`` when the file cannot be read or holds no valid pid.
-    """
-    try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_PID_FILE + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise CollectorError(f"cannot read pid file {path}: {exc.strerror or exc}") from None
-    text = raw.decode("ascii", "replace").strip()
-    if len(raw) > MAX_PID_FILE or not text.isdigit() or int(text) <= 0:
-        raise CollectorError(f"pid file {path} does not hold a pid: {text[:40]!r}")
-    return int(text)
 
 
 def is_program(process: psutil.Process, program: str) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
@@ -20,7 +19,7 @@ import psutil
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ExecutionError, ProcessResult
+from ganeti_agent.core.executor import ExecutionError, ProcessResult
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
 from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, label
@@ -37,13 +36,6 @@ DEFAULT_KVM_DEVICE = "/dev/kvm"
 DEFAULT_NODE_DIR = "/sys/devices/system/node"
 _NUMA_NODE = re.compile(r"node[0-9]+")
 T = TypeVar("T")
-
-
-def resolve_command(name: str, search_path: str = DEFAULT_SEARCH_PATH) -> str | None:
-    """Where the executor would find ``name``, without running it."""
-    if os.sep in name:
-        return name if os.path.isfile(name) and os.access(name, os.X_OK) else None
-    return shutil.which(name, path=search_path)
 
 
 def _decode(result: ProcessResult) -> str:
@@ -86,8 +78,7 @@ class XenHypervisorCollector(Collector):
     def available(self) -> bool:
         """A Xen Dom0: /proc/xen exists and the toolstack is installed."""
         xen_dir = os.path.join(self.context.proc_root, "xen")
-        search_path = getattr(self.context.runner, "search_path", DEFAULT_SEARCH_PATH)
-        return os.path.isdir(xen_dir) and resolve_command(self.command, search_path) is not None
+        return os.path.isdir(xen_dir) and self.context.find_command(self.command) is not None
 
     def collect(self) -> Deferred[JSONValue]:
         asked = self.context.runner.run([self.command, "info"], self.settings.timeout)

@@ -12,14 +12,13 @@ with Ganeti's "Unable to obtain the list of instances" message.
 from __future__ import annotations
 
 import shlex
-import shutil
 from collections.abc import Iterable, Iterator, Sequence
 
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.python.failure import Failure
 
 from ganeti_agent.core.cluster import ClusterQueries, ClusterUnavailable
-from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ExecutionError, ProcessResult
+from ganeti_agent.core.executor import ExecutionError, ProcessResult
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
 from ganeti_agent.core.metrics import Sample, family, flag, label, number, objects
 from ganeti_agent.core.report import Category, JSONValue, Kind
@@ -101,7 +100,7 @@ class LvCollector(Collector):
 
     def available(self) -> bool:
         """Served where the ``lvs`` binary exists (Ganeti nodes always have lvm2)."""
-        return shutil.which(self.argv[0], path=DEFAULT_SEARCH_PATH) is not None
+        return self.context.find_command(self.argv[0]) is not None
 
     def collect(self) -> Deferred[JSONValue]:
         ran = self.context.runner.run(self.argv, self.settings.timeout)

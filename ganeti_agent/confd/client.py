@@ -19,9 +19,10 @@ from typing import Any
 from twisted.internet import defer
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime, IReactorUDP
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from ganeti_agent.confd.constants import (
     CLIENT_EXPIRE_TIMEOUT,
@@ -36,15 +37,6 @@ log = Logger(namespace="ganeti_agent.confd.client")
 
 #: Receive whole datagrams (Twisted reads only 8192 bytes by default).
 MAX_DATAGRAM = 65536
-
-
-def needed_replies(sent: int) -> int:
-    """Replies Ganeti's Python ``WaitForReply`` waits for (a majority, roughly)."""
-    if sent < 3:
-        return sent
-    if sent < 5:
-        return sent - 1
-    return sent // 2 + 1
 
 
 @dataclass(frozen=True)
@@ -102,12 +94,16 @@ class _ReplyReceiver(DatagramProtocol):
         self.handler(datagram, (addr[0], addr[1]))
 
 
+class IConfdReactor(IReactorCore, IReactorTime, IReactorUDP):
+    """What a confd client needs of a reactor: name resolution, timers and UDP."""
+
+
 class ConfdClient:
     """Asks confd peers (IP addresses or host names) with one key on one port."""
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IConfdReactor,
         key: bytes,
         peers: Sequence[str],
         port: int = DEFAULT_PORT,
@@ -142,9 +138,9 @@ class ConfdClient:
     def _resolve(self, peer: str) -> Deferred[str | None]:
         if isIPAddress(peer) or isIPv6Address(peer):
             return defer.succeed(peer)
-        resolved: Deferred[str | None] = self.reactor.resolve(peer)
+        resolved: Deferred[str] = self.reactor.resolve(peer)
 
-        def unresolved(failure: Any) -> None:
+        def unresolved(failure: Failure) -> None:
             log.warn("confd peer {peer} not resolved: {err}", peer=peer, err=failure.value)
             return None
 

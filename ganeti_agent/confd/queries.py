@@ -12,12 +12,11 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from twisted.internet.defer import Deferred, fail, succeed
 
 from ganeti_agent.confd.answers import ANSWERERS, ConfigStatus
-from ganeti_agent.confd.client import ConfdClient, QueryResult
+from ganeti_agent.confd.client import ConfdClient, IConfdReactor, QueryResult
 from ganeti_agent.confd.constants import (
     CLIENT_EXPIRE_TIMEOUT,
     DEFAULT_PORT,
@@ -70,7 +69,7 @@ class PeerSource:
     port: int = DEFAULT_PORT
     timeout: float = CLIENT_EXPIRE_TIMEOUT
 
-    def client(self, reactor: Any) -> ConfdClient:
+    def client(self, reactor: IConfdReactor) -> ConfdClient:
         """A client for one question; raises ``ClusterUnavailable`` like mon-collector."""
         key = read_key(self.paths.hmac_key)
         if self.address is not None:
@@ -155,7 +154,7 @@ class _TypedQueries:
 class RemoteClusterQueries(_TypedQueries):
     """Cluster questions answered by confd peers (the CLI, nodes without config.data)."""
 
-    def __init__(self, reactor: Any, source: PeerSource) -> None:
+    def __init__(self, reactor: IConfdReactor, source: PeerSource) -> None:
         self.reactor = reactor
         self.source = source
         self._collectors: dict[str, bool] | None = None
@@ -230,7 +229,7 @@ def cli_cluster_queries(
     paths: GanetiPaths,
     address: str | None,
     port: int | None,
-    reactor: Any = None,
+    reactor: IConfdReactor,
 ) -> ClusterQueries:
     """Cluster queries as ``mon-collector -a ADDR -p PORT`` makes them.
 
@@ -240,9 +239,5 @@ def cli_cluster_queries(
     ``<path>: openBinaryFile: does not exist (No such file or directory)``, no peers
     gives "No answer from the Confd server" at once, and so does silence after 10 s.
     """
-    if reactor is None:
-        from twisted.internet import reactor as global_reactor
-
-        reactor = global_reactor
     source = PeerSource(paths, address, DEFAULT_PORT if port is None else port)
     return RemoteClusterQueries(reactor, source)

@@ -30,6 +30,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
 from twisted.logger import Logger
 
+from ganeti_agent.confd.client import IConfdReactor
 from ganeti_agent.confd.constants import DEFAULT_PORT
 from ganeti_agent.confd.queries import LocalClusterQueries, PeerSource, RemoteClusterQueries
 from ganeti_agent.confd.server import ConfdServer
@@ -205,7 +206,7 @@ class AgentClusterQueries:
 
 
 def agent_cluster(
-    paths: GanetiPaths, options: ConfdOptions, reactor: Any, parent: MultiService
+    paths: GanetiPaths, options: ConfdOptions, reactor: IConfdReactor, parent: MultiService
 ) -> AgentClusterQueries:
     """Start the configuration source (and the server when enabled) under ``parent``."""
     source = ConfigSource(

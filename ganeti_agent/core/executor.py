@@ -338,6 +338,16 @@ class _CollectingProtocol(ProcessProtocol):
         return ProcessResult(self.argv, stdout, stderr, time.monotonic() - self.started)
 
 
+def find_executable(name: str, search_path: str) -> str | None:
+    """Absolute path of an executable, or None when it cannot be run.
+
+    A name with a slash is taken as a path; any other is looked up on ``search_path``.
+    """
+    if os.sep in name:
+        return name if os.access(name, os.X_OK) and os.path.isfile(name) else None
+    return shutil.which(name, path=search_path)
+
+
 @dataclass
 class ProcessRunner:
     """Runs commands as child processes of the reactor.
@@ -361,10 +371,8 @@ class ProcessRunner:
         self._stopping = False
 
     def resolve(self, name: str) -> str | None:
-        """Absolute path of an executable, or None when it cannot be run."""
-        if os.sep in name:
-            return name if os.access(name, os.X_OK) and os.path.isfile(name) else None
-        return shutil.which(name, path=self.search_path)
+        """Where :meth:`run` finds ``name``, or None when it cannot be run."""
+        return find_executable(name, self.search_path)
 
     def run(self, argv: Sequence[str], timeout: float = DEFAULT_TIMEOUT) -> Deferred[ProcessResult]:
         arguments = tuple(argv)

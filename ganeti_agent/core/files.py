@@ -1,4 +1,4 @@
-"""Reading small text sources (/proc files, fixtures) with bounded size and clear errors.
+"""Small files in and out: bounded reads with clear errors, pid files, atomic writes.
 
 /proc files are read in a single small read and never block for long, so the daemon
 reads them directly in the reactor thread; the bound protects against a path that
@@ -8,14 +8,17 @@ points at a FIFO (whose open(2) would otherwise wait for a writer, reactor and a
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+import tempfile
 
 from ganeti_agent.core.framework import CollectorError
 
 MAX_TEXT_SIZE = 64 * 1024 * 1024
 CHUNK_SIZE = 256 * 1024
+MAX_PID_FILE = 4096
 
 _HASKELL_ERRNO_TEXT = {
     errno.ENOENT: "does not exist",
@@ -62,3 +65,42 @@ def read_text(path: str, limit: int = MAX_TEXT_SIZE) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: invalid byte sequence at offset {exc.start}") from None
+
+
+def read_pid_file(path: str) -> int | None:
+    """The pid in a pid file, None when the file does not exist.
+
+    Raises :class:`InputError` when the file cannot be read or holds no valid pid.
+    """
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_PID_FILE + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot read pid file {path}: {exc.strerror or exc}") from None
+    text = raw.decode("ascii", "replace").strip()
+    if len(raw) > MAX_PID_FILE or not text.isdigit() or int(text) <= 0:
+        raise InputError(f"pid file {path} does not hold a pid: {text[:40]!r}")
+    return int(text)
+
+
+def write_atomically(path: str, text: str, mode: int = 0o644) -> None:
+    """Replace ``path`` so that a reader sees the old file or the new one, never half.
+
+    The text goes to a temporary file in the same directory, reaches the disk (fsync),
+    and is then renamed over ``path``; a crash leaves the old file, not an empty one.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}-", dir=directory)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

@@ -17,13 +17,18 @@ from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, fail, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IReactorTime, IReactorUNIX
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from ganeti_agent.core.cluster import ClusterUnavailable
-from ganeti_agent.core.executor import CommandRunner, ExecutionError
+from ganeti_agent.core.executor import (
+    DEFAULT_SEARCH_PATH,
+    CommandRunner,
+    ExecutionError,
+    find_executable,
+)
 from ganeti_agent.core.metrics import Sample
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import (
@@ -34,9 +39,11 @@ from ganeti_agent.core.report import (
     StatusCode,
     encode_json,
     status_object,
+    timestamp_ns,
 )
 
 if TYPE_CHECKING:
+    from ganeti_agent.confd.server import ConfdServer
     from ganeti_agent.core.cluster import ClusterQueries
 
 log = Logger(namespace="ganeti_agent.core.framework")
@@ -82,9 +89,20 @@ class CollectorSettings:
         return self.options.get(key, default)
 
 
+def find_on_default_path(name: str) -> str | None:
+    """Where a runner with the default search path would find ``name``."""
+    return find_executable(name, DEFAULT_SEARCH_PATH)
+
+
 @dataclass
 class AgentContext:
-    """The world a collector may touch, injected so tests can replace any of it."""
+    """The world a collector may touch, injected so tests can replace any of it.
+
+    ``find_command`` answers where ``runner`` would find a command (for ``available``
+    checks), ``unix`` connects to UNIX sockets (QEMU monitors), ``confd_server`` is the
+    confd server this process runs, if any: collectors get these here, never by probing
+    what the other fields happen to be.
+    """
 
     clock: IReactorTime
     runner: CommandRunner
@@ -94,6 +112,9 @@ class AgentContext:
     cluster: ClusterQueries | None = None
     proc_root: str = "/proc"
     membership: Callable[[], bool] | None = None
+    find_command: Callable[[str], str | None] = find_on_default_path
+    unix: IReactorUNIX | None = None
+    confd_server: ConfdServer | None = None
 
     def settings_for(self, name: str) -> CollectorSettings:
         return self.settings(name)
@@ -111,10 +132,6 @@ class AgentContext:
 
 class CollectorError(Exception):
     """A collector could not produce its data; the text becomes the report's message."""
-
-
-class SourceUnavailable(CollectorError):
-    """The collector's source does not exist on this node (not a malfunction)."""
 
 
 class Collector:
@@ -326,7 +343,8 @@ class ManagedCollector:
     def _finish(self, data: JSONValue, success: bool, started: float) -> None:
         collector = self.collector
         finished = self.clock.seconds()
-        report = Report(collector.name, collector.category, collector.kind, data, self._now_ns())
+        stamp = timestamp_ns(self.wall_clock)
+        report = Report(collector.name, collector.category, collector.kind, data, stamp)
         try:
             encoded = encode_json(report.to_json_object())
         except (TypeError, ValueError) as exc:
@@ -345,9 +363,6 @@ class ManagedCollector:
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             waiter.callback(self.last)
-
-    def _now_ns(self) -> int:
-        return int(self.wall_clock() * 1_000_000) * 1000
 
     def start(self) -> None:
         """Begin sampling a stateful collector every ``interval`` seconds."""

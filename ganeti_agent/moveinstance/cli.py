@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from twisted.internet.defer import DeferredSemaphore, ensureDeferred, gatherResults
 from twisted.internet.task import react
@@ -24,6 +24,7 @@ from ganeti_agent.moveinstance import options as cli_options
 from ganeti_agent.moveinstance import plan
 from ganeti_agent.moveinstance.mover import InstanceMover, MoveResult
 from ganeti_agent.rapi.client import (
+    IRapiReactor,
     RapiClient,
     RapiEndpoint,
     RapiError,
@@ -168,7 +169,7 @@ async def preflight(
 
 
 async def run(
-    reactor: Any,
+    reactor: IRapiReactor,
     options: cli_options.MoveOptions,
     source: RapiClient,
     dest: RapiClient,
@@ -199,7 +200,9 @@ async def run(
     return EXIT_SUCCESS if all(result.succeeded for result in results) else EXIT_MOVE_FAILED
 
 
-def clients(reactor: Any, options: cli_options.MoveOptions) -> tuple[RapiClient, RapiClient]:
+def clients(
+    reactor: IRapiReactor, options: cli_options.MoveOptions
+) -> tuple[RapiClient, RapiClient]:
     """The two RAPI clients; SetupError when a password or CA file is unusable."""
     pairs = (
         (options.source_cluster, options.source, "src"),
@@ -221,7 +224,7 @@ def main(arguments: Sequence[str] | None = None) -> None:
     options = cli_options.parse(sys.argv[1:] if arguments is None else arguments, PROG)
     console = Console(sys.stdout, sys.stderr, options.verbose or options.debug > 0)
 
-    async def program(reactor: Any) -> None:
+    async def program(reactor: IRapiReactor) -> None:
         try:
             source, dest = clients(reactor, options)
         except SetupError as exc:

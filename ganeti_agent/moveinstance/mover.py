@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
+from twisted.internet.interfaces import IReactorTime
 
 from ganeti_agent.moveinstance import plan
 from ganeti_agent.rapi import jobs
@@ -92,7 +93,7 @@ class InstanceMover:
         self,
         source: RapiClient,
         dest: RapiClient,
-        reactor: Any,
+        clock: IReactorTime,
         progress: Progress,
         *,
         source_cluster: str = "source",
@@ -102,7 +103,7 @@ class InstanceMover:
     ) -> None:
         self.source = source
         self.dest = dest
-        self._reactor = reactor
+        self._clock = clock
         self._progress = progress
         self._source_cluster = source_cluster
         self._detail = detail
@@ -151,7 +152,7 @@ class InstanceMover:
     async def _abort_import(self, move: plan.InstanceMove, shared: _Shared) -> None:
         job_id = shared.import_job
         assert job_id is not None
-        shared.abort_deadline = self._reactor.seconds() + self._abort_grace
+        shared.abort_deadline = self._clock.seconds() + self._abort_grace
         self._say(move, f"aborting the import (job {job_id}) on the destination cluster")
         try:
             reply = await self.dest.cancel_job(job_id)
@@ -164,7 +165,7 @@ class InstanceMover:
     def _give_up_after_abort(self, shared: _Shared, job_id: str) -> Callable[[], None]:
         def check() -> None:
             deadline = shared.abort_deadline
-            if deadline is not None and self._reactor.seconds() >= deadline:
+            if deadline is not None and self._clock.seconds() >= deadline:
                 raise plan.PlanError(
                     f"import job {job_id} still running {self._abort_grace:g} s after the"
                     f" move was aborted; see gnt-job info {job_id} on the destination"
@@ -239,7 +240,7 @@ class InstanceMover:
                     1 - DELAY_VARIATION, 1 + DELAY_VARIATION
                 )
                 self._say(move, f"opportunistic attempt failed, next one in {delay:.2f} s")
-                await sleep(self._reactor, delay)
+                await sleep(self._clock, delay)
                 continue
             self._say(move, "import finished")
             return

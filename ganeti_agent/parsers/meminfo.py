@@ -18,12 +18,6 @@ class MemInfo:
     def get(self, key: str) -> int | None:
         return self.counters.get(key)
 
-    def require(self, key: str) -> int:
-        value = self.counters.get(key)
-        if value is None:
-            raise ParseError(f"/proc/meminfo has no {key} line")
-        return value
-
     def mib(self, *keys: str) -> int:
         """The sum of some counters in MiB (missing ones count as 0, like Ganeti does)."""
         return sum(self.counters.get(key, 0) for key in keys) // KIB_PER_MIB

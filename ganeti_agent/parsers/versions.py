@@ -6,7 +6,6 @@ import re
 
 _DRBD = re.compile(r"^version:\s*(\S+)", re.MULTILINE)
 _GANETI = re.compile(r"^RELEASE_VERSION\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
-_QEMU = re.compile(r"QEMU emulator version\s+(\S+)")
 
 
 def drbd_version(proc_drbd: str) -> str | None:
@@ -18,10 +17,4 @@ def drbd_version(proc_drbd: str) -> str | None:
 def ganeti_release(constants_py: str) -> str | None:
     """``RELEASE_VERSION`` of Ganeti's generated ``ganeti/_constants.py``."""
     match = _GANETI.search(constants_py)
-    return match.group(1) if match else None
-
-
-def qemu_version(output: str) -> str | None:
-    """The version in ``qemu-system-* --version`` output."""
-    match = _QEMU.search(output)
     return match.group(1) if match else None

@@ -96,23 +96,22 @@ class LispSyntaxError(ParseError):
     """Text that is not a sequence of s-expressions at all (Ganeti: ``takeWhile1``)."""
 
 
-class _LispReader:
-    """A cursor over ``xm list --long`` text, with Ganeti's separator rules.
+class _Cursor:
+    """A position in a text, and the steps Ganeti's attoparsec parsers take over it.
 
-    Inside a list every element but the last must be followed by whitespace; an atom
-    is a number when the whole atom is a decimal number, otherwise a string.
+    ``whitespace`` is what :meth:`skip_space` skips (None: anything ``str.isspace``);
+    a failure is an ``error`` carrying the text still unread.
     """
+
+    error: type[ParseError] = ParseError
+    whitespace: str | None = None
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.position = 0
 
     def fail(self, reason: str) -> ParseError:
-        return LispSyntaxError(reason, self.text[self.position :])
-
-    def skip_space(self) -> None:
-        while self.position < len(self.text) and self.text[self.position] in _WHITESPACE:
-            self.position += 1
+        return self.error(reason, self.text[self.position :])
 
     def at_end(self) -> bool:
         return self.position >= len(self.text)
@@ -120,13 +119,52 @@ class _LispReader:
     def peek(self) -> str:
         return self.text[self.position] if self.position < len(self.text) else ""
 
-    def atom(self) -> str | float:
-        start = self.position
-        while self.position < len(self.text) and self.text[self.position] not in "()" + (
-            _WHITESPACE
-        ):
+    def _is_space(self, char: str) -> bool:
+        return char.isspace() if self.whitespace is None else char in self.whitespace
+
+    def skip_space(self) -> bool:
+        """Skip whitespace; whether there was any."""
+        before = self.position
+        while self.position < len(self.text) and self._is_space(self.text[self.position]):
             self.position += 1
-        token = self.text[start : self.position]
+        return self.position > before
+
+    def literal(self, word: str) -> None:
+        if not self.text.startswith(word, self.position):
+            raise self.fail("string")
+        self.position += len(word)
+
+    def take_till(self, stop: str | None) -> str:
+        """Characters up to one in ``stop`` (None: up to any whitespace)."""
+        start = self.position
+        while self.position < len(self.text):
+            char = self.text[self.position]
+            if char.isspace() if stop is None else char in stop:
+                break
+            self.position += 1
+        return self.text[start : self.position]
+
+    def decimal(self) -> int:
+        start = self.position
+        while self.position < len(self.text) and self.text[self.position] in "0123456789":
+            self.position += 1
+        if start == self.position:
+            raise self.fail("Failed reading: takeWhile1")
+        return int(self.text[start : self.position])
+
+
+class _LispReader(_Cursor):
+    """Reads ``xm list --long`` text, with Ganeti's separator rules.
+
+    Inside a list every element but the last must be followed by whitespace; an atom
+    is a number when the whole atom is a decimal number, otherwise a string.
+    """
+
+    error = LispSyntaxError
+    whitespace = _WHITESPACE
+
+    def atom(self) -> str | float:
+        token = self.take_till("()" + _WHITESPACE)
         if not token:
             raise self.fail("expected an atom")
         return float(token) if _NUMBER.fullmatch(token) else token
@@ -138,7 +176,7 @@ class _LispReader:
         self.position += 1
         items: list[LispList | str | float] = []
         while True:
-            had_space = self._consume_space()
+            had_space = self.skip_space()
             if self.at_end():
                 raise self.fail("not enough input: unclosed '('")
             if self.peek() == ")":
@@ -147,11 +185,6 @@ class _LispReader:
             if items and not had_space:
                 raise self.fail("expected whitespace or ')' after a list element")
             items.append(self.value())
-
-    def _consume_space(self) -> bool:
-        before = self.position
-        self.skip_space()
-        return self.position > before
 
 
 def parse_lisp(text: str) -> list[LispList | str | float]:
@@ -231,41 +264,6 @@ class Uptime:
     name: str
     domid: int
     uptime: str
-
-
-class _Cursor:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.position = 0
-
-    def fail(self, reason: str) -> ParseError:
-        return ParseError(reason, self.text[self.position :])
-
-    def skip_space(self) -> None:
-        while self.position < len(self.text) and self.text[self.position].isspace():
-            self.position += 1
-
-    def literal(self, word: str) -> None:
-        if not self.text.startswith(word, self.position):
-            raise self.fail("string")
-        self.position += len(word)
-
-    def take_till(self, stop: str | None) -> str:
-        start = self.position
-        while self.position < len(self.text):
-            char = self.text[self.position]
-            if char.isspace() if stop is None else char in stop:
-                break
-            self.position += 1
-        return self.text[start : self.position]
-
-    def decimal(self) -> int:
-        start = self.position
-        while self.position < len(self.text) and self.text[self.position] in "0123456789":
-            self.position += 1
-        if start == self.position:
-            raise self.fail("Failed reading: takeWhile1")
-        return int(self.text[start : self.position])
 
 
 def parse_uptime(text: str) -> dict[int, Uptime]:

@@ -26,7 +26,12 @@ from OpenSSL import SSL
 from treq.client import HTTPClient
 from twisted.internet import error as net_error
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
+from twisted.internet.interfaces import (
+    IOpenSSLClientConnectionCreator,
+    IReactorPluggableNameResolver,
+    IReactorTCP,
+    IReactorTime,
+)
 from twisted.internet.ssl import Certificate, CertificateOptions, trustRootFromCertificates
 from twisted.internet.task import deferLater
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, ResponseFailed
@@ -175,13 +180,17 @@ def _describe(reasons: Sequence[Any]) -> str:
     return "; ".join(text for text in texts if text) or "connection lost"
 
 
+class IRapiReactor(IReactorTime, IReactorTCP, IReactorPluggableNameResolver):
+    """What a RAPI client needs of a reactor: an HTTPS agent's connections, and timers."""
+
+
 class RapiClient:
     """One cluster's RAPI. Every method returns the decoded JSON answer or raises RapiError."""
 
     def __init__(
         self,
         endpoint: RapiEndpoint,
-        reactor: Any,
+        reactor: IRapiReactor,
         *,
         http: HTTPClient | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -495,6 +504,6 @@ def _with_reason(query: list[tuple[str, object]], reason: str | None) -> list[tu
     return [*query, ("reason", reason)] if reason else query
 
 
-def sleep(reactor: Any, seconds: float) -> Deferred[None]:
-    """A Deferred that fires after ``seconds`` on ``reactor``'s clock."""
-    return deferLater(reactor, seconds, lambda: None)
+def sleep(clock: IReactorTime, seconds: float) -> Deferred[None]:
+    """A Deferred that fires after ``seconds`` on ``clock``."""
+    return deferLater(clock, seconds, lambda: None)

@@ -19,8 +19,9 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from errno import EADDRINUSE
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from twisted.application import strports
 from twisted.application.service import IService, MultiService, Service
@@ -31,7 +32,6 @@ from twisted.python import usage
 
 from ganeti_agent import __version__
 from ganeti_agent.collectors import build_collectors
-from ganeti_agent.core.cluster import ClusterQueries
 from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ChildProcessService, ProcessRunner
 from ganeti_agent.core.framework import AgentContext, CollectorSet
 from ganeti_agent.core.paths import GanetiPaths
@@ -48,6 +48,9 @@ from ganeti_agent.server.api import MonitoringAPI
 from ganeti_agent.server.deployment import ALONGSIDE_API_PORT, HostLayout, presence, running_pid
 from ganeti_agent.server.metrics import MetricsExporter
 from ganeti_agent.server.web import AgentSite
+
+if TYPE_CHECKING:
+    from ganeti_agent.confd.service import AgentClusterQueries
 
 log = Logger(namespace="ganeti_agent")
 
@@ -248,13 +251,35 @@ def _listen_description(settings: AgentSettings, options: Options) -> str:
     return f"tcp:{port}:interface={interface}"
 
 
+@dataclass(frozen=True)
+class CommandLine:
+    """What :func:`make_agent` takes from the command line; None leaves it to the file.
+
+    ``check --local`` builds one directly, so it never needs twistd's option parser.
+    """
+
+    data_dir: str | None = None
+    no_confd: bool = False
+    confd_bind: str | None = None
+    confd_port: int | None = None
+
+    @classmethod
+    def from_options(cls, options: Options) -> CommandLine:
+        return cls(
+            options["data-dir"],
+            bool(options["no-confd"]),
+            options["confd-bind"],
+            options["confd-port"],
+        )
+
+
 def _cluster(
     paths: GanetiPaths,
     settings: AgentSettings,
     parent: MultiService,
-    options: Options,
+    command_line: CommandLine,
     reactor: Any,
-) -> ClusterQueries | None:
+) -> AgentClusterQueries:
     """The collectors' cluster view: config.data watched locally, confd peers otherwise.
 
     Also starts the confd UDP server under ``parent`` unless it is turned off.
@@ -265,9 +290,9 @@ def _cluster(
     try:
         confd = confd_options(
             settings,
-            bool(options["no-confd"]),
-            options["confd-bind"],
-            options["confd-port"],
+            command_line.no_confd,
+            command_line.confd_bind,
+            command_line.confd_port,
             ganeti_confd,
         )
     except SettingsError as exc:  # only file values are left to fail here
@@ -282,12 +307,12 @@ def _reactor() -> Any:
 
 
 def make_agent(
-    settings: AgentSettings, options: Options, reactor: Any, parent: MultiService
+    settings: AgentSettings, command_line: CommandLine, reactor: Any, parent: MultiService
 ) -> tuple[CollectorSet, MonitoringAPI]:
     """The collectors and the API they are served through."""
-    data_dir = options["data-dir"] or settings.get("agent", "data-dir", "") or None
+    data_dir = command_line.data_dir or settings.get("agent", "data-dir", "") or None
     paths = GanetiPaths.from_environment(data_dir=data_dir)
-    cluster = _cluster(paths, settings, parent, options, reactor)
+    cluster = _cluster(paths, settings, parent, command_line, reactor)
     clock: IReactorTime = reactor
     runner = ProcessRunner(
         reactor, clock, search_path=settings.get("agent", "command-path", DEFAULT_SEARCH_PATH)
@@ -301,8 +326,11 @@ def make_agent(
         settings=settings.collector,
         cluster=cluster,
         membership=paths.has_cluster_files,
+        find_command=runner.resolve,
+        unix=reactor,
+        confd_server=cluster.server,
     )
-    activation = cluster.data_collectors if cluster is not None else None
+    activation = cluster.data_collectors
     collectors = CollectorSet(build_collectors(context), clock, time.time, activation)
     api = MonitoringAPI(collectors)
     api.extra_routes["metrics"] = MetricsExporter(collectors).route
@@ -313,7 +341,7 @@ def makeService(options: Options) -> IService:
     settings: AgentSettings = options["settings"]
     reactor = _reactor()
     top = AgentService()  # type: ignore[no-untyped-call]
-    collectors, api = make_agent(settings, options, reactor, top)
+    collectors, api = make_agent(settings, CommandLine.from_options(options), reactor, top)
     for warning in unknown_entries(settings, (m.name for m in collectors.managed)):
         log.warn("{warning}", warning=warning)
     CollectorService(collectors).setServiceParent(top)  # type: ignore[no-untyped-call]

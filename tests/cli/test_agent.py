@@ -157,7 +157,7 @@ def test_targets_writes_a_file_sd_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert (status, out) == (0, "")
     groups = json.loads(output.read_text())
     assert groups[0]["targets"] == ["alpha.example.org:1815"]
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".targets-")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_targets_without_a_configuration_fails_clearly(
@@ -244,6 +244,21 @@ def test_check_local_runs_the_collectors_in_a_real_process(tmp_path: Path) -> No
     assert out.startswith("GANETI "), (out, done.stderr)
     assert "diskstats=" in out
     assert done.returncode in (0, 3)
+
+
+def test_check_local_wiring_failure_is_one_line(tmp_path: Path) -> None:
+    """make_agent failing inside the one reactor run: a plugin line, no traceback."""
+    config = tmp_path / "agent.conf"
+    config.write_text("[collectors]\nenabled = no\n[confd]\nbind = 1.2.3.4.5\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "ganeti_agent.cli.agent", "check", "--local", "-c", str(config),
+         "--data-dir", str(tmp_path)],
+        capture_output=True, timeout=60, check=False, text=True,
+    )  # fmt: skip
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert done.stdout.startswith("GANETI UNKNOWN - running the collectors failed: ")
+    assert "1.2.3.4.5" in done.stdout and done.stdout.count("\n") == 1
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def console(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -74,8 +74,8 @@ def test_cli_matches_the_real_tool(case: Case, tmp_path: Path) -> Any:
     bin_dir, root = materialise(case, tmp_path, GANETI_FIXTURES)
     port: IListeningPort = reactor.listenUDP(0, node_instances_peer(case), interface="127.0.0.1")  # type: ignore[attr-defined]
     runner = ProcessRunner(
-        reactor,  # type: ignore[arg-type]
-        reactor,  # type: ignore[arg-type]
+        reactor,
+        reactor,
         search_path=f"{bin_dir}:/usr/bin:/bin",
         environment={"LC_ALL": "C.UTF-8", "GANETI_ROOTDIR": str(root)},
     )

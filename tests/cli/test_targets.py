@@ -44,7 +44,7 @@ def test_one_labelled_target_per_online_node() -> None:
         ["alpha.example.org:1815"], ["bravo.example.org:1815"], ["charlie.example.org:1815"],
         ["delta.example.org:1815"],
     ]  # fmt: skip
-    assert [g["labels"]["ganeti_node_role"] for g in groups] == [  # type: ignore[index]
+    assert [g["labels"]["ganeti_node_role"] for g in groups] == [
         "master", "candidate", "regular", "drained",
     ]  # fmt: skip
     assert groups[2]["labels"] == {
@@ -59,7 +59,7 @@ def test_addresses_ports_and_offline_nodes() -> None:
     config = build_config(cluster())
     groups = file_sd_targets(config, 9100, "primary-ip", include_offline=True)
     assert groups[-1]["targets"] == ["[2001:db8::5]:9100"]
-    assert groups[-1]["labels"]["ganeti_node_role"] == "offline"  # type: ignore[index]
+    assert groups[-1]["labels"]["ganeti_node_role"] == "offline"
     secondary = file_sd_targets(config, address="secondary-ip")
     assert secondary[0]["targets"] == ["10.0.2.1:1815"]
 
@@ -68,4 +68,4 @@ def test_a_real_ganeti_configuration() -> None:
     path = shared_fixture("cluster_config_3.0.json")
     groups = file_sd_targets(parse_config(path.read_bytes()), include_offline=True)
     assert len(groups) == len(json.loads(path.read_text())["nodes"])
-    assert {g["labels"]["ganeti_node_role"] for g in groups} >= {"master"}  # type: ignore[index]
+    assert {g["labels"]["ganeti_node_role"] for g in groups} >= {"master"}

@@ -22,6 +22,7 @@ from ganeti_agent.core.framework import (
     CollectorSet,
     CollectorSettings,
     ManagedCollector,
+    find_on_default_path,
 )
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import JSONValue
@@ -32,13 +33,15 @@ def context(
     runner: object = None, proc_root: str = "/proc", options: dict[str, str] | None = None
 ) -> AgentContext:
     settings = CollectorSettings(options=options or {})
+    chosen = runner if runner is not None else FakeRunner()
     return AgentContext(
         Clock(),
-        runner if runner is not None else FakeRunner(),  # type: ignore[arg-type]
+        chosen,  # type: ignore[arg-type]
         GanetiPaths(),
         "node1",
         lambda _: settings,
         proc_root=proc_root,
+        find_command=chosen.resolve if isinstance(chosen, ProcessRunner) else find_on_default_path,
     )
 
 
@@ -113,7 +116,7 @@ def test_xen_faults_become_error_reports(outcome: object, message: str) -> None:
     if isinstance(outcome, bytes):
         runner.reply("xl", outcome)
     elif isinstance(outcome, Exception):
-        runner.responses["xl"] = lambda argv: outcome  # type: ignore[assignment,return-value]
+        runner.responses["xl"] = lambda argv: outcome
     data = report_data(XenHypervisorCollector(context(runner)))
     assert list(data) == ["error"]
     assert data["error"].startswith(message)
@@ -137,6 +140,16 @@ def test_xen_availability(tmp_path: Path) -> None:
     assert not collector.available()
 
 
+def test_xen_availability_asks_the_context_where_commands_are(tmp_path: Path) -> None:
+    """The runner is a fake with no search path: only the context knows where xl is."""
+    (tmp_path / "xen").mkdir()
+    found = context(proc_root=str(tmp_path))
+    found.find_command = lambda name: "/opt/xen/bin/xl" if name == "xl" else None
+    assert XenHypervisorCollector(found).available()
+    found.find_command = lambda name: None
+    assert not XenHypervisorCollector(found).available()
+
+
 @pytest_twisted.ensureDeferred
 async def test_xen_through_a_stand_in_xl_on_the_search_path(tmp_path: Path) -> None:
     info = shared_fixture("xen-xl-info-4.0.1.txt")
@@ -145,7 +158,7 @@ async def test_xen_through_a_stand_in_xl_on_the_search_path(tmp_path: Path) -> N
     xl.write_text(f'#!/bin/sh\n[ "$1" = info ] && exec /bin/cat {info}\nexec /bin/cat {listing}\n')
     xl.chmod(0o755)
     (tmp_path / "xen").mkdir()
-    runner = ProcessRunner(reactor, reactor, search_path=str(tmp_path))  # type: ignore[arg-type]
+    runner = ProcessRunner(reactor, reactor, search_path=str(tmp_path))
     collector = XenHypervisorCollector(context(runner, proc_root=str(tmp_path)))
     assert collector.available()
     data = await collector.collect()

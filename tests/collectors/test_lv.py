@@ -66,6 +66,15 @@ def make(runner: CommandRunner, cluster: ClusterQueries | None, **options: str) 
     return LvCollector(context)
 
 
+def test_lvs_is_looked_for_where_the_runner_finds_commands() -> None:
+    """``[agent] command-path`` decides, as for running it (not the default path)."""
+    collector = make(FakeRunner(), None)
+    collector.context.find_command = lambda name: None
+    assert not collector.available()
+    collector.context.find_command = lambda name: "/opt/lvm/lvs" if name == "lvs" else None
+    assert collector.available()
+
+
 def data_of(collector: LvCollector) -> Any:
     done = ManagedCollector(collector, Clock(), lambda: 0.0).report()
     collected: list[CollectedReport] = []

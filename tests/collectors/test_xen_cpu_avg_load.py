@@ -44,7 +44,7 @@ def test_sampling_via_runner_and_failures_keep_the_data() -> None:
     clock = Clock()
     runner = FakeRunner()
     settings = CollectorSettings(enabled=Enablement.YES)
-    context = AgentContext(clock, runner, GanetiPaths(), "node1", lambda _: settings)  # type: ignore[arg-type]
+    context = AgentContext(clock, runner, GanetiPaths(), "node1", lambda _: settings)
     collector = XenCpuAvgLoadCollector(context)
     managed = ManagedCollector(collector, clock, clock.seconds)
     cpu = 0.0

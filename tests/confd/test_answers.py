@@ -189,11 +189,11 @@ def test_node_instances_objects(sample: tuple[str, ClusterConfig]) -> None:
     _, config = sample
     node1 = ask(config, T.NODE_INSTANCES, "node1.example.com")
     assert node1.serial == 197
-    primaries, secondaries = node1.answer  # type: ignore[misc]
+    primaries, secondaries = node1.answer
     assert [i["name"] for i in primaries] == ["instance1.example.com"]
     assert secondaries == []
     node3 = ask(config, T.NODE_INSTANCES, NODE3_UUID)
-    assert [[i["name"] for i in group] for group in node3.answer] == [  # type: ignore[union-attr]
+    assert [[i["name"] for i in group] for group in node3.answer] == [
         ["instance2.example.com"],
         ["instance1.example.com"],
     ]
@@ -208,10 +208,10 @@ def test_instance_disks(sample: tuple[str, ClusterConfig]) -> None:
     assert isinstance(drbd.answer, list) and len(drbd.answer) == 1
     disk = drbd.answer[0]
     assert isinstance(disk, dict)
-    assert disk["dev_type"] == "drbd" and len(disk["children"]) == 2  # type: ignore[arg-type]
+    assert disk["dev_type"] == "drbd" and len(disk["children"]) == 2
     plain = ask(config, T.INSTANCE_DISKS, INSTANCE3_UUID)
     assert plain.serial == 4
-    assert plain.answer[0]["logical_id"] == [  # type: ignore[index,call-overload]
+    assert plain.answer[0]["logical_id"] == [
         "xenvg",
         "b27a576a-13f7-4f07-885c-63fcad4fdfcc.disk0",
     ]

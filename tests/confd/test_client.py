@@ -11,7 +11,7 @@ import pytest
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred
 
-from ganeti_agent.confd.client import ConfdClient, QueryResult, needed_replies
+from ganeti_agent.confd.client import ConfdClient, QueryResult
 from ganeti_agent.confd.constants import RequestType
 from ganeti_agent.confd.protocol import Reply, Request, decode_request, encode_reply
 from ganeti_agent.confd.queries import cli_cluster_queries
@@ -129,10 +129,6 @@ def test_no_peers_fires_at_once() -> Generator[Deferred[Any], Any, None]:
     assert result == QueryResult((), 0, False)
 
 
-def test_needed_replies_matches_ganeti() -> None:
-    assert [needed_replies(n) for n in range(1, 10)] == [1, 2, 2, 3, 3, 4, 4, 5, 5]
-
-
 def make_root(tmp_path: Path, peers: str | None, key: bool = True) -> GanetiPaths:
     paths = GanetiPaths.from_environment({"GANETI_ROOTDIR": str(tmp_path)})
     Path(paths.data_dir).mkdir(parents=True)
@@ -146,7 +142,7 @@ def make_root(tmp_path: Path, peers: str | None, key: bool = True) -> GanetiPath
 @inline_callbacks
 def test_cli_queries_missing_key(tmp_path: Path) -> Generator[Deferred[Any], Any, None]:
     paths = make_root(tmp_path, "127.0.0.1\n", key=False)
-    queries = cli_cluster_queries(paths, None, None)
+    queries = cli_cluster_queries(paths, None, None, reactor)
     with pytest.raises(ClusterUnavailable) as raised:
         yield queries.node_drbd("node1")
     assert str(raised.value) == (
@@ -159,7 +155,7 @@ def test_cli_queries_missing_key(tmp_path: Path) -> Generator[Deferred[Any], Any
 def test_cli_queries_empty_ssconf_fails_at_once(
     tmp_path: Path,
 ) -> Generator[Deferred[Any], Any, None]:
-    queries = cli_cluster_queries(make_root(tmp_path, ""), None, None)
+    queries = cli_cluster_queries(make_root(tmp_path, ""), None, None, reactor)
     started = time.monotonic()
     with pytest.raises(ClusterUnavailable, match="^No answer from the Confd server$"):
         yield queries.node_instances("node1")
@@ -172,7 +168,7 @@ def test_cli_queries_ssconf_peers(
 ) -> Generator[Deferred[Any], Any, None]:
     drbd = [["node1.example.com", 0, "instance1.example.com", "disk/0", "primary", "node3"]]
     peer = peers.add(FakeConfdPeer(KEY, answering(0, drbd, 197)))
-    queries = cli_cluster_queries(make_root(tmp_path, "127.0.0.1\n"), None, peers.port)
+    queries = cli_cluster_queries(make_root(tmp_path, "127.0.0.1\n"), None, peers.port, reactor)
     answer = yield queries.node_drbd("node1.example.com")
     assert answer == drbd
     assert peer.requests[0].query == "node1.example.com"
@@ -194,7 +190,9 @@ def test_cli_queries_address_and_answers(
         return [Reply(0, answers[request.type], 2)]
 
     peers.add(FakeConfdPeer(KEY, respond), "127.0.0.2")
-    queries = cli_cluster_queries(make_root(tmp_path, "10.255.255.1\n"), "127.0.0.2", peers.port)
+    queries = cli_cluster_queries(
+        make_root(tmp_path, "10.255.255.1\n"), "127.0.0.2", peers.port, reactor
+    )
     assert (yield queries.node_instances("vm")) == ([instance], [])
     assert (yield queries.instance_disks("u1")) == [disk]
     assert (yield queries.node_role("vm")) == 1
@@ -205,7 +203,7 @@ def test_cli_queries_error_reply(
     tmp_path: Path, peers: Peers
 ) -> Generator[Deferred[Any], Any, None]:
     peers.add(FakeConfdPeer(KEY, answering(1, 'OpPrereqError "Node name x not found"', 0)))
-    queries = cli_cluster_queries(make_root(tmp_path, "127.0.0.1\n"), None, peers.port)
+    queries = cli_cluster_queries(make_root(tmp_path, "127.0.0.1\n"), None, peers.port, reactor)
     with pytest.raises(ClusterUnavailable, match="Node name x not found"):
         yield queries.node_drbd("x")
 

@@ -110,7 +110,12 @@ def udp_port(parent: MultiService) -> int:
 
 def context_for(cluster: AgentClusterQueries, paths: GanetiPaths) -> AgentContext:
     return AgentContext(
-        clock=reactor, runner=FakeRunner(), paths=paths, hostname="vm", cluster=cluster
+        clock=reactor,
+        runner=FakeRunner(),
+        paths=paths,
+        hostname="vm",
+        cluster=cluster,
+        confd_server=cluster.server,
     )
 
 
@@ -133,7 +138,7 @@ def test_agent_serves_confd_and_counts(tmp_path: Path) -> Generator[Any, Any, No
         [collector] = list(confd_collectors.collectors(context_for(cluster, paths)))
         data = collector.collect()
         assert isinstance(data, dict)
-        assert data["requests"]["NODE_DRBD"] == 1  # type: ignore[index,call-overload]
+        assert data["requests"]["NODE_DRBD"] == 1
         assert data["configLoaded"] is True and data["configSerial"] == 3189
     finally:
         yield parent.stopService()
@@ -176,6 +181,22 @@ def test_no_confd_means_no_collector(tmp_path: Path) -> None:
     cluster = agent_cluster(paths, ConfdOptions(False), reactor, MultiService())
     assert cluster.server is None
     assert list(confd_collectors.collectors(context_for(cluster, paths))) == []
+
+
+def test_the_confd_collector_reads_the_server_in_its_context(tmp_path: Path) -> None:
+    """No cluster view to dig the server out of: the context field alone decides."""
+    paths = GanetiPaths(data_dir=str(tmp_path))
+    served = agent_cluster(paths, ConfdOptions(True, "127.0.0.1", 0), reactor, MultiService())
+    context = AgentContext(
+        clock=reactor,
+        runner=FakeRunner(),
+        paths=paths,
+        hostname="vm",
+        confd_server=served.server,
+    )
+    [collector] = list(confd_collectors.collectors(context))
+    assert isinstance(collector, confd_collectors.ConfdCollector)
+    assert collector.server is served.server
 
 
 @inline_callbacks

@@ -218,7 +218,7 @@ async def _until_ended(pid: int) -> None:
 async def _settle(seconds: float = 0.2) -> None:
     from twisted.internet import task
 
-    await task.deferLater(reactor, seconds, lambda: None)  # type: ignore[arg-type]
+    await task.deferLater(reactor, seconds, lambda: None)
 
 
 async def _wait_for(path: Path) -> None:

@@ -38,7 +38,7 @@ def stat_text(busy: int, idle: int) -> str:
 
 
 def context(clock: Clock, settings: CollectorSettings) -> AgentContext:
-    return AgentContext(clock, FakeRunner(), GanetiPaths(), "node1", lambda _: settings)  # type: ignore[arg-type]
+    return AgentContext(clock, FakeRunner(), GanetiPaths(), "node1", lambda _: settings)
 
 
 def cpu_collector(tmp_path: Path, clock: Clock) -> tuple[CpuAvgLoadCollector, Path]:

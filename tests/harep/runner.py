@@ -81,7 +81,7 @@ async def _settle(factory: MasterFactory, socket: Path) -> None:
     afterwards was seen, all were; the probe itself is not recorded.
     """
     seen = factory.probed()
-    endpoint = UNIXClientEndpoint(reactor, str(socket))  # type: ignore[arg-type]
+    endpoint = UNIXClientEndpoint(reactor, str(socket))
     probe = await connectProtocol(endpoint, Protocol())
     assert probe.transport is not None
     probe.transport.write(PROBE)
@@ -92,7 +92,7 @@ async def _settle(factory: MasterFactory, socket: Path) -> None:
 async def record(scenario: Scenario, program: Program, socket: Path) -> Record:
     master = scenario.master()
     factory = MasterFactory(master)
-    port = await UNIXServerEndpoint(reactor, str(socket)).listen(factory)  # type: ignore[arg-type]
+    port = await UNIXServerEndpoint(reactor, str(socket)).listen(factory)
     steps: Record = []
     since = int(time.time())
     try:

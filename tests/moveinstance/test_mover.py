@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from twisted.internet import reactor
+from twisted.internet import reactor as global_reactor
 
 from ganeti_agent.moveinstance import cli, options, plan
 from ganeti_agent.moveinstance.mover import InstanceMover
 from ganeti_agent.rapi.testing import FakeCluster, instance_records, link
 from tests.rapi.support import certificate
 from tests.support import async_test, free_port
+
+reactor: Any = global_reactor  # the real one: TCP, TLS, timers and name resolution
 
 
 @dataclass

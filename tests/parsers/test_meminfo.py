@@ -11,7 +11,7 @@ from tests.support import shared_fixture
 
 def test_real_capture() -> None:
     info = parse_meminfo(shared_fixture("proc_meminfo.txt").read_text())
-    assert info.require("MemTotal") == 32263108
+    assert info.get("MemTotal") == 32263108
     assert info.get("MemAvailable") == 21604764
     assert info.get("HugePages_Total") == 0
     assert info.mib("MemTotal") == 31506
@@ -21,7 +21,7 @@ def test_real_capture() -> None:
 
 def test_this_machine() -> None:
     with open("/proc/meminfo") as handle:
-        assert parse_meminfo(handle.read()).require("MemTotal") > 0
+        assert (parse_meminfo(handle.read()).get("MemTotal") or 0) > 0
 
 
 @pytest.mark.parametrize(
@@ -37,8 +37,3 @@ def test_this_machine() -> None:
 def test_garbage(text: str, message: str) -> None:
     with pytest.raises(ParseError, match=message):
         parse_meminfo(text)
-
-
-def test_missing_required_counter() -> None:
-    with pytest.raises(ParseError, match="no Active line"):
-        parse_meminfo("MemTotal: 1 kB\n").require("Active")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ganeti_agent.parsers.versions import drbd_version, ganeti_release, qemu_version
+from ganeti_agent.parsers.versions import drbd_version, ganeti_release
 from tests.support import shared_fixture
 
 
@@ -21,8 +21,6 @@ def test_drbd(fixture: str, version: str | None) -> None:
     assert drbd_version(shared_fixture(fixture).read_text(errors="replace")) == version
 
 
-def test_ganeti_and_qemu() -> None:
+def test_ganeti_release() -> None:
     assert ganeti_release('X = 1\nRELEASE_VERSION = "3.0.2"\n') == "3.0.2"
     assert ganeti_release("nothing here") is None
-    assert qemu_version("QEMU emulator version 7.2.0 (Debian 1:7.2+dfsg-7)\n") == "7.2.0"
-    assert qemu_version("") is None

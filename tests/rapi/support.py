@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twisted.internet import reactor
+from twisted.internet import reactor as global_reactor
 
 from ganeti_agent.rapi.client import RapiClient, RapiEndpoint
 from ganeti_agent.rapi.testing import FakeCluster, self_signed_certificate
+
+reactor: Any = global_reactor  # the real one: TCP, TLS, timers and name resolution
 
 _CERTIFICATES: dict[str, tuple[bytes, bytes]] = {}
 

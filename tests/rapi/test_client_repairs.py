@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twisted.internet import reactor
-
 from ganeti_agent.rapi.client import RapiClient, RapiEndpoint
 from tests.harep import fake_master
 from tests.harep.fake_rapi import PASSWORD, USER, served_rapi
+from tests.rapi.support import reactor
 from tests.support import async_test
 
 

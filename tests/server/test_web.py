@@ -50,7 +50,7 @@ def log_events() -> Iterator[list[LogEvent]]:
 
 async def send(payload: bytes, request_timeout: float = 10.0) -> bytes:
     site: Any = AgentSite(Hello(), False, request_timeout)
-    port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")
     try:
         number = port.getHost().port
         answer: bytes = await threads.deferToThread(exchange, number, payload)
@@ -134,7 +134,7 @@ async def test_a_request_that_does_not_arrive_whole_in_time_is_closed(
             return answer, True
 
     site: Any = AgentSite(Hello(), False, request_timeout=0.5)
-    port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")
     try:
         answer, closed = await threads.deferToThread(trickle, port.getHost().port)
     finally:
@@ -159,7 +159,7 @@ async def test_the_deadline_is_for_one_request_not_for_the_connection() -> None:
         return answers
 
     site: Any = AgentSite(Hello(), False, request_timeout=0.5)
-    port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")  # type: ignore[attr-defined]
+    port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")
     try:
         answers = await threads.deferToThread(two_requests, port.getHost().port)
     finally:

@@ -10,19 +10,30 @@ from __future__ import annotations
 
 import getopt
 import importlib
+import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 from twisted.internet.defer import Deferred
 
 from ganeti_agent import __version__
+from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ProcessRunner
 from ganeti_agent.core.framework import Collector, as_deferred
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import JSONValue, Report, encode_json, pretty_json, timestamp_ns
 from ganeti_agent.parsers.errors import ParseError
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorProcess
+
+    from ganeti_agent.confd.client import IConfdReactor
+
+    class ISubcommandReactor(IConfdReactor, IReactorProcess):
+        """What subcommands need of the reactor: confd questions and child processes."""
+
 
 PROGRAM = "mon-collector"
 
@@ -62,11 +73,17 @@ class Invocation:
     options: dict[str, str]
     arguments: list[str]
     paths: GanetiPaths
-    reactor: Any
+    reactor: ISubcommandReactor
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
     def warn(self, message: str) -> None:
         print(message, file=self.stderr)
+
+    def runner(self) -> ProcessRunner:
+        """Runs commands found on ``PATH``, as Ganeti's tool does (stand-ins work)."""
+        return ProcessRunner(
+            self.reactor, self.reactor, search_path=os.environ.get("PATH", DEFAULT_SEARCH_PATH)
+        )
 
 
 RunFunction = Callable[[Invocation], "Report | Deferred[Report]"]
@@ -226,8 +243,11 @@ def prepare(argv: Sequence[str]) -> tuple[Subcommand, Invocation] | Outcome:
             stderr=f"Error: This program takes exactly zero arguments, got '{joined}'\n",
             exit_code=1,
         )
-    invocation = Invocation(options, arguments, GanetiPaths.from_environment(), reactor=None)
-    return command, invocation
+    from twisted.internet import reactor
+
+    # Twisted types its global reactor with the common interfaces only (not UDP).
+    every_interface = cast("ISubcommandReactor", reactor)
+    return command, Invocation(options, arguments, GanetiPaths.from_environment(), every_interface)
 
 
 def execute(command: Subcommand, invocation: Invocation) -> Deferred[Outcome]:
@@ -262,8 +282,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     command, invocation = prepared
     from twisted.internet import task
 
-    def run(reactor: Any) -> Deferred[None]:
-        invocation.reactor = reactor
+    def run(_reactor: object) -> Deferred[None]:
         return execute(command, invocation).addCallback(_exit_with)
 
     task.react(run)

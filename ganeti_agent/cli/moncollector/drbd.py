@@ -10,7 +10,6 @@ there), any other pairing problem is a warning and every ``instance`` is null.
 from __future__ import annotations
 
 import json
-import os
 import socket
 
 from twisted.internet.defer import Deferred, succeed
@@ -33,7 +32,6 @@ from ganeti_agent.collectors.drbd import (
     pairing_from_cluster,
 )
 from ganeti_agent.core.cluster import ClusterUnavailable
-from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ProcessRunner
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.report import Report
 from ganeti_agent.parsers.drbd import DrbdStatus, parse_pairing
@@ -74,16 +72,6 @@ def pairing_from_confd(invocation: Invocation) -> Deferred[Pairing]:
     return pairing_from_cluster(cluster, socket.gethostname())
 
 
-def cli_runner(invocation: Invocation) -> ProcessRunner:
-    """A runner on this process's reactor that finds commands on ``PATH`` (stand-ins work)."""
-    reactor = invocation.reactor
-    if reactor is None:
-        from twisted.internet import reactor as global_reactor
-
-        reactor = global_reactor
-    return ProcessRunner(reactor, reactor, search_path=os.environ.get("PATH", DEFAULT_SEARCH_PATH))
-
-
 def run(invocation: Invocation) -> Deferred[Report]:
     text = read_input(invocation.options.get("drbd-status", DEFAULT_STATUS_FILE))
     pairing_file = invocation.options.get("drbd-pairing")
@@ -96,7 +84,7 @@ def run(invocation: Invocation) -> Deferred[Report]:
         minors, problem = found
         if problem is not None:
             invocation.warn(f"Can't get pairing info: {problem}")
-        status = drbd_status(text, cli_runner(invocation), ["drbdsetup"], DRBDSETUP_TIMEOUT)
+        status = drbd_status(text, invocation.runner(), ["drbdsetup"], DRBDSETUP_TIMEOUT)
         status.addErrback(_status_failed)
         return status.addCallback(
             lambda parsed: build_report(DrbdCollector, parsed.to_json(minors))

@@ -16,7 +16,6 @@ from twisted.python.failure import Failure
 from ganeti_agent.cli.moncollector import CliError, Invocation, Option, Subcommand, build_report
 from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
 from ganeti_agent.core.cluster import ClusterQueries
-from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ProcessRunner
 from ganeti_agent.core.framework import AgentContext, CollectorError, CollectorSettings
 from ganeti_agent.core.report import JSONValue, Report
 
@@ -48,22 +47,16 @@ def cluster_queries(invocation: Invocation) -> ClusterQueries:
 
 def make_collector(invocation: Invocation) -> InstStatusXenCollector:
     """The daemon's collector, wired to this process: confd, ``PATH``, the real clock."""
-    reactor = invocation.reactor
-    if reactor is None:
-        from twisted.internet import reactor as global_reactor
-
-        reactor = global_reactor
-    runner = ProcessRunner(
-        reactor, reactor, search_path=os.environ.get("PATH", DEFAULT_SEARCH_PATH)
-    )
+    runner = invocation.runner()
     toolstack = os.environ.get(TOOLSTACK_VARIABLE, DEFAULT_TOOLSTACK)
     settings = CollectorSettings(timeout=3600.0, options={"toolstack": toolstack})
     context = AgentContext(
-        clock=reactor,
+        clock=invocation.reactor,
         runner=runner,
         paths=invocation.paths,
         hostname=socket.gethostname(),
         cluster=cluster_queries(invocation),
+        find_command=runner.resolve,
     )
     return InstStatusXenCollector(context, settings)
 

@@ -23,7 +23,6 @@ from ganeti_agent.cli.moncollector import (
     parse_failure,
     read_input,
 )
-from ganeti_agent.cli.moncollector.drbd import cli_runner
 from ganeti_agent.cli.moncollector.inst_status_xen import cluster_queries, port_option
 from ganeti_agent.collectors.lv import INSTANCES_ERROR, LvCollector, cluster_instances, lvs_argv
 from ganeti_agent.core.cluster import ClusterUnavailable
@@ -53,7 +52,7 @@ def volumes(invocation: Invocation) -> Deferred[list[LogicalVolume]]:
     path = invocation.options.get("file")
     if path is not None:
         return succeed(_parsed(read_input(path)))
-    runner = cli_runner(invocation)
+    runner = invocation.runner()
 
     def ran(result: ProcessResult) -> list[LogicalVolume]:
         return _parsed(result.stdout.decode("utf-8", "replace"))

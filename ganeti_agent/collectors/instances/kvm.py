@@ -13,12 +13,12 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from twisted.internet.defer import Deferred, TimeoutError
 from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectError
-from twisted.internet.interfaces import IReactorUNIX
+from twisted.internet.interfaces import IReactorTime, IReactorUNIX
 from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
 
@@ -37,6 +37,7 @@ from ganeti_agent.collectors.instances.status import (
     node_primary_instances,
     report_data,
 )
+from ganeti_agent.core.files import InputError, read_pid_file
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorSettings
 from ganeti_agent.core.metrics import Sample
 from ganeti_agent.core.report import Category, JSONValue, Kind
@@ -120,12 +121,11 @@ def boot_time(proc_root: str) -> float:
 
 
 def read_pid(path: str) -> int | None:
+    """The pid in Ganeti's pid file of an instance; None when there is no usable one."""
     try:
-        with open(path, "rb") as handle:
-            text = handle.read(64).decode("ascii", "replace").strip()
-    except OSError:
+        return read_pid_file(path)
+    except InputError:
         return None
-    return int(text) if text.isdigit() else None
 
 
 def process_info(proc_root: str, pid: int, instance: str, now: float) -> ProcessInfo | None:
@@ -213,15 +213,17 @@ class QmpOutcome:
     error: str | None = None
 
 
-def query_status(reactor: IReactorUNIX, path: str, timeout: float) -> Deferred[QmpOutcome]:
+def query_status(
+    unix: IReactorUNIX, clock: IReactorTime, path: str, timeout: float
+) -> Deferred[QmpOutcome]:
     """Ask the monitor at ``path`` for the run state; never fails, never waits past timeout."""
     protocol = QmpStatusProtocol()
-    endpoint = UNIXClientEndpoint(reactor, path, timeout=max(1, int(timeout)))
+    endpoint = UNIXClientEndpoint(unix, path, timeout=max(1, int(timeout)))
     connecting: Deferred[Any] = connectProtocol(endpoint, protocol)
 
     def connected(_: Any) -> Deferred[QmpOutcome]:
         answered = protocol.status
-        answered.addTimeout(timeout, reactor)  # type: ignore[arg-type]
+        answered.addTimeout(timeout, clock)
 
         def silent(failure: Failure) -> QmpOutcome:
             if protocol.transport is not None:
@@ -265,17 +267,6 @@ class InstStatusKvmCollector(Collector):
         super().__init__(context, settings)
         self.qmp_timeout = float(self.settings.option("qmp-timeout", str(DEFAULT_QMP_TIMEOUT)))
 
-    @property
-    def reactor(self) -> IReactorUNIX:
-        clock: Any = self.context.clock
-        if IReactorUNIX.providedBy(clock):
-            unix: IReactorUNIX = clock
-            return unix
-        from twisted.internet import reactor
-
-        global_reactor: Any = reactor
-        return cast(IReactorUNIX, global_reactor)
-
     def available(self) -> bool:
         """Where Ganeti runs KVM instances, or could: a KVM host that is in a cluster."""
         paths = self.context.paths
@@ -303,7 +294,7 @@ class InstStatusKvmCollector(Collector):
         qmp = QmpOutcome()
         if info is not None:
             socket = os.path.join(root, "ctrl", instance.name + ".qmp")
-            qmp = await query_status(self.reactor, socket, self.qmp_timeout)
+            qmp = await self._ask_monitor(socket)
         state = kvm_actual_state(instance, info, pid is not None, qmp)
         extra: dict[str, JSONValue] = {
             "pid": info.pid if info else None,
@@ -319,6 +310,12 @@ class InstStatusKvmCollector(Collector):
             read_trail(self.context.paths, instance.name),
             extra,
         )
+
+    async def _ask_monitor(self, socket: str) -> QmpOutcome:
+        unix = self.context.unix
+        if unix is None:
+            return QmpOutcome(error="this context cannot connect to UNIX sockets")
+        return await query_status(unix, self.context.clock, socket, self.qmp_timeout)
 
     def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
         return instance_samples(data)

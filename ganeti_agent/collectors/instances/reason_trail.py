@@ -9,11 +9,8 @@ it as ``state_reason``. A missing or malformed file must never fail a report, so
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,39 +21,8 @@ from ganeti_agent.core.report import JSONValue
 
 log = Logger(namespace="ganeti_agent.collectors.instances.reason_trail")
 
-GANETI_PREFIX = "gnt:"
-SOURCE_USER = "gnt:user"
-SOURCE_CLIENT = "gnt:client"
-SOURCE_OPCODE = "gnt:opcode"
-SOURCE_DAEMON = "gnt:daemon"
-SOURCE_MASTERD = "gnt:daemon:masterd"
-SOURCE_NODED = "gnt:daemon:noded"
-SOURCE_PICKUP = "gnt:daemon:masterd:pickup"
-SOURCE_WATCHER = "gnt:watcher"
-SOURCE_RLIB2 = "gnt:library:rlib2"
-
 MAX_TRAIL_FILE = 1024 * 1024
 """Reason files are a few hundred bytes; a larger one is not a reason file."""
-
-
-def client_source(tool: str) -> str:
-    """``gnt:client:<tool>``, e.g. ``gnt:client:gnt-instance``."""
-    return f"{SOURCE_CLIENT}:{tool}"
-
-
-def opcode_source(operation: str) -> str:
-    """``gnt:opcode:<op>``, e.g. ``gnt:opcode:shutdown``."""
-    return f"{SOURCE_OPCODE}:{operation}"
-
-
-def noded_source(action: str) -> str:
-    """``gnt:daemon:noded:<action>``, e.g. ``gnt:daemon:noded:reboot``."""
-    return f"{SOURCE_NODED}:{action}"
-
-
-def rlib2_source(resource: str) -> str:
-    """``gnt:library:rlib2:<resource>``, the source RAPI adds."""
-    return f"{SOURCE_RLIB2}:{resource}"
 
 
 class InvalidTrail(ValueError):
@@ -70,11 +36,6 @@ class ReasonEntry:
     source: str
     reason: str
     timestamp: int
-
-    @property
-    def from_ganeti(self) -> bool:
-        """Sources starting with ``gnt:`` are reserved for Ganeti's own components."""
-        return self.source.startswith(GANETI_PREFIX)
 
     def to_json(self) -> list[JSONValue]:
         return [self.source, self.reason, self.timestamp]
@@ -160,46 +121,3 @@ def read_trail(paths: GanetiPaths, instance: str) -> list[JSONValue]:
             error=str(exc),
         )
     return []
-
-
-def write_trail(paths: GanetiPaths, instance: str, entries: Sequence[ReasonEntry]) -> str:
-    """Store ``entries`` as the trail of ``instance``, atomically; returns the path.
-
-    A reader sees the old file or the new one, never a half-written one: the data goes
-    to a temporary file in the same directory, is flushed to disk, then renamed over.
-    """
-    path = trail_path(paths, instance)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    payload = json.dumps(trail_to_json(entries), separators=(",", ":")).encode("utf-8")
-    handle, temporary = tempfile.mkstemp(prefix=f".{instance}.", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    return path
-
-
-def append_entry(
-    paths: GanetiPaths,
-    instance: str,
-    source: str,
-    reason: str,
-    now: float | None = None,
-) -> list[ReasonEntry]:
-    """Add one step to the instance's stored trail (an unreadable one starts afresh)."""
-    try:
-        entries = load_trail(paths, instance)
-    except (OSError, InvalidTrail):
-        entries = []
-    stamp = int((time.time() if now is None else now) * 1_000_000) * 1000
-    entries.append(ReasonEntry(source, reason, stamp))
-    write_trail(paths, instance, entries)
-    return entries

@@ -14,6 +14,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import MemoryReactor
 
 from ganeti_agent.collectors.instances.kvm import (
     InstStatusKvmCollector,
@@ -76,12 +77,13 @@ def kvm_node(tmp_path: Path, admin_state: str = "up") -> AgentContext:
     instance = {"name": NAME, "uuid": "u-1", "admin_state": admin_state, "mtime": 1.5}
     settings = CollectorSettings(timeout=5, options={"qmp-timeout": "0.5"})
     return AgentContext(
-        clock=reactor,  # type: ignore[arg-type]
+        clock=reactor,
         runner=FakeRunner(),
         paths=GanetiPaths(data_dir=str(tmp_path / "lib"), run_dir=str(tmp_path / "run")),
         hostname="node1",
         settings=lambda _name: settings,
-        cluster=StaticCluster([instance]),  # type: ignore[arg-type]
+        cluster=StaticCluster([instance]),
+        unix=reactor,  # type: ignore[arg-type]
     )
 
 
@@ -95,7 +97,7 @@ def runtime_dirs(context: AgentContext, pid: int | None) -> Path:
 
 
 async def instance_report(context: AgentContext) -> Any:
-    managed = ManagedCollector(InstStatusKvmCollector(context), reactor, lambda: 0.0)  # type: ignore[arg-type]
+    managed = ManagedCollector(InstStatusKvmCollector(context), reactor, lambda: 0.0)
     return (await managed.report()).report.data
 
 
@@ -111,6 +113,21 @@ async def with_monitor(
     finally:
         await port.stopListening()
     return data["instances"][0], data["status"]
+
+
+def test_the_monitor_is_asked_through_the_context_unix_reactor(
+    tmp_path: Path, qemu: subprocess.Popen[bytes]
+) -> None:
+    context = kvm_node(tmp_path)
+    memory = MemoryReactor()
+    context.unix = memory
+    root = runtime_dirs(context, qemu.pid)
+    asked = InstStatusKvmCollector(context).collect()
+    try:
+        assert [client[0] for client in memory.unixClients] == [str(root / "ctrl" / f"{NAME}.qmp")]
+    finally:
+        asked.addErrback(lambda _: None)
+        asked.cancel()
 
 
 @pytest_twisted.ensureDeferred

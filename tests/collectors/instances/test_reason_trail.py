@@ -1,4 +1,4 @@
-"""The reason trail: format, validation, tolerant reading and atomic writing."""
+"""The reason trail: format, validation and tolerant reading."""
 
 from __future__ import annotations
 
@@ -15,17 +15,6 @@ from ganeti_agent.core.paths import GanetiPaths
 
 def paths_in(tmp_path: Path) -> GanetiPaths:
     return GanetiPaths(data_dir=str(tmp_path / "lib"), run_dir=str(tmp_path / "run"))
-
-
-def test_source_constants_follow_ganeti() -> None:
-    assert rt.SOURCE_USER == "gnt:user"
-    assert rt.client_source("gnt-instance") == "gnt:client:gnt-instance"
-    assert rt.opcode_source("shutdown") == "gnt:opcode:shutdown"
-    assert rt.noded_source("reboot") == "gnt:daemon:noded:reboot"
-    assert rt.SOURCE_WATCHER == "gnt:watcher"
-    assert rt.rlib2_source("shutdown") == "gnt:library:rlib2:shutdown"
-    assert rt.ReasonEntry("gnt:watcher", "", 1).from_ganeti
-    assert not rt.ReasonEntry("user", "", 1).from_ganeti
 
 
 @pytest.mark.parametrize(
@@ -53,20 +42,6 @@ def test_reading_never_fails(tmp_path: Path) -> None:
             with pytest.raises(rt.InvalidTrail):
                 rt.trail_path(paths, name)
         assert rt.read_trail(paths, name) == []
-
-
-def test_write_is_atomic_and_readable(tmp_path: Path) -> None:
-    paths = paths_in(tmp_path)
-    entries = [rt.ReasonEntry(rt.client_source("gnt-instance"), "stop", 1363088484020000000)]
-    path = rt.write_trail(paths, "inst1", entries)
-    assert Path(path).read_text() == '[["gnt:client:gnt-instance","stop",1363088484020000000]]'
-    assert rt.read_trail(paths, "inst1") == [
-        ["gnt:client:gnt-instance", "stop", 1363088484020000000]
-    ]
-    assert sorted(os.listdir(paths.instance_reason_dir)) == ["inst1"]
-    appended = rt.append_entry(paths, "inst1", rt.noded_source("shutdown"), "", now=1.5)
-    assert [e.source for e in appended] == ["gnt:client:gnt-instance", "gnt:daemon:noded:shutdown"]
-    assert appended[-1].timestamp == 1_500_000_000
 
 
 @given(

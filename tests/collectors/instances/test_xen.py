@@ -8,9 +8,9 @@ from typing import Any
 import pytest_twisted
 from twisted.internet import reactor
 
-from ganeti_agent.collectors.instances.reason_trail import ReasonEntry, write_trail
 from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
 from ganeti_agent.core.framework import ManagedCollector
+from ganeti_agent.core.paths import GanetiPaths
 from tests.collectors.instances.xen_support import INSTANCE1, xen_node
 from tests.support import shared_fixture
 
@@ -24,8 +24,15 @@ def fixtures() -> dict[str, str]:
     }
 
 
+def write_reason_file(paths: GanetiPaths, instance: str, text: str) -> None:
+    """What Ganeti's node daemon leaves behind for the collector to read."""
+    directory = Path(paths.instance_reason_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / instance).write_text(text)
+
+
 async def report(collector: InstStatusXenCollector) -> Any:
-    managed = ManagedCollector(collector, reactor, lambda: 0.0)  # type: ignore[arg-type]
+    managed = ManagedCollector(collector, reactor, lambda: 0.0)
     collected = await managed.report()
     return collected.report.data
 
@@ -33,7 +40,7 @@ async def report(collector: InstStatusXenCollector) -> Any:
 @pytest_twisted.ensureDeferred
 async def test_running_instance_with_trail(tmp_path: Path) -> None:
     context = xen_node(tmp_path, fixtures(), primaries=[INSTANCE1])
-    write_trail(context.paths, "instance1.example.com", [ReasonEntry("gnt:user", "go", 5)])
+    write_reason_file(context.paths, "instance1.example.com", '[["gnt:user","go",5]]')
     data = await report(InstStatusXenCollector(context))
     assert data == {
         "instances": [

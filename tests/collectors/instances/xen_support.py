@@ -56,15 +56,15 @@ def xen_node(
         install_standin(bin_dir, replay_dir, command)
     for name, text in replay.items():
         (replay_dir / name).write_text(text)
-    runner = ProcessRunner(reactor, reactor, search_path=f"{bin_dir}:/usr/bin:/bin")  # type: ignore[arg-type]
+    runner = ProcessRunner(reactor, reactor, search_path=f"{bin_dir}:/usr/bin:/bin")
     settings = CollectorSettings(timeout=timeout, options=options or {})
     return AgentContext(
-        clock=reactor,  # type: ignore[arg-type]
+        clock=reactor,
         runner=runner,
         paths=GanetiPaths(data_dir=str(tmp_path / "lib"), run_dir=str(tmp_path / "run")),
         hostname="node1.example.com",
         settings=lambda _name: settings,
-        cluster=StaticCluster(primaries),  # type: ignore[arg-type]
+        cluster=StaticCluster(primaries),
         proc_root=str(tmp_path / "proc"),
     )
 
