@@ -17,6 +17,7 @@ from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.cluster import (
     AllocError,
+    AllocNodes,
     AllocOptions,
     CStats,
     FailStats,
@@ -316,6 +317,19 @@ def set_node_status(options: cli.HtoolsOptions, nodes: list[Node]) -> list[Node]
 # ---------------------------------------------------------------- the run
 
 
+def _show_alloc_nodes(alloc_nodes: AllocNodes, base: int) -> str:
+    """Haskell's ``show`` of ``genAllocNodes``' answer: ``Left`` singles or ``Right`` pairs."""
+    kind, targets = alloc_nodes
+    if kind == "single":
+        singles: list[int] = targets  # type: ignore[assignment]
+        return "Left [" + ",".join(str(n + base) for n in singles) + "]"
+    pairs: list[tuple[int, list[int]]] = targets  # type: ignore[assignment]
+    shown = []
+    for pdx, ss in pairs:
+        shown.append(f"({pdx + base},[{','.join(str(s + base) for s in ss)}])")
+    return "Right [" + ",".join(shown) + "]"
+
+
 def inst_from_spec(spec: RSpec, template: str, spindle_use: int) -> Instance:
     return hinst.create(
         "new",
@@ -489,6 +503,8 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
     stop = not (options.accept_existing or (options.independent_groups and remaining) or not bad)
     limit = None if options.max_length == -1 else options.max_length
     alloc_nodes = gen_alloc_nodes(groups, nodes, req_nodes, True)
+    if verbose > 3:
+        err.write(f"Allocatable nodes: {_show_alloc_nodes(alloc_nodes, data.node_index_base)}\n")
 
     minmaxes = data.ipolicy.minmax
     if options.tiered_spec is not None:

@@ -128,6 +128,10 @@ class Node:
     p_tags: dict[str, int] = field(default_factory=dict)
     ipolicy: IPolicy = DEF_IPOLICY
     location_tags: frozenset[str] = frozenset()
+    mig_tags: frozenset[str] = frozenset()
+    """Migration restrictions of the node (``htools:migration:`` prefixes)."""
+    rmig_tags: frozenset[str] = frozenset()
+    """Migration restrictions the node accepts (its own, plus ``htools:allowmigration:``)."""
     location_score: int = 0
     instance_map: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -209,6 +213,11 @@ def create(
         hi_cpu=math.floor(DEF_IPOLICY.vcpu_ratio * t_cpu),
         hi_spindles=DEF_IPOLICY.spindle_ratio * t_spindles,
     )
+
+
+def migration_allowed(source: Node, target: Node) -> bool:
+    """``checkMigration``: may instances move from ``source`` to ``target`` (else FailMig)."""
+    return source.mig_tags <= target.rmig_tags
 
 
 def _nan_div(numerator: float) -> float:
