@@ -661,6 +661,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.write(f"hspace: {exc}\n")
         return 1
+    except RecursionError:
+        sys.stdout.flush()
+        sys.stderr.write("Error: tiered allocation recursed too deep (too many shrink steps)\n")
+        return 1
 
 
 if __name__ == "__main__":

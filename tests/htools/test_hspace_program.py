@@ -103,3 +103,22 @@ def test_allocatable_nodes_are_shown_at_verbosity_four(tmp_path: Path) -> None:
     args = ["--simulate=p,3,1T,64g,8", "--simulate=p,2,1T,64g,8", "-vvv", "-l0"]
     _, err = _run([*args, "--disk-template=drbd", "--machine-readable"])
     assert "Allocatable nodes: Right [(1,[2]),(2,[1]),(3,[4,5]),(4,[3,5]),(5,[3,4])]\n" in err
+
+
+def test_too_deep_a_shrink_chain_is_one_error_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Past the recursion limit (shrunk here from main's 100000): one line, no traceback."""
+    monkeypatch.setattr(sys, "setrecursionlimit", lambda _limit: None)
+    limit = sys.getrecursionlimit()
+    try:
+        _real_set(300)
+        code = hspace.main(["--simulate=p,2,1T,64g,8", "--disk-template=plain"])
+    finally:
+        _real_set(limit)
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err == "Error: tiered allocation recursed too deep (too many shrink steps)\n"
+
+
+_real_set = sys.setrecursionlimit
