@@ -274,6 +274,8 @@ def load_cluster(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
             except OSError as exc:
                 raise ExitError(f"{options.data_file}: {exc.strerror}") from None
             raw = text.parse_data(content)
+        elif options.ialloc_src is not None:
+            raise LoadError("-I (an iallocator request as the cluster) is not supported yet")
         else:
             raise LoadError("No backend selected! Exiting.")
         merged = merge_data(raw)
