@@ -55,6 +55,7 @@ class AllocMemo:
     """
 
     KEEP_STATES = 8
+    KEEP_ANSWERS = 50_000  # per state: tries beyond it are recomputed, memory stays bounded
 
     def __init__(self) -> None:
         self.grid = PairGrid()
@@ -214,7 +215,33 @@ def try_alloc(
     inst: Instance,
     alloc_nodes: AllocNodes,
 ) -> AllocResult:
-    """``tryAlloc``: the best placement of ``inst`` and every failure met."""
+    """``tryAlloc``: the best placement of ``inst`` and every failure met.
+
+    Remembered per cluster state: tiered allocation asks the same question
+    once per failure mode. A failed try does not depend on the instance's
+    name, a successful one does (the placed instance carries it).
+    """
+    answers = opts.memo.answers(nodes)
+    settings = (len(instances), opts.capacity, opts.ignore_groups, opts.accept_existing)
+    failed_key = ("failed", _placement_key(inst), id(alloc_nodes[1]), *settings)
+    placed_key = ("placed", inst, id(alloc_nodes[1]), *settings)
+    for key in (failed_key, placed_key):
+        found = answers.get(key)
+        if isinstance(found, AllocResult):
+            return found
+    result = _try_alloc(opts, nodes, instances, inst, alloc_nodes)
+    if len(answers) < opts.memo.KEEP_ANSWERS:
+        answers[failed_key if result.best is None else placed_key] = result
+    return result
+
+
+def _try_alloc(
+    opts: AllocOptions,
+    nodes: list[Node],
+    instances: list[Instance],
+    inst: Instance,
+    alloc_nodes: AllocNodes,
+) -> AllocResult:
     kind, targets = alloc_nodes
     is_good: Callable[[Candidate], bool] | None = None
     if opts.capacity:

@@ -40,6 +40,8 @@ def _failover(nodes: list[Node], instances: list[Instance], idx: int) -> bool:
     inst = instances[idx]
     pdx, sdx = inst.pnode, inst.snode
     old_p, old_s = nodes[pdx], nodes[sdx]
+    if not hnode.migration_allowed(old_p, old_s):
+        return False
     int_p = hnode.remove_pri(old_p, inst)
     int_s = hnode.remove_sec(old_s, inst)
     new_p = hnode.add_pri(int_s, inst, True)
@@ -60,6 +62,8 @@ def _failover_to_any(
     inst = instances[idx]
     best: tuple[list[Node], Instance, float] | None = None
     for ndx in targets:
+        if not hnode.migration_allowed(nodes[inst.pnode], nodes[ndx]):
+            continue
         new_target = hnode.add_pri(nodes[ndx], inst, True)
         if isinstance(new_target, FailMode):
             continue
@@ -87,9 +91,11 @@ def _drbd_failovers_fit(nodes: list[Node], instances: list[Instance], node: Node
     added: dict[int, int] = {}
     for idx in node.plist:
         inst = instances[idx]
+        sec = nodes[inst.snode]
+        if not hnode.migration_allowed(node, sec):
+            return False
         if inst.forthcoming:
             continue
-        sec = nodes[inst.snode]
         extra = added.get(sec.idx, 0) + (inst.mem if inst.uses_memory else 0)
         free = math.trunc(sec.t_mem) - sec.n_mem - (sec.i_mem + extra) - max(0, sec.x_mem)
         if free <= 0 or sec.f_dsk <= 0:

@@ -7,7 +7,7 @@ array operations. Each matrix element follows the scalar formula's order
 of operations, so every failure code and score is the one Ganeti
 computes; sums over nodes are sequential (``add.accumulate``), as
 Haskell's left folds are. Instances it cannot handle (forthcoming, with
-exclusion or location tags, not DRBD) go to ``pairs``.
+exclusion or desired-location tags, not DRBD) go to ``pairs``.
 """
 
 from __future__ import annotations
@@ -254,6 +254,7 @@ class PairGrid:
         if grid is None:
             return None
         stats = self.statistics(nodes)
+        self.arrays.sync(nodes)  # a no-op unless another state was synced in between
         with np.errstate(all="ignore"):
             return _evaluate(self.arrays, stats, inst, grid, want_all)
 

@@ -17,6 +17,7 @@ from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.cluster import (
     AllocError,
+    AllocNodes,
     AllocOptions,
     CStats,
     FailStats,
@@ -273,6 +274,8 @@ def load_cluster(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
             except OSError as exc:
                 raise ExitError(f"{options.data_file}: {exc.strerror}") from None
             raw = text.parse_data(content)
+        elif options.ialloc_src is not None:
+            raise LoadError("-I (an iallocator request as the cluster) is not supported yet")
         else:
             raise LoadError("No backend selected! Exiting.")
         merged = merge_data(raw)
@@ -314,6 +317,19 @@ def set_node_status(options: cli.HtoolsOptions, nodes: list[Node]) -> list[Node]
 
 
 # ---------------------------------------------------------------- the run
+
+
+def _show_alloc_nodes(alloc_nodes: AllocNodes, base: int) -> str:
+    """Haskell's ``show`` of ``genAllocNodes``' answer: ``Left`` singles or ``Right`` pairs."""
+    kind, targets = alloc_nodes
+    if kind == "single":
+        singles: list[int] = targets  # type: ignore[assignment]
+        return "Left [" + ",".join(str(n + base) for n in singles) + "]"
+    pairs: list[tuple[int, list[int]]] = targets  # type: ignore[assignment]
+    shown = []
+    for pdx, ss in pairs:
+        shown.append(f"({pdx + base},[{','.join(str(s + base) for s in ss)}])")
+    return "Right [" + ",".join(shown) + "]"
 
 
 def inst_from_spec(spec: RSpec, template: str, spindle_use: int) -> Instance:
@@ -489,6 +505,8 @@ def run(options: cli.HtoolsOptions, out: TextIO, err: TextIO) -> int:
     stop = not (options.accept_existing or (options.independent_groups and remaining) or not bad)
     limit = None if options.max_length == -1 else options.max_length
     alloc_nodes = gen_alloc_nodes(groups, nodes, req_nodes, True)
+    if verbose > 3:
+        err.write(f"Allocatable nodes: {_show_alloc_nodes(alloc_nodes, data.node_index_base)}\n")
 
     minmaxes = data.ipolicy.minmax
     if options.tiered_spec is not None:
@@ -644,6 +662,10 @@ def main(argv: list[str] | None = None) -> int:
     except HaskellCrash as exc:
         sys.stdout.flush()
         sys.stderr.write(f"hspace: {exc}\n")
+        return 1
+    except RecursionError:
+        sys.stdout.flush()
+        sys.stderr.write("Error: tiered allocation recursed too deep (too many shrink steps)\n")
         return 1
 
 

@@ -16,6 +16,8 @@ from ganeti_agent.htools.types import DEF_IPOLICY, IPolicy, LoadError
 EX_TAGS_PREFIX = "htools:iextags:"
 DESIRED_LOCATION_PREFIX = "htools:desiredlocation:"
 LOCATION_PREFIX = "htools:nlocation:"
+MIGRATION_PREFIX = "htools:migration:"
+ALLOW_MIGRATION_PREFIX = "htools:allowmigration:"
 
 
 @dataclass(slots=True)
@@ -85,9 +87,36 @@ def _chomp(prefix: str, tags: list[str]) -> list[str]:
     return [t[len(prefix) :] for t in tags if t.startswith(prefix) and len(t) > len(prefix)]
 
 
+def _prefixed_tags(prefix: str, cluster_tags: list[str], node_tags: tuple[str, ...]) -> set[str]:
+    """Tags.hs ``getTags``: node tags under a ``<prefix><name>`` cluster tag's ``<name>:``."""
+    names = [t[len(prefix) :] for t in cluster_tags if t.startswith(prefix)]
+    return {t for name in names for t in node_tags if t.startswith(name + ":")}
+
+
+def _allowed_migrations(cluster_tags: list[str]) -> list[tuple[str, str]]:
+    """``htools:allowmigration:<src>::<dst>`` pairs (exactly one ``::``)."""
+    pairs = []
+    for tag in cluster_tags:
+        if not tag.startswith(ALLOW_MIGRATION_PREFIX):
+            continue
+        rest = tag[len(ALLOW_MIGRATION_PREFIX) :]
+        cut = rest.find("::")
+        if cut >= 0 and "::" not in rest[cut + 2 :]:
+            pairs.append((rest[:cut], rest[cut + 2 :]))
+    return pairs
+
+
+def _migration_tags(cluster_tags: list[str], node: Node) -> Node:
+    """``addMigrationTags``: what the node's instances carry, and what it accepts."""
+    own = _prefixed_tags(MIGRATION_PREFIX, cluster_tags, node.tags)
+    allowed = _allowed_migrations(cluster_tags)
+    accepted = own | {src for tag in own for src, dst in allowed if dst == tag}
+    return dataclasses.replace(node, mig_tags=frozenset(own), rmig_tags=frozenset(accepted))
+
+
 def _node_locations(cluster_tags: list[str], node_tags: tuple[str, ...]) -> frozenset[str]:
-    prefixes = _chomp(LOCATION_PREFIX, cluster_tags)
-    return frozenset(t for t in node_tags if any(t.startswith(p) for p in prefixes))
+    """``getLocations``: node tags ``<name>:…`` under an ``htools:nlocation:<name>`` cluster tag."""
+    return frozenset(_prefixed_tags(LOCATION_PREFIX, cluster_tags, node_tags))
 
 
 def merge_data(data: ClusterData) -> ClusterData:
@@ -107,7 +136,10 @@ def merge_data(data: ClusterData) -> ClusterData:
                 inst, excl_tags=excl, dsrd_loc_tags=dloc, alias=_alias(inst.name, suffix)
             )
         )
-    nodes2 = [dataclasses.replace(n, location_tags=_node_locations(ctags, n.tags)) for n in nodes]
+    nodes2 = [
+        _migration_tags(ctags, dataclasses.replace(n, location_tags=_node_locations(ctags, n.tags)))
+        for n in nodes
+    ]
     scored = []
     for inst in fixed_insts:
         pnode = nodes2[inst.pnode]

@@ -128,6 +128,10 @@ class Node:
     p_tags: dict[str, int] = field(default_factory=dict)
     ipolicy: IPolicy = DEF_IPOLICY
     location_tags: frozenset[str] = frozenset()
+    mig_tags: frozenset[str] = frozenset()
+    """Migration restrictions of the node (``htools:migration:`` prefixes)."""
+    rmig_tags: frozenset[str] = frozenset()
+    """Migration restrictions the node accepts (its own, plus ``htools:allowmigration:``)."""
     location_score: int = 0
     instance_map: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -209,6 +213,11 @@ def create(
         hi_cpu=math.floor(DEF_IPOLICY.vcpu_ratio * t_cpu),
         hi_spindles=DEF_IPOLICY.spindle_ratio * t_spindles,
     )
+
+
+def migration_allowed(source: Node, target: Node) -> bool:
+    """``checkMigration``: may instances move from ``source`` to ``target`` (else FailMig)."""
+    return source.mig_tags <= target.rmig_tags
 
 
 def _nan_div(numerator: float) -> float:
@@ -374,25 +383,27 @@ def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
             return FailMode.FailCPU
         return None
 
-    forth_fields: dict[str, object] = {
-        "p_tags": _add_tags(node.p_tags, inst.excl_tags),
-        "plist_forth": (inst.idx, *node.plist_forth),
-        "f_mem_forth": new_mem_forth,
-        "f_dsk_forth": new_dsk_forth,
-        "p_mem_forth": div(new_mem_forth, node.t_mem),
-        "p_dsk_forth": _new_pdsk(node, new_free_sp_forth, new_dsk_forth),
-        "u_cpu_forth": new_ucpu_forth,
-        "p_cpu_forth": new_pcpu_forth,
-        "util_load_forth": _add_util(node.util_load_forth, BASE_UTIL),
-        "inst_spindles_forth": new_inst_sp_forth,
-        "f_spindles_forth": new_free_sp_forth,
-    }
+    def forth_fields() -> dict[str, object]:
+        return {
+            "p_tags": _add_tags(node.p_tags, inst.excl_tags),
+            "plist_forth": (inst.idx, *node.plist_forth),
+            "f_mem_forth": new_mem_forth,
+            "f_dsk_forth": new_dsk_forth,
+            "p_mem_forth": div(new_mem_forth, node.t_mem),
+            "p_dsk_forth": _new_pdsk(node, new_free_sp_forth, new_dsk_forth),
+            "u_cpu_forth": new_ucpu_forth,
+            "p_cpu_forth": new_pcpu_forth,
+            "util_load_forth": _add_util(node.util_load_forth, BASE_UTIL),
+            "inst_spindles_forth": new_inst_sp_forth,
+            "f_spindles_forth": new_free_sp_forth,
+        }
+
     if inst.forthcoming:
         if strict:
             err = forth_violation()
             if err is not None:
                 return err
-        return dataclasses.replace(node, **forth_fields)  # type: ignore[arg-type]
+        return dataclasses.replace(node, **forth_fields())  # type: ignore[arg-type]
     new_i_mem = node.i_mem + inst.mem if inst.uses_memory else node.i_mem
     new_free_mem = _unallocated_with(node, new_i_mem)
     new_failn1 = new_free_mem <= node.r_mem
@@ -436,7 +447,7 @@ def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
         f_spindles=new_free_sp,
         location_score=node.location_score + inst.location_score + _dsrd_loc_score(node, inst),
         instance_map=_add_pairs(node.instance_map, _loc_excl_pairs(node, inst), 1),
-        **forth_fields,  # type: ignore[arg-type]
+        **forth_fields(),  # type: ignore[arg-type]
     )
 
 

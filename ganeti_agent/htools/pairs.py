@@ -115,7 +115,6 @@ def evaluate_pairs(
     want_all: bool = False,
 ) -> PairResult:
     """``tryAlloc`` over pairs without the global N+1 filter."""
-    len(nodes)
     failures: dict[FailMode, int] = {}
     sec = _sec_arrays(nodes, inst)
     sec_mem = inst.mem if inst.uses_sec_mem else 0

@@ -41,13 +41,13 @@ def allocate_on_single(
 ) -> Candidate | FailMode:
     """``allocateOnSingle``: place ``inst`` on node ``pdx`` alone; score afresh."""
     target = nodes[pdx]
-    new_inst = dataclasses.replace(inst, pnode=pdx, snode=NO_SECONDARY)
     err = hinst.matches_policy(inst, target.ipolicy, target.excl_stor)
     if err is not None:
         return err
     new_p = hnode.add_pri(target, inst, force)
     if isinstance(new_p, FailMode):
         return new_p
+    new_inst = dataclasses.replace(inst, pnode=pdx, snode=NO_SECONDARY)
     new_nodes = list(nodes)
     new_nodes[pdx] = new_p
     return Candidate(new_nodes, new_inst, [new_p], metrics.comp_cv(new_nodes))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TypeAlias, TypeVar
 
+from ganeti_agent.htools import hughespj
 from ganeti_agent.htools.haskell_read import haskell_show_string, wrap_int
 from ganeti_agent.htools.hsformat import show_double
 
@@ -357,8 +358,7 @@ def _pp_string(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def pretty(value: JSValue) -> str:
-    """``Text.JSON.Pretty.pp_value`` on one line (short values, as in messages)."""
+def _pretty_flat(value: JSValue) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -370,8 +370,41 @@ def pretty(value: JSValue) -> str:
     if isinstance(value, str):
         return _pp_string(value)
     if isinstance(value, list):
-        return "[" + ", ".join(pretty(v) for v in value) + "]"
-    return "{" + ", ".join(f"{_pp_string(k)}: {pretty(v)}" for k, v in value.pairs) + "}"
+        return "[" + ", ".join(_pretty_flat(v) for v in value) + "]"
+    return "{" + ", ".join(f"{_pp_string(k)}: {_pretty_flat(v)}" for k, v in value.pairs) + "}"
+
+
+def _pretty_doc(value: JSValue) -> hughespj.Doc:
+    """``pp_value`` as a document: ``fsep`` of comma-separated items in brackets."""
+
+    def enclose(opening: str, items: list[hughespj.Doc], closing: str) -> hughespj.Doc:
+        body = hughespj.fsep(hughespj.punctuate(hughespj.text(","), items))
+        inner = hughespj.beside_(hughespj.text(opening), False, body)
+        return hughespj.beside_(inner, False, hughespj.text(closing))
+
+    if isinstance(value, list):
+        return enclose("[", [_pretty_doc(item) for item in value], "]")
+    if isinstance(value, JSObject):
+        fields = [
+            hughespj.beside_(
+                hughespj.beside_(hughespj.text(_pp_string(key)), False, hughespj.text(":")),
+                True,
+                _pretty_doc(item),
+            )
+            for key, item in value.pairs
+        ]
+        return enclose("{", fields, "}")
+    return hughespj.text(_pretty_flat(value))
+
+
+def pretty(value: JSValue) -> str:
+    """``show (Text.JSON.Pretty.pp_value v)``, line breaks included."""
+    if not isinstance(value, list | JSObject):
+        return _pretty_flat(value)
+    try:
+        return hughespj.render(_pretty_doc(value))
+    except RecursionError:
+        return _pretty_flat(value)
 
 
 # --- readJSON --------------------------------------------------------------------

@@ -3,10 +3,9 @@
 Random command lines go through ``parse_options`` and the real
 ``hspace``/``hroller``; random damage to the replies of a fake ganeti-luxid
 and a fake RAPI goes through our backends and the real ``hspace -L``/``-m``.
-Every answer must be the same (for the version line, the format only; for
-long values that Ganeti's pretty printer wraps over lines, the text around
-them). The seeds are fixed, so a failure reproduces. By hand, with bigger
-counts: 7,000 command lines and 2,200 damaged replies, no difference.
+Every answer must be the same (the version line by its format only). The
+seeds are fixed, so a failure reproduces. By hand, with bigger counts:
+7,000 command lines, 2,900 damaged RAPI and 1,500 damaged LUXI replies, no difference.
 """
 
 from __future__ import annotations
@@ -120,13 +119,6 @@ async def test_command_lines_against_the_real_tools(tmp_path: Path) -> None:
     assert differences == []
 
 
-def _same_message(ours: str, real: str) -> bool:
-    if ours == real:
-        return True
-    wrapped = "\n " in real and "', error: " in real
-    return wrapped and ours.rsplit("', error: ", 1)[1] == real.rsplit("', error: ", 1)[1]
-
-
 async def _our_answer(load: Any) -> str:
     try:
         await load
@@ -155,7 +147,7 @@ async def test_damaged_luxi_replies_against_the_real_hspace(item: str) -> None:
             ours = await _our_answer(luxi.load_data(cast(IReactorUNIX, reactor), path))
             code, _, err = await _run_real("hspace", [f"-L{path}"], str(directory))
             await port.stopListening()
-            if not _same_message(ours, _real_answer(code, err)):
+            if ours != _real_answer(code, err):
                 differences.append((seed, ours, _real_answer(code, err)))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
@@ -175,6 +167,6 @@ async def test_damaged_rapi_replies_against_the_real_hspace(resource: str, tmp_p
         ours = await _our_answer(rapi.load_data(reactor, address))
         code, _, err = await _run_real("hspace", [f"-m{address}"], str(tmp_path))
         await port.stopListening()
-        if not _same_message(ours, _real_answer(code, err)):
+        if ours != _real_answer(code, err):
             differences.append((seed, ours, _real_answer(code, err)))
     assert differences == []

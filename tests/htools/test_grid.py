@@ -14,7 +14,7 @@ import random
 import pytest
 
 from ganeti_agent.htools import metrics, simu, text
-from ganeti_agent.htools.cluster import AllocOptions, gen_alloc_nodes, try_alloc
+from ganeti_agent.htools.cluster import AllocMemo, AllocOptions, gen_alloc_nodes, try_alloc
 from ganeti_agent.htools.grid import PairGrid, supports
 from ganeti_agent.htools.hspace import inst_from_spec
 from ganeti_agent.htools.loader import merge_data, update_missing
@@ -102,3 +102,21 @@ def test_matrix_breaks_ties_as_the_per_primary_evaluation(spec: list[str]) -> No
         assert result.best is not None
         nodes = result.best.nodes
         instances.append(result.best.inst)
+
+
+def test_remembered_answers_are_bounded_per_state() -> None:
+    """A long shrink chain cannot grow the memo past ``KEEP_ANSWERS`` for one state."""
+    merged = merge_data(simu.parse_data(["p,3,1T,64g,8"]))
+    alloc_nodes = gen_alloc_nodes(merged.groups, merged.nodes, 1, True)
+    memo = AllocMemo()
+    memo.KEEP_ANSWERS = 5
+    opts = AllocOptions(capacity=False, memo=memo)
+    fresh = AllocOptions(capacity=False)
+    for mem in range(128, 128 + 64 * 20, 64):
+        inst = inst_from_spec(RSpec(cpu=1, mem=mem, dsk=1024, spn=1), "plain", 1)
+        first = try_alloc(opts, merged.nodes, [], inst, alloc_nodes)
+        again = try_alloc(opts, merged.nodes, [], inst, alloc_nodes)
+        expected = try_alloc(fresh, merged.nodes, [], inst, alloc_nodes)
+        assert first.failures == again.failures == expected.failures
+        assert (first.best is None) == (expected.best is None)
+    assert len(memo.answers(merged.nodes)) <= 5
