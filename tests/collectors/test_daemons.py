@@ -73,6 +73,9 @@ class FakeCluster:
     def enabled_hypervisors(self) -> list[str] | None:
         return None
 
+    def collector_intervals(self) -> Mapping[str, float] | None:
+        return None
+
 
 def make_context(
     tmp_path: Path, cluster: FakeCluster | None, options: dict[str, str] | None = None

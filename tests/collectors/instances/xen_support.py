@@ -42,6 +42,9 @@ class StaticCluster:
     def enabled_hypervisors(self) -> list[str] | None:
         return self.hypervisors
 
+    def collector_intervals(self) -> Mapping[str, float] | None:
+        return None
+
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(name)
 
