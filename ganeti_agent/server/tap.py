@@ -273,7 +273,8 @@ def make_agent(
         membership=paths.has_cluster_files,
     )
     activation = cluster.data_collectors if cluster is not None else None
-    collectors = CollectorSet(build_collectors(context), clock, time.time, activation)
+    intervals = cluster.collector_intervals if cluster is not None else None
+    collectors = CollectorSet(build_collectors(context), clock, time.time, activation, intervals)
     api = MonitoringAPI(collectors)
     api.extra_routes["metrics"] = MetricsExporter(collectors).route
     return collectors, api
