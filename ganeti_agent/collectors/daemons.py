@@ -4,8 +4,8 @@ One collector per Ganeti daemon (``daemon-noded``, ``daemon-confd``, ...) plus
 ``daemon-ganeti-agent`` for this agent. A daemon is found through the pid file Ganeti
 writes (``<run_dir>/ganeti-<daemon>.pid``); the pid must name a live process that is
 that daemon, so a stale file or a reused pid never passes for a running daemon.
-The collectors are stateful: each samples its daemon's CPU time every ``interval``, so
-``cpu_usage`` covers the last interval whoever asks. Whether a daemon *should* run
+Each collector samples its daemon's CPU time every ``interval``, so ``cpu_usage``
+covers the last interval whoever asks. Whether a daemon *should* run
 comes from the node's role in the cluster (the table :data:`DAEMONS`), which the
 collectors share through one :class:`RoleTracker`.
 """
@@ -29,7 +29,7 @@ from ganeti_agent.core.framework import (
     AgentContext,
     Collector,
     CollectorError,
-    StatefulCollector,
+    SampledCollector,
 )
 from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, flag, label
 from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode, status_object
@@ -375,7 +375,7 @@ def judge(probe: Probe, need: Need, why_unknown: str) -> tuple[StatusCode, str]:
     return StatusCode.OK, f"not running ({probe.reason}); not needed on this node"
 
 
-class GanetiDaemonCollector(StatefulCollector):
+class GanetiDaemonCollector(SampledCollector):
     """The status of one Ganeti daemon on this node."""
 
     category = Category.DAEMON
@@ -459,7 +459,7 @@ class GanetiDaemonCollector(StatefulCollector):
         return daemon_samples(data)
 
 
-class AgentDaemonCollector(StatefulCollector):
+class AgentDaemonCollector(SampledCollector):
     """This agent's own process: answering at all means it runs."""
 
     name = PREFIX + AGENT_NAME

@@ -1,4 +1,4 @@
-"""The ``node`` collector (no category, performance, stateful): the node OS's view.
+"""The ``node`` collector (no category, performance): the node OS's view of its resources.
 
 CPUs, memory, local filesystems and network interfaces come from psutil (a few
 /proc and /sys reads and ``statvfs`` calls); versions from small files, never from
@@ -18,7 +18,7 @@ import psutil
 
 from ganeti_agent import __version__
 from ganeti_agent.core.files import InputError, read_text
-from ganeti_agent.core.framework import AgentContext, Collector, StatefulCollector
+from ganeti_agent.core.framework import AgentContext, Collector, SampledCollector
 from ganeti_agent.core.metrics import (
     Family,
     FieldTable,
@@ -242,7 +242,7 @@ class VersionReader:
         return release
 
 
-class NodeCollector(StatefulCollector):
+class NodeCollector(SampledCollector):
     """What the node OS sees: CPUs, memory, filesystems, NICs and component versions."""
 
     name = NAME

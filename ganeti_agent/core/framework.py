@@ -172,6 +172,18 @@ class StatefulCollector(Collector):
         raise NotImplementedError
 
 
+class SampledCollector(StatefulCollector):
+    """Sampled on the timer like a stateful collector, but its report needs no samples.
+
+    Only some figures come from the samples (CPU usage over the last interval, not
+    over the time since whoever asked last); the rest is read on request. So it is not
+    ``stateful``: reports are rebuilt within ``cache`` as a stateless one's, and
+    ``check --local`` runs it once (its first report takes one sample itself).
+    """
+
+    stateful: ClassVar[bool] = False
+
+
 class Window(Generic[T]):
     """A bounded, time-stamped window of samples, oldest first.
 
@@ -218,6 +230,8 @@ class CollectedReport:
 
 
 AVAILABILITY_TTL = 2.0
+"""Seconds an availability check of a collector's source is reused."""
+
 MIN_CLUSTER_INTERVAL = 1.0
 """Shortest sampling interval taken from the cluster: its stored value may be any number."""
 MAX_CLUSTER_INTERVAL = 86400.0
@@ -237,8 +251,6 @@ def sampling_interval(settings: CollectorSettings, cluster_seconds: float | None
         return settings.interval
     return min(max(cluster_seconds, MIN_CLUSTER_INTERVAL), MAX_CLUSTER_INTERVAL)
 
-
-"""Seconds an availability check of a collector's source is reused."""
 
 EXPECTED_FAILURES: tuple[type[BaseException], ...] = (
     CollectorError,
@@ -383,13 +395,16 @@ class ManagedCollector:
         self._start_loop(now=True)
 
     def _start_loop(self, now: bool) -> None:
+        """Sample every :meth:`interval`; one log line unless it is the plain default."""
         interval = self.interval()
-        log.info(
-            "sampling {name} every {interval:g} s ({origin})",
-            name=self.name,
-            interval=interval,
-            origin=self._interval_origin(),
-        )
+        origin = self._interval_origin()
+        if origin != "default" or not now:
+            log.info(
+                "sampling {name} every {interval:g} s ({origin})",
+                name=self.name,
+                interval=interval,
+                origin=origin,
+            )
         self._loop = LoopingCall(self._sample_once)
         self._loop.clock = self.clock
         self._loop.start(interval, now=now)
