@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -381,14 +382,14 @@ def test_cpu_usage_covers_the_last_sampling_interval(tmp_path: Path) -> None:
     managed.start()
     now[0] += 4.0
     clock.advance(collector.settings.interval)
-    seen: list[JSONValue] = []
+    seen: list[Any] = []
     for _scraper in range(3):
         managed.report().addCallback(lambda r: seen.append(r.report.data))
         now[0] += 1.0
         clock.advance(collector.settings.cache)
     managed.stop()
-    assert [data["cpu_usage"] for data in seen] == [50.0] * 3  # type: ignore[index,call-overload]
-    assert seen[0]["cpu_seconds"] == 12.0  # type: ignore[index,call-overload]
+    assert [data["cpu_usage"] for data in seen] == [50.0] * 3
+    assert seen[0]["cpu_seconds"] == 12.0
 
 
 def test_roles_are_numbered_as_confd_answers_them(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import namedtuple
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -147,13 +148,13 @@ def test_reports_do_not_shift_the_cpu_window(
     managed = ManagedCollector(collector, clock, lambda: 1.0)
     managed.start()
     clock.advance(collector.settings.interval)
-    seen: list[JSONValue] = []
+    seen: list[Any] = []
     for _scraper in range(3):
         managed.report().addCallback(lambda r: seen.append(r.report.data))
         clock.advance(collector.settings.cache)
     managed.stop()
-    assert [data["cpus"] for data in seen] == [[0.2]] * 3  # type: ignore[index,call-overload]
-    cpu_seconds = seen[0]["cpu_seconds"]  # type: ignore[index,call-overload]
+    assert [data["cpus"] for data in seen] == [[0.2]] * 3
+    cpu_seconds = seen[0]["cpu_seconds"]
     assert cpu_seconds == [{"user": 30.0, "nice": 0.0, "system": 0.0, "idle": 170.0, "iowait": 0.0}]
 
 

@@ -133,9 +133,11 @@ def test_not_listed_where_the_cluster_does_not_enable_xen(tmp_path: Path) -> Non
     xen_dir = tmp_path / "proc" / "xen"
     xen_dir.mkdir(parents=True)
     (xen_dir / "capabilities").write_text("control_d\n")
-    context.cluster = StaticCluster([], hypervisors=["kvm"])  # type: ignore[assignment]
+    kvm_only: Any = StaticCluster([], hypervisors=["kvm"])
+    context.cluster = kvm_only
     assert not InstStatusXenCollector(context).available()
-    context.cluster = StaticCluster([], hypervisors=["kvm", "xen-hvm"])  # type: ignore[assignment]
+    mixed: Any = StaticCluster([], hypervisors=["kvm", "xen-hvm"])
+    context.cluster = mixed
     assert InstStatusXenCollector(context).available()
 
 
