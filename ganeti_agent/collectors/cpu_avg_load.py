@@ -12,7 +12,13 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 
 from ganeti_agent.core.files import InputError, read_text
-from ganeti_agent.core.framework import AgentContext, Collector, StatefulCollector, Window
+from ganeti_agent.core.framework import (
+    MIN_CLUSTER_INTERVAL,
+    AgentContext,
+    Collector,
+    StatefulCollector,
+    Window,
+)
 from ganeti_agent.core.metrics import Sample, family, number
 from ganeti_agent.core.report import JSONValue, Kind
 from ganeti_agent.parsers.errors import ParseError
@@ -53,7 +59,8 @@ class CpuAvgLoadCollector(StatefulCollector):
     def __init__(self, context: AgentContext) -> None:
         super().__init__(context)
         self.window_seconds = float(self.settings.option("window", str(DEFAULT_WINDOW)))
-        capacity = int(self.window_seconds / self.settings.interval) + 2
+        shortest = min(self.settings.interval, MIN_CLUSTER_INTERVAL)
+        capacity = int(self.window_seconds / shortest) + 2
         self.window: Window[CpuTicks] = Window(self.window_seconds, capacity)
         self.ticks_per_second = clock_ticks_per_second()
 

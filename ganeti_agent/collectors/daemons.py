@@ -4,8 +4,10 @@ One collector per Ganeti daemon (``daemon-noded``, ``daemon-confd``, ...) plus
 ``daemon-ganeti-agent`` for this agent. A daemon is found through the pid file Ganeti
 writes (``<run_dir>/ganeti-<daemon>.pid``); the pid must name a live process that is
 that daemon, so a stale file or a reused pid never passes for a running daemon.
-Whether a daemon *should* run comes from the node's role in the cluster (the table
-:data:`DAEMONS`), which the collectors share through one :class:`RoleTracker`.
+Each collector samples its daemon's CPU time every ``interval``, so ``cpu_usage``
+covers the last interval whoever asks. Whether a daemon *should* run
+comes from the node's role in the cluster (the table :data:`DAEMONS`), which the
+collectors share through one :class:`RoleTracker`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,12 @@ from twisted.python.failure import Failure
 
 from ganeti_agent.confd.constants import NodeRole
 from ganeti_agent.core.files import read_pid_file
-from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.framework import (
+    AgentContext,
+    Collector,
+    CollectorError,
+    SampledCollector,
+)
 from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, flag, label
 from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode, status_object
 from ganeti_agent.core.status import status_of
@@ -189,6 +196,7 @@ class Usage:
     memory: int
     uptime: int
     cpu_usage: float
+    cpu_seconds: float
     threads: int
 
 
@@ -206,23 +214,38 @@ class Probe:
     unknown: bool = False
 
 
-class CpuMeter:
-    """CPU usage in percent of one CPU since the previous reading of the same process.
+Reading = tuple[int, float, float, float]
+"""One CPU reading of a process: pid, creation time, CPU seconds, when read."""
 
-    The first reading of a process (or of a new process behind the same pid) is its
-    lifetime average, so a report never needs to wait for a second sample.
+
+class CpuMeter:
+    """CPU usage in percent of one CPU between the last two samples of the same process.
+
+    With a single sample of a process (or of a new process behind the same pid) it is
+    the lifetime average at that sample, so a report never needs to wait for a second.
+    Only :meth:`sample` moves the window; reading :meth:`percent` does not.
     """
 
     def __init__(self) -> None:
-        self._last: tuple[int, float, float, float] | None = None
+        self._previous: Reading | None = None
+        self._newest: Reading | None = None
 
-    def percent(self, pid: int, created: float, cpu_seconds: float, now: float) -> float:
-        last = self._last
-        self._last = (pid, created, cpu_seconds, now)
-        if last is not None and last[:2] == (pid, created) and now > last[3]:
-            used, elapsed = cpu_seconds - last[2], now - last[3]
+    def sample(self, pid: int, created: float, cpu_seconds: float, now: float) -> None:
+        self._previous = self._newest if self.knows(pid, created) else None
+        self._newest = (pid, created, cpu_seconds, now)
+
+    def knows(self, pid: int, created: float) -> bool:
+        return self._newest is not None and self._newest[:2] == (pid, created)
+
+    def percent(self) -> float:
+        """The usage at the newest sample (0.0 before any)."""
+        newest, previous = self._newest, self._previous
+        if newest is None:
+            return 0.0
+        if previous is not None and newest[3] > previous[3]:
+            used, elapsed = newest[2] - previous[2], newest[3] - previous[3]
         else:
-            used, elapsed = cpu_seconds, now - created
+            used, elapsed = newest[2], newest[3] - newest[1]
         return round(100.0 * max(used, 0.0) / elapsed, 2) if elapsed > 0 else 0.0
 
 
@@ -233,11 +256,22 @@ def is_program(process: psutil.Process, program: str) -> bool:
     return any(os.path.basename(arg) == program for arg in process.cmdline()[:2])
 
 
+def process_cpu_seconds(process: psutil.Process) -> float:
+    """User and system CPU seconds of the process itself (not of its waited-for children)."""
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 class ProcessProbe:
     """Reads one process's figures with psutil: a handful of /proc reads, no waiting."""
 
-    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        wall_clock: Callable[[], float] = time.time,
+        cpu_seconds: Callable[[psutil.Process], float] = process_cpu_seconds,
+    ) -> None:
         self.wall_clock = wall_clock
+        self.cpu_seconds = cpu_seconds
         self.meter = CpuMeter()
 
     def probe(self, pid: int, program: str | None) -> Probe:
@@ -260,15 +294,34 @@ class ProcessProbe:
         except psutil.AccessDenied:
             return Probe(reason=f"no permission to inspect pid {pid}", unknown=True)
 
+    def sample(self, pid: int, program: str | None) -> None:
+        """Feed the CPU meter from ``pid`` if it is ``program``; anything else is skipped."""
+        try:
+            process = psutil.Process(pid)
+            with process.oneshot():
+                if program is None or is_program(process, program):
+                    self._sample_cpu(process)
+        except psutil.Error:
+            pass  # the report says what is wrong with the process
+
+    def _sample_cpu(self, process: psutil.Process) -> float:
+        cpu_seconds = self.cpu_seconds(process)
+        self.meter.sample(process.pid, process.create_time(), cpu_seconds, self.wall_clock())
+        return cpu_seconds
+
     def _usage(self, process: psutil.Process) -> Usage:
         now = self.wall_clock()
         created = process.create_time()
-        times = process.cpu_times()
+        if self.meter.knows(process.pid, created):
+            cpu_seconds = self.cpu_seconds(process)
+        else:  # not sampled yet (just started, or a new process behind the pid)
+            cpu_seconds = self._sample_cpu(process)
         return Usage(
             pid=process.pid,
             memory=process.memory_info().rss,
             uptime=max(0, int(now - created)),
-            cpu_usage=self.meter.percent(process.pid, created, times.user + times.system, now),
+            cpu_usage=self.meter.percent(),
+            cpu_seconds=cpu_seconds,
             threads=process.num_threads(),
         )
 
@@ -283,6 +336,7 @@ def daemon_data(program: str, probe: Probe, code: StatusCode, message: str) -> d
         "size_unit": SIZE_UNIT,
         "uptime": usage.uptime if usage else None,
         "cpu_usage": usage.cpu_usage if usage else None,
+        "cpu_seconds": usage.cpu_seconds if usage else None,
         "threads": usage.threads if usage else None,
         "status": status_object(code, message),
     }
@@ -303,7 +357,7 @@ def judge(probe: Probe, need: Need, why_unknown: str) -> tuple[StatusCode, str]:
     return StatusCode.OK, f"not running ({probe.reason}); not needed on this node"
 
 
-class GanetiDaemonCollector(Collector):
+class GanetiDaemonCollector(SampledCollector):
     """The status of one Ganeti daemon on this node."""
 
     category = Category.DAEMON
@@ -364,6 +418,15 @@ class GanetiDaemonCollector(Collector):
             message = message.replace("on this node", f"on a {ROLE_NAMES[role]}")
         return daemon_data(self.spec.program, probe, code, message)
 
+    def sample(self) -> None:
+        """One CPU reading of the daemon; a missing or bad pid file is for the report."""
+        try:
+            pid = read_pid_file(self.pid_file)
+        except CollectorError:
+            return
+        if pid is not None:
+            self.probe.sample(pid, self.spec.program)
+
     def _probe(self) -> Probe:
         path = self.pid_file
         try:
@@ -378,7 +441,7 @@ class GanetiDaemonCollector(Collector):
         return daemon_samples(data)
 
 
-class AgentDaemonCollector(Collector):
+class AgentDaemonCollector(SampledCollector):
     """This agent's own process: answering at all means it runs."""
 
     name = PREFIX + AGENT_NAME
@@ -388,6 +451,9 @@ class AgentDaemonCollector(Collector):
     def __init__(self, context: AgentContext) -> None:
         super().__init__(context)
         self.probe = ProcessProbe()
+
+    def sample(self) -> None:
+        self.probe.sample(os.getpid(), None)
 
     def collect(self) -> JSONValue:
         probe = self.probe.probe(os.getpid(), None)
@@ -429,7 +495,17 @@ DAEMON_FIELDS: FieldTable = (
         family(
             "ganeti_daemon_cpu_usage_percent",
             "gauge",
-            "CPU used since the previous report, percent of one CPU.",
+            "CPU used over the collector's last sampling interval, percent of one CPU.",
+            *_DAEMON,
+        ),
+        1,
+    ),
+    (
+        "cpu_seconds",
+        family(
+            "ganeti_daemon_cpu_seconds_total",
+            "counter",
+            "User and system CPU seconds of the daemon's process since it started.",
             *_DAEMON,
         ),
         1,

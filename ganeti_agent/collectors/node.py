@@ -3,6 +3,8 @@
 CPUs, memory, local filesystems and network interfaces come from psutil (a few
 /proc and /sys reads and ``statvfs`` calls); versions from small files, never from
 running programs, so a report costs milliseconds. Sizes are bytes (``size_unit``).
+CPU times are sampled every ``interval``: the busy fractions cover the last interval,
+whoever asks and however often, and the cumulative seconds go to ``/metrics``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import psutil
 
 from ganeti_agent import __version__
 from ganeti_agent.core.files import InputError, read_text
-from ganeti_agent.core.framework import AgentContext, Collector
+from ganeti_agent.core.framework import AgentContext, Collector, SampledCollector
 from ganeti_agent.core.metrics import (
     Family,
     FieldTable,
@@ -44,21 +46,41 @@ FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6", psutil.AF_LINK: "l
 
 
 class CpuLoad:
-    """Per-CPU busy fraction (0 to 1) since the previous report; since boot for the first."""
+    """Per-CPU busy fraction (0 to 1) between the last two samples; since boot after one.
+
+    Samples are taken on the collector's timer, never by a report, so one scraper does
+    not shorten another's window.
+    """
 
     def __init__(self) -> None:
-        self._last: list[tuple[float, float]] | None = None
+        self._previous: list[tuple[float, float]] | None = None
+        self._newest: list[tuple[float, float]] | None = None
+        self.times: list[dict[str, float]] = []
 
-    def loads(self, times: Sequence[Any]) -> list[float]:
-        now = [(_busy(t), _total(t)) for t in times]
-        last = self._last if self._last is not None and len(self._last) == len(now) else None
-        self._last = now
+    def sample(self, times: Sequence[Any]) -> None:
+        self._previous, self._newest = self._newest, [(_busy(t), _total(t)) for t in times]
+        self.times = [_modes(t) for t in times]
+
+    def loads(self) -> list[float]:
+        now = self._newest or []
+        last = self._previous if self._previous is not None else None
+        if last is not None and len(last) != len(now):
+            last = None
         loads = []
         for index, (busy, total) in enumerate(now):
             if last is not None and total > last[index][1]:
                 busy, total = busy - last[index][0], total - last[index][1]
             loads.append(round(min(max(busy / total, 0.0), 1.0), 4) if total > 0 else 0.0)
         return loads
+
+
+def _modes(times: Any) -> dict[str, float]:
+    """Cumulative seconds per mode of one CPU, as psutil names them (user, idle, ...).
+
+    Guest time is left out, as in :func:`_total`: the kernel counts it in user time too.
+    """
+    fields = times._asdict().items()
+    return {mode: float(v) for mode, v in fields if mode not in ("guest", "guest_nice")}
 
 
 def _total(times: Any) -> float:
@@ -220,7 +242,7 @@ class VersionReader:
         return release
 
 
-class NodeCollector(Collector):
+class NodeCollector(SampledCollector):
     """What the node OS sees: CPUs, memory, filesystems, NICs and component versions."""
 
     name = NAME
@@ -232,11 +254,17 @@ class NodeCollector(Collector):
         self.cpu_load = CpuLoad()
         self.version_reader = VersionReader(context, self.settings.option)
 
+    def sample(self) -> None:
+        self.cpu_load.sample(psutil.cpu_times(percpu=True))
+
     def collect(self) -> JSONValue:
-        per_cpu = psutil.cpu_times(percpu=True)
+        if not self.cpu_load.times:  # asked before the timer's first sample
+            self.sample()
+        loads = self.cpu_load.loads()
         return {
-            "cpu_number": len(per_cpu),
-            "cpus": self.cpu_load.loads(per_cpu),
+            "cpu_number": len(loads),
+            "cpus": loads,
+            "cpu_seconds": list(self.cpu_load.times),
             "size_unit": SIZE_UNIT,
             "memory": memory_data(),
             "filesystem": filesystem_data(),
@@ -255,8 +283,15 @@ def collectors(context: AgentContext) -> Iterable[Collector]:
 NODE_CPU_BUSY = family(
     "ganeti_node_cpu_busy_ratio",
     "gauge",
-    "Busy fraction of one CPU since the previous node report (0..1).",
+    "Busy fraction of one CPU over the node collector's last sampling interval (0..1).",
     "cpu",
+)
+NODE_CPU_SECONDS = family(
+    "ganeti_node_cpu_seconds_total",
+    "counter",
+    "Seconds one CPU spent in each mode since boot (psutil's names), at the last sample.",
+    "cpu",
+    "mode",
 )
 NODE_CPU_NUMBER = family("ganeti_node_cpu_number", "gauge", "Number of CPUs of the node.")
 NODE_MEMORY = family(
@@ -346,6 +381,12 @@ def node_samples(data: JSONValue) -> Iterator[Sample]:
     cpu_number = number(data.get("cpu_number"))
     if cpu_number is not None:
         yield Sample(NODE_CPU_NUMBER, (), cpu_number)
+    per_cpu = data.get("cpu_seconds")
+    for index, modes in enumerate(per_cpu if isinstance(per_cpu, list) else []):
+        for mode, seconds in modes.items() if isinstance(modes, Mapping) else ():
+            found = number(seconds)
+            if found is not None:
+                yield Sample(NODE_CPU_SECONDS, (str(index), str(mode)), found)
     if data.get("size_unit", SIZE_UNIT) == SIZE_UNIT:
         yield from _size_samples(data)
     for nic in objects(data.get("NICs")):

@@ -128,6 +128,23 @@ def data_collectors_answer(answer: JSONValue) -> dict[str, bool]:
     return activation
 
 
+MICROSECONDS = 1_000_000
+
+
+def collector_intervals_answer(answer: JSONValue) -> dict[str, float]:
+    """Seconds per collector from a DATA_COLLECTORS answer, which counts microseconds.
+
+    ``gnt-cluster modify --data-collector-interval`` stores seconds times 10^6 as given,
+    so zero or negative values are possible; only positive numbers are kept.
+    """
+    intervals: dict[str, float] = {}
+    for name, entry in answer.items() if isinstance(answer, dict) else ():
+        interval = entry.get("interval") if isinstance(entry, dict) else None
+        if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0:
+            intervals[name] = interval / MICROSECONDS
+    return intervals
+
+
 class _TypedQueries:
     """The typed questions of ``ClusterQueries``, on top of a subclass's ``ask``."""
 
@@ -158,6 +175,7 @@ class RemoteClusterQueries(_TypedQueries):
         self.reactor = reactor
         self.source = source
         self._collectors: dict[str, bool] | None = None
+        self._intervals: dict[str, float] | None = None
         self._hypervisors: list[str] | None = None
 
     def ask(self, request_type: RequestType, query: str | None = None) -> Deferred[JSONValue]:
@@ -174,6 +192,7 @@ class RemoteClusterQueries(_TypedQueries):
 
         def collectors(answer: JSONValue) -> Deferred[JSONValue]:
             self._collectors = data_collectors_answer(answer)
+            self._intervals = collector_intervals_answer(answer)
             return self.ask(RequestType.CONFIG_QUERY, "/cluster/enabled_hypervisors")
 
         def hypervisors(answer: JSONValue) -> None:
@@ -190,6 +209,9 @@ class RemoteClusterQueries(_TypedQueries):
     def enabled_hypervisors(self) -> list[str] | None:
         return self._hypervisors
 
+    def collector_intervals(self) -> Mapping[str, float] | None:
+        return self._intervals
+
 
 class LocalClusterQueries(_TypedQueries):
     """Cluster questions answered from the configuration this process has loaded.
@@ -201,6 +223,7 @@ class LocalClusterQueries(_TypedQueries):
     def __init__(self, status: Callable[[], ConfigStatus]) -> None:
         self.status = status
         self._activation: tuple[object, Mapping[str, bool]] | None = None
+        self._intervals: tuple[object, Mapping[str, float]] | None = None
 
     def ask(self, request_type: RequestType, query: str | None) -> Deferred[JSONValue]:
         current = self.status()
@@ -223,6 +246,15 @@ class LocalClusterQueries(_TypedQueries):
     def enabled_hypervisors(self) -> list[str] | None:
         config = self.status().config
         return None if config is None else list(config.hypervisors)
+
+    def collector_intervals(self) -> Mapping[str, float] | None:
+        """Intervals from the loaded configuration, computed once per configuration."""
+        config = self.status().config
+        if config is None:
+            return None
+        if self._intervals is None or self._intervals[0] is not config:
+            self._intervals = (config, collector_intervals_answer(config.collectors))
+        return self._intervals[1]
 
 
 def cli_cluster_queries(

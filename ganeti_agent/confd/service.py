@@ -190,6 +190,9 @@ class AgentClusterQueries:
     def enabled_hypervisors(self) -> list[str] | None:
         return self._current().enabled_hypervisors()
 
+    def collector_intervals(self) -> Mapping[str, float] | None:
+        return self._current().collector_intervals()
+
     def refresh_remote(self) -> None:
         """Ask the peers for activation data, as mond does, when nothing is local.
 

@@ -47,3 +47,7 @@ class ClusterQueries(Protocol):
     def enabled_hypervisors(self) -> list[str] | None:
         """The cluster's enabled hypervisors, None when unknown."""
         ...
+
+    def collector_intervals(self) -> Mapping[str, float] | None:
+        """Last known data-collector intervals (confd 11), in seconds; None when unknown."""
+        ...

@@ -76,7 +76,8 @@ class CollectorSettings:
 
     ``interval`` drives stateful sampling, ``timeout`` bounds one run, ``cache`` is how
     long (seconds) a stateless report is reused, ``options`` holds the collector's own
-    keys (e.g. ``file`` or ``lvs-extra-args``).
+    keys (e.g. ``file`` or ``lvs-extra-args``). ``interval_set`` says the configuration
+    file gave the interval, which then beats the cluster's data-collector interval.
     """
 
     enabled: Enablement = Enablement.AUTO
@@ -84,6 +85,7 @@ class CollectorSettings:
     timeout: float = 10.0
     cache: float = 1.0
     options: Mapping[str, str] = field(default_factory=dict)
+    interval_set: bool = False
 
     def option(self, key: str, default: str) -> str:
         return self.options.get(key, default)
@@ -187,6 +189,18 @@ class StatefulCollector(Collector):
         raise NotImplementedError
 
 
+class SampledCollector(StatefulCollector):
+    """Sampled on the timer like a stateful collector, but its report needs no samples.
+
+    Only some figures come from the samples (CPU usage over the last interval, not
+    over the time since whoever asked last); the rest is read on request. So it is not
+    ``stateful``: reports are rebuilt within ``cache`` as a stateless one's, and
+    ``check --local`` runs it once (its first report takes one sample itself).
+    """
+
+    stateful: ClassVar[bool] = False
+
+
 class Window(Generic[T]):
     """A bounded, time-stamped window of samples, oldest first.
 
@@ -234,6 +248,26 @@ class CollectedReport:
 
 AVAILABILITY_TTL = 2.0
 """Seconds an availability check of a collector's source is reused."""
+
+MIN_CLUSTER_INTERVAL = 1.0
+"""Shortest sampling interval taken from the cluster: its stored value may be any number."""
+MAX_CLUSTER_INTERVAL = 86400.0
+"""Longest one, the configuration file's bound for every duration."""
+INTERVAL_CHECK = 15.0
+"""Seconds between two looks at the cluster's intervals (mond re-reads its every 15 s)."""
+
+
+def sampling_interval(settings: CollectorSettings, cluster_seconds: float | None) -> float:
+    """Seconds between samples: the configuration file's if it names one, else the cluster's.
+
+    The cluster's value (``gnt-cluster modify --data-collector-interval``) is kept within
+    :data:`MIN_CLUSTER_INTERVAL` and :data:`MAX_CLUSTER_INTERVAL`; without one, the
+    default of ``[collectors]`` applies.
+    """
+    if settings.interval_set or cluster_seconds is None:
+        return settings.interval
+    return min(max(cluster_seconds, MIN_CLUSTER_INTERVAL), MAX_CLUSTER_INTERVAL)
+
 
 EXPECTED_FAILURES: tuple[type[BaseException], ...] = (
     CollectorError,
@@ -284,6 +318,7 @@ class ManagedCollector:
         self._samples_taken = 0
         self._samples_reported = -1
         self.sampling_wanted: Callable[[], bool] = lambda: True
+        self.cluster_interval: Callable[[], float | None] = lambda: None
 
     @property
     def name(self) -> str:
@@ -364,13 +399,46 @@ class ManagedCollector:
         for waiter in waiters:
             waiter.callback(self.last)
 
+    def interval(self) -> float:
+        """Seconds between two samples now (see :func:`sampling_interval`)."""
+        return sampling_interval(self.settings, self.cluster_interval())
+
     def start(self) -> None:
-        """Begin sampling a stateful collector every ``interval`` seconds."""
+        """Begin sampling a stateful collector every :meth:`interval` seconds."""
         if not isinstance(self.collector, StatefulCollector) or self._loop is not None:
             return
+        self._start_loop(now=True)
+
+    def _start_loop(self, now: bool) -> None:
+        """Sample every :meth:`interval`; one log line unless it is the plain default."""
+        interval = self.interval()
+        origin = self._interval_origin()
+        if origin != "default" or not now:
+            log.info(
+                "sampling {name} every {interval:g} s ({origin})",
+                name=self.name,
+                interval=interval,
+                origin=origin,
+            )
         self._loop = LoopingCall(self._sample_once)
         self._loop.clock = self.clock
-        self._loop.start(self.settings.interval, now=True)
+        self._loop.start(interval, now=now)
+
+    def _interval_origin(self) -> str:
+        if self.settings.interval_set:
+            return "configuration file"
+        return "default" if self.cluster_interval() is None else "cluster"
+
+    def follow_interval(self) -> None:
+        """Restart the sampling loop if the interval changed (the cluster's was modified).
+
+        The next sample then comes one new interval later; samples already taken stay.
+        """
+        loop = self._loop
+        if loop is None or not loop.running or loop.interval == self.interval():
+            return
+        loop.stop()
+        self._start_loop(now=False)
 
     def stop(self) -> None:
         if self._loop is not None and self._loop.running:
@@ -404,6 +472,8 @@ class ManagedCollector:
         An errback would stop the LoopingCall for good, so this Deferred always succeeds.
         """
         assert isinstance(self.collector, StatefulCollector)
+        if self._sampling is not None:  # the loop was restarted while a sample ran
+            return succeed(None)
         if self.settings.enabled is Enablement.AUTO and not self.available():
             return succeed(None)
         if not self.sampling_wanted():  # inactive in the cluster: samples kept, as in mond
@@ -434,6 +504,7 @@ class ManagedCollector:
 
 
 ActivationSource = Callable[[], Mapping[str, bool] | None]
+IntervalSource = Callable[[], Mapping[str, float] | None]
 
 
 class CollectorSet:
@@ -445,10 +516,14 @@ class CollectorSet:
         clock: IReactorTime,
         wall_clock: Callable[[], float],
         activation: ActivationSource | None = None,
+        intervals: IntervalSource | None = None,
     ) -> None:
         self.managed = [ManagedCollector(c, clock, wall_clock) for c in collectors]
         self._by_name = {m.name: m for m in self.managed}
         self.activation = activation
+        self.intervals = intervals
+        self.clock = clock
+        self._interval_check: LoopingCall | None = None
 
     def active(self) -> list[ManagedCollector]:
         """Collectors to list and report: enabled, present on this node, active in the cluster.
@@ -485,17 +560,36 @@ class CollectorSet:
         return self._by_name.get(name)
 
     def start(self) -> None:
-        """Start sampling; a collector inactive in the cluster skips its samples meanwhile."""
+        """Start sampling; a collector inactive in the cluster skips its samples meanwhile.
+
+        Every :data:`INTERVAL_CHECK` seconds the loops follow the cluster's intervals.
+        """
         for managed in self.managed:
             if managed.settings.enabled is not Enablement.NO:
                 managed.sampling_wanted = functools.partial(self._cluster_active, managed.name)
+                managed.cluster_interval = functools.partial(self._cluster_interval, managed.name)
                 managed.start()
+        if self.intervals is not None and self._interval_check is None:
+            self._interval_check = LoopingCall(self.follow_intervals)
+            self._interval_check.clock = self.clock
+            self._interval_check.start(INTERVAL_CHECK, now=False)
+
+    def follow_intervals(self) -> None:
+        for managed in self.managed:
+            managed.follow_interval()
+
+    def _cluster_interval(self, name: str) -> float | None:
+        intervals = self.intervals() if self.intervals is not None else None
+        return intervals.get(name) if intervals is not None else None
 
     def _cluster_active(self, name: str) -> bool:
         cluster_activation = self.activation() if self.activation is not None else None
         return cluster_activation is None or cluster_activation.get(name, True)
 
     def stop(self) -> None:
+        if self._interval_check is not None and self._interval_check.running:
+            self._interval_check.stop()
+        self._interval_check = None
         for managed in self.managed:
             managed.stop()
 

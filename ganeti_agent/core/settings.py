@@ -228,6 +228,7 @@ def _collector_settings(values: Mapping[str, str], base: CollectorSettings) -> C
         timeout=float(values["timeout"]) if "timeout" in values else base.timeout,
         cache=float(values["cache"]) if "cache" in values else base.cache,
         options={**base.options, **options},
+        interval_set="interval" in values or base.interval_set,
     )
 
 

@@ -331,7 +331,8 @@ def make_agent(
         confd_server=cluster.server,
     )
     activation = cluster.data_collectors
-    collectors = CollectorSet(build_collectors(context), clock, time.time, activation)
+    intervals = cluster.collector_intervals
+    collectors = CollectorSet(build_collectors(context), clock, time.time, activation, intervals)
     api = MonitoringAPI(collectors)
     api.extra_routes["metrics"] = MetricsExporter(collectors).route
     return collectors, api

@@ -233,6 +233,7 @@ def test_check_local_runs_the_collectors_in_a_real_process(tmp_path: Path) -> No
     config = tmp_path / "agent.conf"
     config.write_text(
         "[collectors]\nenabled = no\n[collector:diskstats]\nenabled = yes\n"
+        "[collector:daemon-ganeti-agent]\nenabled = yes\n[collector:node]\nenabled = yes\n"
         f"[collector:plugins]\ndirectory = {tmp_path}/none\n[confd]\nenabled = no\n"
     )
     done = subprocess.run(
@@ -243,6 +244,7 @@ def test_check_local_runs_the_collectors_in_a_real_process(tmp_path: Path) -> No
     out = done.stdout.decode()
     assert out.startswith("GANETI "), (out, done.stderr)
     assert "diskstats=" in out
+    assert "daemon-ganeti-agent=" in out and "node=" in out  # sampled, yet run once here
     assert done.returncode in (0, 3)
 
 

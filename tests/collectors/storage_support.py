@@ -52,3 +52,6 @@ class StorageCluster:
 
     def enabled_hypervisors(self) -> list[str] | None:
         return None
+
+    def collector_intervals(self) -> Mapping[str, float] | None:
+        return None

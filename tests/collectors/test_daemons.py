@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -71,6 +72,9 @@ class FakeCluster:
         return None
 
     def enabled_hypervisors(self) -> list[str] | None:
+        return None
+
+    def collector_intervals(self) -> Mapping[str, float] | None:
         return None
 
 
@@ -347,11 +351,45 @@ def test_errors_never_escape_and_spare_other_collectors(tmp_path: Path) -> None:
 
 def test_cpu_meter() -> None:
     meter = CpuMeter()
-    assert meter.percent(10, 100.0, 5.0, 110.0) == 50.0
-    assert meter.percent(10, 100.0, 6.0, 112.0) == 50.0
-    assert meter.percent(11, 111.0, 1.0, 112.0) == 100.0
-    assert meter.percent(11, 111.0, 1.0, 112.0) == 100.0
-    assert meter.percent(12, 112.0, 0.0, 112.0) == 0.0
+    assert meter.percent() == 0.0
+    meter.sample(10, 100.0, 5.0, 110.0)
+    assert meter.percent() == 50.0 and meter.knows(10, 100.0) and not meter.knows(10, 99.0)
+    meter.sample(10, 100.0, 6.0, 112.0)
+    assert meter.percent() == meter.percent() == 50.0
+    meter.sample(11, 111.0, 1.0, 112.0)
+    assert meter.percent() == 100.0
+    meter.sample(11, 111.0, 1.0, 112.0)
+    assert meter.percent() == 100.0
+    meter.sample(12, 112.0, 0.0, 112.0)
+    assert meter.percent() == 0.0
+
+
+def test_cpu_usage_covers_the_last_sampling_interval(tmp_path: Path) -> None:
+    """However many scrapers ask, cpu_usage is the usage between the last two samples."""
+    readings = iter([10.0, 12.0])
+    latest = [0.0]
+
+    def cpu_seconds(_process: psutil.Process) -> float:
+        latest[0] = next(readings, latest[0])
+        return latest[0]
+
+    now = [psutil.Process().create_time() + 100.0]
+    clock = Clock()
+    collector = AgentDaemonCollector(make_context(tmp_path, None))
+    collector.probe.wall_clock = lambda: now[0]
+    collector.probe.cpu_seconds = cpu_seconds
+    managed = ManagedCollector(collector, clock, lambda: 1.0)
+    managed.start()
+    now[0] += 4.0
+    clock.advance(collector.settings.interval)
+    seen: list[Any] = []
+    for _scraper in range(3):
+        managed.report().addCallback(lambda r: seen.append(r.report.data))
+        now[0] += 1.0
+        clock.advance(collector.settings.cache)
+    managed.stop()
+    assert [data["cpu_usage"] for data in seen] == [50.0] * 3
+    assert seen[0]["cpu_seconds"] == 12.0
 
 
 def test_roles_are_numbered_as_confd_answers_them(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import namedtuple
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -51,6 +52,7 @@ def test_this_machine(tmp_path: Path) -> None:
     assert list(data) == [
         "cpu_number",
         "cpus",
+        "cpu_seconds",
         "size_unit",
         "memory",
         "filesystem",
@@ -117,11 +119,43 @@ def test_ganeti_version_fallbacks(tmp_path: Path) -> None:
     assert collector.version_reader.versions()["ganeti"] == "3.0.2"
 
 
-def test_cpu_load_since_previous_report() -> None:
+def test_cpu_load_between_the_last_two_samples() -> None:
     load = CpuLoad()
-    assert load.loads([Times(1, 0, 1, 8, 0, 5), Times(0, 0, 0, 0, 0, 0)]) == [0.2, 0.0]
-    assert load.loads([Times(4, 0, 1, 9, 1, 5), Times(0, 0, 0, 4, 0, 0)]) == [0.6, 0.0]
-    assert load.loads([Times(4, 0, 1, 9, 1, 5)]) == [0.3333]
+    load.sample([Times(1, 0, 1, 8, 0, 5), Times(0, 0, 0, 0, 0, 0)])
+    assert load.loads() == [0.2, 0.0]
+    load.sample([Times(4, 0, 1, 9, 1, 5), Times(0, 0, 0, 4, 0, 0)])
+    assert load.loads() == [0.6, 0.0]
+    assert load.loads() == [0.6, 0.0]
+    assert load.times[0] == {"user": 4.0, "nice": 0.0, "system": 1.0, "idle": 9.0, "iowait": 1.0}
+    load.sample([Times(4, 0, 1, 9, 1, 5)])
+    assert load.loads() == [0.3333]
+
+
+def test_reports_do_not_shift_the_cpu_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Busy fractions cover the last sampling interval, however often reports are asked."""
+    readings = iter([[Times(10, 0, 0, 90, 0, 0)], [Times(30, 0, 0, 170, 0, 0)]])
+    latest: list[list[Times]] = []
+
+    def cpu_times(percpu: bool = False) -> list[Times]:
+        latest[:] = [next(readings, latest[0] if latest else [])]
+        return latest[0]
+
+    monkeypatch.setattr(psutil, "cpu_times", cpu_times)
+    clock = Clock()
+    collector = node(tmp_path)
+    managed = ManagedCollector(collector, clock, lambda: 1.0)
+    managed.start()
+    clock.advance(collector.settings.interval)
+    seen: list[Any] = []
+    for _scraper in range(3):
+        managed.report().addCallback(lambda r: seen.append(r.report.data))
+        clock.advance(collector.settings.cache)
+    managed.stop()
+    assert [data["cpus"] for data in seen] == [[0.2]] * 3
+    cpu_seconds = seen[0]["cpu_seconds"]
+    assert cpu_seconds == [{"user": 30.0, "nice": 0.0, "system": 0.0, "idle": 170.0, "iowait": 0.0}]
 
 
 def test_an_unreadable_filesystem_is_reported_in_its_entry(

@@ -15,6 +15,7 @@ from twisted.internet import reactor as global_reactor
 from ganeti_agent.collectors import confd as confd_collectors
 from ganeti_agent.confd.answers import ConfigStatus
 from ganeti_agent.confd.client import ConfdClient, QueryResult
+from ganeti_agent.confd.config import build_config
 from ganeti_agent.confd.constants import RequestType
 from ganeti_agent.confd.protocol import DropReason, Reply
 from ganeti_agent.confd.queries import LocalClusterQueries, PeerSource, RemoteClusterQueries
@@ -211,5 +212,41 @@ def test_falls_back_to_peers_without_local_config(tmp_path: Path) -> Generator[A
     cluster = AgentClusterQueries(LocalClusterQueries(lambda: status), remote)
     try:
         assert (yield cluster.node_drbd("vm")) == [["vm", 3, "i", "disk/0", "primary", "p"]]
+    finally:
+        listening.stopListening()
+
+
+def test_local_collector_intervals_are_seconds_from_config_data() -> None:
+    config = section8_config(load_sample("cluster_config_3.0.json"))
+    config["cluster"]["data_collectors"] = {
+        "cpu-avg-load": {"active": True, "interval": 60_000_000},
+        "xen-cpu-avg-load": {"active": True, "interval": 2_500_000.0},
+        "lv": {"active": True, "interval": 0},
+        "drbd": {"active": True, "interval": -5_000_000},
+    }
+    status = ConfigStatus(build_config(config))
+    intervals = LocalClusterQueries(lambda: status).collector_intervals()
+    assert intervals is not None
+    assert intervals["cpu-avg-load"] == 60.0 and intervals["xen-cpu-avg-load"] == 2.5
+    assert intervals["diskstats"] == 5.0
+    assert "lv" not in intervals and "drbd" not in intervals
+    assert LocalClusterQueries(lambda: ConfigStatus(None)).collector_intervals() is None
+
+
+@inline_callbacks
+def test_remote_collector_intervals_come_with_the_activation(
+    tmp_path: Path,
+) -> Generator[Any, Any, None]:
+    answer = {"cpu-avg-load": {"active": True, "interval": 30_000_000}, "lv": "garbage"}
+    peer = FakeConfdPeer(KEY, answering(0, answer, 5))
+    listening = reactor.listenUDP(0, peer, interface="127.0.0.1")
+    paths = GanetiPaths(data_dir=str(tmp_path))
+    (tmp_path / "hmac.key").write_bytes(KEY)
+    (tmp_path / "ssconf_master_candidates_ips").write_text("127.0.0.1\n")
+    remote = RemoteClusterQueries(reactor, PeerSource(paths, port=listening.getHost().port))
+    try:
+        assert remote.collector_intervals() is None
+        yield remote.refresh()
+        assert remote.collector_intervals() == {"cpu-avg-load": 30.0}
     finally:
         listening.stopListening()

@@ -11,6 +11,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from ganeti_agent.core.executor import CommandNotFound
 from ganeti_agent.core.framework import (
     AVAILABILITY_TTL,
+    INTERVAL_CHECK,
+    MIN_CLUSTER_INTERVAL,
     AgentContext,
     CollectedReport,
     Collector,
@@ -240,6 +242,40 @@ class CollectorSetTests(SynchronousTestCase):
         self.assertEqual(sampling.samples, 1)
         activation["sampling"] = True
         self.clock.advance(5)
+        self.assertEqual(sampling.samples, 2)
+        collectors.stop()
+
+    def test_sampling_follows_the_clusters_interval_unless_the_file_sets_one(self) -> None:
+        """``gnt-cluster modify --data-collector-interval`` reaches the sampling loop."""
+        sampling = Sampling(context(self.clock))
+        intervals = {"sampling": 60.0}
+        collectors = CollectorSet([sampling], self.clock, lambda: 0.0, intervals=lambda: intervals)
+        collectors.start()
+        self.assertEqual(sampling.samples, 1)
+        self.clock.advance(30)
+        self.assertEqual(sampling.samples, 1)
+        self.clock.advance(30)
+        self.assertEqual(sampling.samples, 2)
+        intervals["sampling"] = 10.0
+        self.clock.advance(INTERVAL_CHECK)
+        self.assertEqual(sampling.samples, 2)
+        self.clock.advance(10)
+        self.assertEqual(sampling.samples, 3)
+        intervals["sampling"] = 0.001
+        self.clock.advance(INTERVAL_CHECK)
+        self.assertEqual(collectors.managed[0].interval(), MIN_CLUSTER_INTERVAL)
+        collectors.stop()
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_the_files_interval_beats_the_clusters(self) -> None:
+        sampling = Sampling(
+            context(self.clock, sampling=CollectorSettings(interval=7, interval_set=True))
+        )
+        collectors = CollectorSet(
+            [sampling], self.clock, lambda: 0.0, intervals=lambda: {"sampling": 60.0}
+        )
+        collectors.start()
+        self.clock.advance(7)
         self.assertEqual(sampling.samples, 2)
         collectors.stop()
 

@@ -37,6 +37,16 @@ def test_collector_sections_inherit_the_defaults() -> None:
     assert settings.collector("drbd").timeout == 3.0
 
 
+def test_an_interval_in_the_file_is_marked_as_given_there() -> None:
+    """Only then does it beat the cluster's data-collector interval."""
+    assert not load_settings(str(REPO / "etc" / "ganeti-agent.conf")).collector("x").interval_set
+    own = parse_settings("[collector:cpu-avg-load]\ninterval = 2\n")
+    assert own.collector("cpu-avg-load").interval_set
+    assert not own.collector("xen-cpu-avg-load").interval_set
+    common = parse_settings("[collectors]\ninterval = 2\n[collector:lv]\ntimeout = 3\n")
+    assert common.collector("lv").interval_set and common.collector("drbd").interval_set
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -14,6 +14,7 @@ from pathlib import Path
 from twisted.internet.task import Clock
 
 from ganeti_agent import __version__
+from ganeti_agent.collectors.confd import ConfdCollector
 from ganeti_agent.collectors.cpu_avg_load import CpuAvgLoadCollector
 from ganeti_agent.collectors.daemons import GanetiDaemonCollector
 from ganeti_agent.collectors.diskstats import DiskstatsCollector
@@ -96,7 +97,7 @@ DISKSTATS: JSONValue = [
 ]  # fmt: skip
 DAEMON: JSONValue = {
     "daemon": "ganeti-noded", "pid": 42, "memory": 1048576, "size_unit": "B", "uptime": 60,
-    "cpu_usage": 1.5, "threads": 3, "status": {"code": 0, "message": ""},
+    "cpu_usage": 1.5, "cpu_seconds": 12.25, "threads": 3, "status": {"code": 0, "message": ""},
 }  # fmt: skip
 STOPPED_DAEMON: JSONValue = {
     "daemon": "ganeti-confd", "pid": None, "status": {"code": 4, "message": "not running"},
@@ -111,7 +112,10 @@ KVM_HYPERVISOR: JSONValue = {
     "memory_free": 30000, "cpu_total": 16, "cpu_nodes": 2, "cpu_sockets": 2,
 }  # fmt: skip
 NODE: JSONValue = {
-    "cpu_number": 2, "cpus": [0.25, 0.5], "size_unit": "B",
+    "cpu_number": 2, "cpus": [0.25, 0.5],
+    "cpu_seconds": [{"user": 100.5, "system": 20.0, "idle": 900.0, "iowait": 1.0},
+                    {"user": 50.0, "system": 10.0, "idle": 950.0}],
+    "size_unit": "B",
     "memory": {"total": 8589934592, "available": 4294967296, "swap_total": 0},
     "filesystem": [
         {"device": "/dev/sda1", "mountpoint": "/", "fstype": "ext4", "total": 1000,
@@ -126,6 +130,12 @@ NODE: JSONValue = {
         {"name": "lo", "up": False, "mtu": 65536, "addresses": []},
     ],
     "versions": {"kernel": "6.1.0", "ganeti": "3.0.2", "drbd": None},
+}  # fmt: skip
+CONFD: JSONValue = {
+    "received": 12, "requests": {"PING": 3, "NODE_DRBD": 5}, "drops": {"bad-hmac": 4,
+    "replay": 0}, "replies": 8, "errorReplies": 1, "oversizedReplies": 0, "sendErrors": 0,
+    "internalErrors": 0, "keyLoaded": True, "configLoaded": True, "configSerial": 3189,
+    "configError": None, "configLoads": 2, "configLoadFailures": 1,
 }  # fmt: skip
 PLUGIN: JSONValue = {
     "status": {"code": 0, "message": ""}, "arrays": 2, "md0": {"degraded": 1, "x": "y"},
@@ -155,6 +165,7 @@ AGENT: tuple[tuple[type[Collector], str, Category | None, Kind, JSONValue, bool]
      {"error": "/proc/diskstats: openFile: does not exist"}, False),
     (PluginCollector, "broken-plugin", None, Kind.STATUS,
      {"status": {"code": 2, "message": "timed out"}}, False),
+    (ConfdCollector, "confd", Category.DAEMON, Kind.PERFORMANCE, CONFD, True),
 )  # fmt: skip
 """(collector class, name, category, kind, report data, success) of every collector."""
 

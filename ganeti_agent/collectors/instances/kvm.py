@@ -33,6 +33,7 @@ from ganeti_agent.collectors.instances.status import (
     UNKNOWN,
     ConfiguredInstance,
     InstanceRecord,
+    hypervisor_enabled,
     instance_samples,
     node_primary_instances,
     report_data,
@@ -44,6 +45,8 @@ from ganeti_agent.core.report import Category, JSONValue, Kind
 
 NAME = "inst-status-kvm"
 DEFAULT_QMP_TIMEOUT = 5.0
+KVM_HYPERVISORS = frozenset({"kvm"})
+MONITOR_UNREACHABLE = "Instance marked as running, but its QMP monitor cannot be asked"
 
 QMP_STATES = {
     "running": RUNNING,
@@ -268,7 +271,14 @@ class InstStatusKvmCollector(Collector):
         self.qmp_timeout = float(self.settings.option("qmp-timeout", str(DEFAULT_QMP_TIMEOUT)))
 
     def available(self) -> bool:
-        """Where Ganeti runs KVM instances, or could: a KVM host that is in a cluster."""
+        """Where Ganeti runs KVM instances, or could: a KVM host that is in a cluster.
+
+        A cluster that does not enable KVM has no KVM instances to report, whatever the
+        host has; without the cluster's answer the host decides.
+        """
+        enabled = hypervisor_enabled(self.context.current_cluster(), KVM_HYPERVISORS)
+        if enabled is not None:
+            return enabled
         paths = self.context.paths
         if os.path.isdir(os.path.join(paths.kvm_hypervisor_dir, "pid")):
             return True
@@ -279,7 +289,7 @@ class InstStatusKvmCollector(Collector):
 
     async def _collect(self) -> JSONValue:
         instances = await node_primary_instances(
-            self.context.current_cluster(), self.context.hostname
+            self.context.current_cluster(), self.context.hostname, KVM_HYPERVISORS
         )
         records = [await self._record(instance) for instance in instances]
         return report_data(records)
@@ -303,12 +313,15 @@ class InstStatusKvmCollector(Collector):
             "cpuTime": info.cpu_time if info else None,
             "qmpStatus": qmp.status,
         }
+        if qmp.error is not None:
+            extra["qmpError"] = qmp.error
         return InstanceRecord(
             instance,
             state,
             format_uptime(info.uptime) if info else None,
             read_trail(self.context.paths, instance.name),
             extra,
+            unseen=MONITOR_UNREACHABLE if info is not None and qmp.error is not None else "",
         )
 
     async def _ask_monitor(self, socket: str) -> QmpOutcome:

@@ -7,7 +7,7 @@ so that a monitoring system reads the two the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from twisted.internet.defer import Deferred, fail
@@ -84,6 +84,7 @@ class ConfiguredInstance:
     uuid: str
     admin_state: str
     mtime: float
+    hypervisor: str = ""
 
     @classmethod
     def from_object(cls, obj: Mapping[str, JSONValue]) -> ConfiguredInstance:
@@ -96,21 +97,31 @@ class ConfiguredInstance:
             uuid=str(obj.get("uuid", "")),
             admin_state=str(obj.get("admin_state", "")),
             mtime=clock_time_round_trip(float(mtime)) if isinstance(mtime, int | float) else 0.0,
+            hypervisor=str(obj.get("hypervisor", "")),
         )
 
 
 @dataclass
 class InstanceRecord:
-    """One instance of the report, with Ganeti's wire keys; ``extra`` adds new fields."""
+    """One instance of the report, with Ganeti's wire keys; ``extra`` adds new fields.
+
+    ``unseen`` says why an instance's state could not be observed (its process runs
+    but cannot be asked): one that should run is then "unknown" (code 2), since
+    nothing shows it is not running.
+    """
 
     instance: ConfiguredInstance
     actual_state: str
     uptime: str | None
     state_reason: list[JSONValue]
     extra: dict[str, JSONValue] = field(default_factory=dict)
+    unseen: str = ""
 
     @property
     def verdict(self) -> tuple[StatusCode, str]:
+        admin_up = self.instance.admin_state == ADMIN_UP
+        if self.unseen and admin_up and self.actual_state == UNKNOWN:
+            return StatusCode.UNKNOWN, self.unseen
         return instance_verdict(self.instance.admin_state, self.actual_state)
 
     def to_json(self) -> dict[str, JSONValue]:
@@ -147,14 +158,25 @@ def failed_data(code: StatusCode, message: str) -> dict[str, JSONValue]:
 
 def primary_instances(
     answer: tuple[Sequence[Mapping[str, JSONValue]], Sequence[Mapping[str, JSONValue]]],
+    hypervisors: Collection[str] | None = None,
 ) -> list[ConfiguredInstance]:
-    """The node's primary instances in confd's order, forthcoming ones left out."""
+    """The node's primary instances in confd's order, forthcoming ones left out.
+
+    With ``hypervisors``, only instances run by one of them are kept: a KVM instance is
+    not "shut down" for the Xen collector, nor a Xen domain for the KVM one. An instance
+    object without a ``hypervisor`` member (hand-written test data) is kept.
+    """
     primaries, _secondaries = answer
-    return [ConfiguredInstance.from_object(obj) for obj in primaries if not obj.get("forthcoming")]
+    instances = [
+        ConfiguredInstance.from_object(obj) for obj in primaries if not obj.get("forthcoming")
+    ]
+    if hypervisors is None:
+        return instances
+    return [i for i in instances if not i.hypervisor or i.hypervisor in hypervisors]
 
 
 def node_primary_instances(
-    cluster: ClusterQueries | None, node: str
+    cluster: ClusterQueries | None, node: str, hypervisors: Collection[str] | None = None
 ) -> Deferred[list[ConfiguredInstance]]:
     """Ask the cluster for ``node``'s primary instances; failures are ``CollectorError``."""
     if cluster is None:
@@ -165,7 +187,15 @@ def node_primary_instances(
         raise CollectorError(CONFD_PREFIX + str(failure.value))
 
     asked = cluster.node_instances(node)
-    return asked.addCallback(primary_instances).addErrback(unavailable)
+    return asked.addCallback(primary_instances, hypervisors).addErrback(unavailable)
+
+
+def hypervisor_enabled(cluster: ClusterQueries | None, hypervisors: Collection[str]) -> bool | None:
+    """Whether the cluster enables one of ``hypervisors``; None when that is not known."""
+    enabled = cluster.enabled_hypervisors() if cluster is not None else None
+    if enabled is None:
+        return None
+    return any(name in hypervisors for name in enabled)
 
 
 INSTANCE_STATUS = family(

@@ -24,6 +24,7 @@ from ganeti_agent.collectors.instances.status import (
     ConfiguredInstance,
     InstanceRecord,
     failed_data,
+    hypervisor_enabled,
     instance_samples,
     node_primary_instances,
     report_data,
@@ -52,6 +53,7 @@ NAME = "inst-status-xen"
 LIST_ARGS = ("list", "--long")
 UPTIME_ARGS = ("uptime",)
 NO_LIST = "Unable to receive the list of instances: "
+XEN_HYPERVISORS = frozenset({"xen-pvm", "xen-hvm"})
 
 
 @dataclass(frozen=True)
@@ -140,14 +142,16 @@ class InstStatusXenCollector(Collector):
         return self._toolstack
 
     def available(self) -> bool:
-        return is_xen_control_domain(self.context.proc_root)
+        """A Xen control domain, unless the cluster is known not to enable Xen."""
+        enabled = hypervisor_enabled(self.context.current_cluster(), XEN_HYPERVISORS)
+        return enabled is not False and is_xen_control_domain(self.context.proc_root)
 
     def collect(self) -> Deferred[JSONValue]:
         return Deferred.fromCoroutine(self._collect())
 
     async def _collect(self) -> JSONValue:
         instances = await node_primary_instances(
-            self.context.current_cluster(), self.context.hostname
+            self.context.current_cluster(), self.context.hostname, XEN_HYPERVISORS
         )
         first = await self._list_domains()
         if self.hung_delay > 0:

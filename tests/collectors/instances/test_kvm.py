@@ -17,6 +17,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.testing import MemoryReactor
 
 from ganeti_agent.collectors.instances.kvm import (
+    MONITOR_UNREACHABLE,
     InstStatusKvmCollector,
     format_uptime,
     instance_of_cmdline,
@@ -73,7 +74,12 @@ def qemu() -> Iterator[subprocess.Popen[bytes]]:
     process.wait()
 
 
-def kvm_node(tmp_path: Path, admin_state: str = "up") -> AgentContext:
+def kvm_node(
+    tmp_path: Path,
+    admin_state: str = "up",
+    others: list[dict[str, Any]] | None = None,
+    hypervisors: list[str] | None = None,
+) -> AgentContext:
     instance = {"name": NAME, "uuid": "u-1", "admin_state": admin_state, "mtime": 1.5}
     settings = CollectorSettings(timeout=5, options={"qmp-timeout": "0.5"})
     return AgentContext(
@@ -82,7 +88,7 @@ def kvm_node(tmp_path: Path, admin_state: str = "up") -> AgentContext:
         paths=GanetiPaths(data_dir=str(tmp_path / "lib"), run_dir=str(tmp_path / "run")),
         hostname="node1",
         settings=lambda _name: settings,
-        cluster=StaticCluster([instance]),
+        cluster=StaticCluster([instance, *(others or [])], hypervisors),
         unix=reactor,  # type: ignore[arg-type]
     )
 
@@ -162,8 +168,28 @@ async def test_missing_monitor_is_unknown(tmp_path: Path, qemu: subprocess.Popen
     context = kvm_node(tmp_path)
     runtime_dirs(context, qemu.pid)
     data = await instance_report(context)
-    assert data["instances"][0]["actualState"] == "unknown"
-    assert data["status"]["code"] == 4
+    record = data["instances"][0]
+    assert record["actualState"] == "unknown" and "qmpError" in record
+    assert record["status"] == {"code": 2, "message": MONITOR_UNREACHABLE}
+    assert data["status"] == {"code": 2, "message": "\n" + MONITOR_UNREACHABLE}
+
+
+@pytest_twisted.ensureDeferred
+async def test_instances_of_other_hypervisors_are_left_out(tmp_path: Path) -> None:
+    xen = {"name": "xen.example.com", "uuid": "u-2", "admin_state": "up", "hypervisor": "xen-pvm"}
+    context = kvm_node(tmp_path, admin_state="down", others=[xen])
+    runtime_dirs(context, None)
+    data = await instance_report(context)
+    assert [record["name"] for record in data["instances"]] == [NAME]
+    assert data["status"] == {"code": 0, "message": ""}
+
+
+def test_listed_only_where_the_cluster_enables_kvm(tmp_path: Path) -> None:
+    xen_cluster = kvm_node(tmp_path, hypervisors=["xen-pvm"])
+    runtime_dirs(xen_cluster, None)
+    assert not InstStatusKvmCollector(xen_cluster).available()
+    kvm_cluster = kvm_node(tmp_path / "other", hypervisors=["xen-hvm", "kvm"])
+    assert InstStatusKvmCollector(kvm_cluster).available()
 
 
 @pytest_twisted.ensureDeferred

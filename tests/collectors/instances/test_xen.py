@@ -11,7 +11,7 @@ from twisted.internet import reactor
 from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
 from ganeti_agent.core.framework import ManagedCollector
 from ganeti_agent.core.paths import GanetiPaths
-from tests.collectors.instances.xen_support import INSTANCE1, xen_node
+from tests.collectors.instances.xen_support import INSTANCE1, StaticCluster, xen_node
 from tests.support import shared_fixture
 
 
@@ -133,3 +133,26 @@ def test_listed_only_in_a_xen_control_domain(tmp_path: Path) -> None:
     assert not collector.available()
     (xen_dir / "capabilities").write_text("control_d\n")
     assert collector.available()
+
+
+def test_not_listed_where_the_cluster_does_not_enable_xen(tmp_path: Path) -> None:
+    context = xen_node(tmp_path, {}, primaries=[])
+    xen_dir = tmp_path / "proc" / "xen"
+    xen_dir.mkdir(parents=True)
+    (xen_dir / "capabilities").write_text("control_d\n")
+    kvm_only: Any = StaticCluster([], hypervisors=["kvm"])
+    context.cluster = kvm_only
+    assert not InstStatusXenCollector(context).available()
+    mixed: Any = StaticCluster([], hypervisors=["kvm", "xen-hvm"])
+    context.cluster = mixed
+    assert InstStatusXenCollector(context).available()
+
+
+@pytest_twisted.ensureDeferred
+async def test_instances_of_other_hypervisors_are_left_out(tmp_path: Path) -> None:
+    kvm_instance = {**INSTANCE1, "name": "kvm.example.com", "uuid": "u-kvm", "hypervisor": "kvm"}
+    xen_instance = {**INSTANCE1, "hypervisor": "xen-pvm"}
+    context = xen_node(tmp_path, fixtures(), primaries=[kvm_instance, xen_instance])
+    data = await report(InstStatusXenCollector(context))
+    assert [record["name"] for record in data["instances"]] == ["instance1.example.com"]
+    assert data["status"] == {"code": 0, "message": ""}

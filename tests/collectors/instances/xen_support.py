@@ -18,10 +18,16 @@ from tests.cli.xen_golden_cases import install_standin
 
 
 class StaticCluster:
-    """Answers NODE_INSTANCES with fixed primaries; ``None`` means confd is unreachable."""
+    """Answers NODE_INSTANCES with fixed primaries; ``None`` means confd is unreachable.
 
-    def __init__(self, primaries: list[dict[str, JSONValue]] | None) -> None:
+    ``hypervisors`` are the cluster's enabled hypervisors (None: not known).
+    """
+
+    def __init__(
+        self, primaries: list[dict[str, JSONValue]] | None, hypervisors: list[str] | None = None
+    ) -> None:
         self.primaries = primaries
+        self.hypervisors = hypervisors
 
     def node_instances(
         self, node: str
@@ -34,6 +40,9 @@ class StaticCluster:
         return None
 
     def enabled_hypervisors(self) -> list[str] | None:
+        return self.hypervisors
+
+    def collector_intervals(self) -> Mapping[str, float] | None:
         return None
 
     def __getattr__(self, name: str) -> Any:
