@@ -67,3 +67,23 @@ def test_random_clusters_match_real_hspace(tmp_path: Path) -> None:
         if run([str(REAL), *args]) != run([*ours, *args]):
             differing.append((case, args, path.read_text()))
     assert differing == []
+
+
+OPEN_CASE = Path(__file__).parent / "data" / "hspace-open-excl-tiered.data"
+
+
+@pytest.mark.xfail(strict=True, reason="open: tiered allocation finds one spec too many")
+def test_known_difference_exclusive_storage_tiered() -> None:
+    """A difference found by the differential run and not yet understood.
+
+    Two groups, one exclusive-storage node: after two tiers, our
+    sufficesShrinking(FailSpindles) walks spindles 12 -> 1 and places one
+    more instance (128 MiB, 20224 MiB, 8 CPUs, 1 spindle); Ganeti stops.
+    On the state Ganeti saves with -S, both place that spec, so the
+    difference is in the tiered recursion, not in the allocation checks.
+    """
+    if not REAL.exists():
+        pytest.skip("Ganeti's hspace (ganeti-htools-3.0) is not installed; nothing to compare with")
+    args = ["-t", str(OPEN_CASE), "--no-capacity-checks", "--disk-template=drbd"]
+    ours = [sys.executable, "-m", "ganeti_agent.htools.hspace"]
+    assert run([str(REAL), *args]) == run([*ours, *args])
