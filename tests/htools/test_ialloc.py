@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from ganeti_agent.htools import cli, hroller, hspace, ialloc
+from ganeti_agent.htools import hroller, hspace, ialloc
 from ganeti_agent.htools.types import LoadError
 from tests.support import SHARED, SHARED_MISSING
 
@@ -248,11 +248,6 @@ def test_too_deep_a_request_is_one_line(tmp_path: Path) -> None:
     path.write_text('{"request":' + "[" * 300 + "]" * 300 + "}")
     expected = "Error: Parsing input IAllocator message: JSON nested deeper than 128 levels\n"
     assert _run_ours("hspace", ["-I", str(path)]) == (1, "", expected)
-
-
-def test_the_options_are_parsed_for_both_tools() -> None:
-    for tool in ("hspace", "hroller"):
-        assert cli.parse_options(tool, ["--ialloc-src=x.json"]).ialloc_src == "x.json"
 
 
 # --- against the real tools -------------------------------------------------------------
