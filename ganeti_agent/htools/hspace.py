@@ -257,6 +257,32 @@ def _live_data(options: cli.HtoolsOptions) -> ClusterData:
     return cluster.with_static_kvm_memory(options.static_kvm_node_memory)
 
 
+def _show_warnings(err: TextIO, messages: list[str]) -> None:
+    """``maybeShowWarnings``: nothing when the cluster is consistent."""
+    if messages:
+        err.write("Warning: cluster has inconsistent data:\n")
+        err.write("".join(f"  - {m}\n" for m in messages) + "\n")
+
+
+def _ialloc_data(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
+    """``IAlloc.loadData``: the cluster part of an iallocator request (``-`` is stdin).
+
+    Like Ganeti's ``readRequest``, a request ``hail`` would refuse stops the
+    program with its own message, and the request's warnings are printed
+    at once, whatever the verbosity.
+    """
+    from ganeti_agent.htools import ialloc
+
+    assert options.ialloc_src is not None
+    text = ialloc.read_request_text(options.ialloc_src)
+    try:
+        messages, cluster = ialloc.parse_data(text)
+    except ialloc.RequestError as exc:
+        raise ExitError(str(exc)) from None
+    _show_warnings(err, messages)
+    return cluster.with_static_kvm_memory(options.static_kvm_node_memory)
+
+
 def load_cluster(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
     """``loadExternalData``: RAPI, LUXI, simulation, text file, iallocator request, in order."""
     chosen = [options.master != "", options.luxi is not None, options.data_file is not None]
@@ -275,16 +301,15 @@ def load_cluster(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
                 raise ExitError(f"{options.data_file}: {exc.strerror}") from None
             raw = text.parse_data(content)
         elif options.ialloc_src is not None:
-            raise LoadError("-I (an iallocator request as the cluster) is not supported yet")
+            raw = _ialloc_data(options, err)
         else:
             raise LoadError("No backend selected! Exiting.")
         merged = merge_data(raw)
     except LoadError as exc:
         raise ExitError(f"failed to load data, aborting: {exc}") from None
     messages, nodes = update_missing(merged.nodes, merged.instances)
-    if options.verbose != 0 and messages:
-        err.write("Warning: cluster has inconsistent data:\n")
-        err.write("".join(f"  - {m}\n" for m in messages) + "\n")
+    if options.verbose != 0:
+        _show_warnings(err, messages)
     return dataclasses.replace(merged, nodes=nodes)
 
 

@@ -190,16 +190,20 @@ def assemble(
     instances: Sequence[Instance],
     cluster_tags: Sequence[str],
     cluster_policy: IPolicy,
-    master: str,
+    master: str | None,
     nodes_by_name: dict[str, int],
 ) -> ClusterData:
-    """Number everything and mark the master (``assignIndices``, ``setMaster``)."""
-    if master not in nodes_by_name:
+    """Number everything and mark the master (``assignIndices``, ``setMaster``).
+
+    An iallocator request names no master (``None``): no node is marked.
+    """
+    if master is not None and master not in nodes_by_name:
         raise LoadError(f"Master node {master} unknown")
+    master_position = -1 if master is None else nodes_by_name[master]
     numbered_nodes = []
     for position, node in enumerate(nodes):
         numbered = dataclasses.replace(node, idx=position)
-        numbered.is_master = numbered.is_master or position == nodes_by_name[master]
+        numbered.is_master = numbered.is_master or position == master_position
         numbered_nodes.append(numbered)
     return ClusterData(
         groups={position: dataclasses.replace(g, idx=position) for position, (_, g) in

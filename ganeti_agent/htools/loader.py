@@ -206,3 +206,9 @@ def lookup_node(nodes_by_name: dict[str, int], inst_name: str, node_name: str) -
     if node_name not in nodes_by_name:
         raise LoadError(f"Unknown node '{node_name}' for instance {inst_name}")
     return nodes_by_name[node_name]
+
+
+def lookup_instance(instances_by_name: dict[str, int], inst_name: str) -> int:
+    if inst_name not in instances_by_name:
+        raise LoadError(f"Unknown instance '{inst_name}'")
+    return instances_by_name[inst_name]

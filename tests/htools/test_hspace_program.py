@@ -122,15 +122,3 @@ def test_too_deep_a_shrink_chain_is_one_error_line(
 
 
 _real_set = sys.setrecursionlimit
-
-
-def test_iallocator_source_says_it_is_not_supported(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    request = tmp_path / "request.json"
-    request.write_text("{}")
-    assert hspace.main(["-I", str(request)]) == 1
-    assert capsys.readouterr().err == (
-        "Error: failed to load data, aborting: "
-        "-I (an iallocator request as the cluster) is not supported yet\n"
-    )
