@@ -33,13 +33,13 @@ from typing import Any, BinaryIO
 
 from ganeti_agent import __version__
 from ganeti_agent.htools.haskell_read import (
-    DISK_TEMPLATES,
     ReadError,
     parse_disk_template,
     parse_unit,
     try_read_double,
     try_read_int,
 )
+from ganeti_agent.htools.types import DISK_TEMPLATES
 
 DEFAULT_LUXI_SOCKET = "/var/run/ganeti/socket/ganeti-query"
 """Ganeti's ``Path.defaultQuerySocket`` (the query socket of ganeti-luxid)."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
+from ganeti_agent.htools.types import DISK_TEMPLATES
+
 NumberKind = Literal["int", "double"]
 
 _INT_BITS = 64
@@ -28,17 +30,6 @@ _SYMBOL = re.compile(r"[!#$%&*+./<=>?@\\^|~:-]+")
 # Beyond these powers of ten a double is infinite or zero anyway; GHC's
 # reader gives up on such exponents the same way instead of computing them.
 _MAX_DECIMAL_EXPONENT = 400
-_DISK_TEMPLATES = (
-    "diskless",
-    "file",
-    "sharedfile",
-    "plain",
-    "blockdev",
-    "drbd",
-    "rbd",
-    "ext",
-    "gluster",
-)
 
 
 class ReadError(ValueError):
@@ -256,9 +247,6 @@ def haskell_show_string(text: str) -> str:
 
 def parse_disk_template(text: str) -> str:
     """``diskTemplateFromRaw``: one of Ganeti's disk template names."""
-    if text in _DISK_TEMPLATES:
+    if text in DISK_TEMPLATES:
         return text
     raise ReadError(f"Invalid string value for type DiskTemplate: {haskell_show_string(text)}")
-
-
-DISK_TEMPLATES = _DISK_TEMPLATES
