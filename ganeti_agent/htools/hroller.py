@@ -11,12 +11,11 @@ the adjacency array). Where the real tool dies with a Haskell runtime error
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 from typing import TextIO
 
-from ganeti_agent.htools import cli, evacuate, text
+from ganeti_agent.htools import cli, evacuate, ghcio, text
 from ganeti_agent.htools import graph as hgraph
 from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.haskell_read import haskell_show_string
@@ -45,23 +44,6 @@ class ToolDied(Exception):
     """Stop with this line on stderr and exit code 1, as GHC reports an uncaught IO error."""
 
 
-_GHC_IO_ERROR_KINDS = {
-    errno.ENOENT: "does not exist",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.EROFS: "permission denied",
-    errno.ENOTDIR: "inappropriate type",
-    errno.EISDIR: "inappropriate type",
-    errno.ENOSPC: "resource exhausted",
-}
-
-
-def ghc_open_error(path: str, error: OSError) -> str:
-    """How a program built with GHC dies when ``openFile`` fails (``IOError``'s ``show``)."""
-    kind = _GHC_IO_ERROR_KINDS.get(error.errno or 0, "failed")
-    return f"{path}: openFile: {kind} ({error.strerror})"
-
-
 def _save_original(options: cli.HtoolsOptions, err: TextIO, data: ClusterData) -> None:
     if options.save_cluster is None:
         return
@@ -70,7 +52,7 @@ def _save_original(options: cli.HtoolsOptions, err: TextIO, data: ClusterData) -
         with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(text.serialize_cluster(data))
     except OSError as error:
-        raise ToolDied(f"hroller: {ghc_open_error(path, error)}") from None
+        raise ToolDied(f"hroller: {ghcio.open_error(path, error, reading=False)}") from None
     err.write(f"The cluster state before hroller run has been written to file '{path}'\n")
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from ganeti_agent.htools import cli, globaln1, metrics, simu, text
+from ganeti_agent.htools import cli, ghcio, globaln1, metrics, simu, text
 from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.cluster import (
@@ -298,7 +298,7 @@ def load_cluster(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
                 with open(options.data_file, encoding="utf-8", errors="surrogateescape") as handle:
                     content = handle.read()
             except OSError as exc:
-                raise ExitError(f"{options.data_file}: {exc.strerror}") from None
+                raise LoadError(ghcio.open_error(options.data_file, exc)) from None
             raw = text.parse_data(content)
         elif options.ialloc_src is not None:
             raw = _ialloc_data(options, err)

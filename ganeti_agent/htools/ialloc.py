@@ -15,11 +15,11 @@ one function here that touches a file.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from ganeti_agent.htools import ghcio
 from ganeti_agent.htools import instance as instance_model
 from ganeti_agent.htools import node as node_model
 from ganeti_agent.htools.group import Group
@@ -78,14 +78,6 @@ class RequestError(ValueError):
 
 # --- reading the file (the edge) ---------------------------------------------------
 
-_GHC_OPEN_ERRORS = {
-    errno.ENOENT: ("does not exist", None),
-    errno.EACCES: ("permission denied", None),
-    errno.EPERM: ("permission denied", None),
-    errno.ENOTDIR: ("inappropriate type", None),
-    errno.EISDIR: ("inappropriate type", "is a directory"),
-}
-
 
 def read_request_text(path: str, limit: int = MAX_REQUEST_BYTES) -> str:
     """The request as ``readRequest`` reads it: the file, or standard input for ``-``.
@@ -102,8 +94,7 @@ def read_request_text(path: str, limit: int = MAX_REQUEST_BYTES) -> str:
             with open(path, "rb") as handle:
                 raw = handle.read(limit + 1)
     except OSError as error:
-        kind, reason = _GHC_OPEN_ERRORS.get(error.errno or 0, ("failed", None))
-        raise LoadError(f"{path}: openFile: {kind} ({reason or error.strerror})") from None
+        raise LoadError(ghcio.open_error(path, error)) from None
     if len(raw) > limit:
         raise LoadError(f"{shown}: larger than {limit} bytes")
     try:

@@ -28,6 +28,7 @@ from twisted.internet.interfaces import IReactorTime, IReactorUNIX
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
+from ganeti_agent.htools import ghcio
 from ganeti_agent.htools import instance as instance_model
 from ganeti_agent.htools import node as node_model
 from ganeti_agent.htools.group import Group
@@ -490,14 +491,6 @@ class LuxiProtocol(Protocol):
                 pending.errback(self._closed)
 
 
-_IO_KINDS = {
-    errno.ENOENT: "does not exist",
-    errno.ECONNREFUSED: "does not exist",
-    errno.ENOTDIR: "inappropriate type",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-}
-"""How GHC's ``IOErrorType`` names the usual reasons a ``connect`` fails."""
 MAX_SOCKET_PATH = 108
 """``sun_path``'s size on Linux. GHC refuses longer paths before connecting; Python
 cannot connect to one of exactly this length either, so that is refused the same way."""
@@ -510,7 +503,7 @@ def _connect_error(error: BaseException) -> LoadError:
     code = errno.ECONNREFUSED if isinstance(error, ConnectionRefusedError) else None
     if code is None and isinstance(error, ConnectError):
         code = error.osError if isinstance(error.osError, int) else None
-    kind = _IO_KINDS.get(code, "failed") if code is not None else "failed"
+    kind = ghcio.io_kind(code) if code is not None else "failed"
     reason = os.strerror(code) if code is not None else str(error)
     return LoadError(f"Network.Socket.connect: {SOCKET_LABEL}: {kind} ({reason})")
 

@@ -113,8 +113,15 @@ def _map_stat(values: list[dict[tuple[str, str], int]]) -> Stat:
 
 
 def cluster_statistics(nodes: list[Node]) -> list[Stat]:
-    """``compClusterStatistics`` over all nodes (offline ones feed two statistics)."""
+    """``compClusterStatistics`` over all nodes (offline ones feed two statistics).
+
+    With no online node the list is empty, as in Ganeti (the transpose of no
+    rows has no columns to zip with), so the score of such a cluster is the
+    empty sum 0, not a NaN from a standard deviation over nothing.
+    """
     online = [node_components(n) for n in nodes if not n.offline]
+    if not online:
+        return []
     offline = [node_components(n) for n in nodes if n.offline]
     stats: list[Stat] = []
     for k, (_, _, kind, for_online) in enumerate(CV_INFO):
@@ -185,7 +192,7 @@ def update_statistics(stats: list[Stat], old: Node, new: Node) -> list[Stat]:
 
 def cv_from_stats(stats: list[Stat]) -> float:
     total = 0.0
-    for weight, stat in zip(WEIGHTS, stats, strict=True):
+    for weight, stat in zip(WEIGHTS, stats, strict=False):
         total = total + weight * stat_value(stat)
     return total
 
@@ -202,7 +209,7 @@ def detailed_cv(nodes: list[Node]) -> list[float]:
 def print_stats(prefix: str, nodes: list[Node]) -> str:
     """``printStats``: the table of the score's parts (``-v -v -v``)."""
     rows = [["Field", "Value", "Weight"]]
-    for (weight, name, _, _), value in zip(CV_INFO, detailed_cv(nodes), strict=True):
+    for (weight, name, _, _), value in zip(CV_INFO, detailed_cv(nodes), strict=False):
         rows.append([name, fixed(value, 8), "x" + fixed(weight, 2)])
     return print_table(prefix, rows, [False, True, True])
 

@@ -11,8 +11,12 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from ganeti_agent.htools.hsformat import show_double
 from ganeti_agent.htools.instance import Instance
-from ganeti_agent.htools.types import DEF_IPOLICY, FailMode, IPolicy
+from ganeti_agent.htools.types import DEF_IPOLICY, FailMode, IPolicy, LoadError
+
+INT_RANGE = 2**63
+"""A node's totals are Doubles that Ganeti truncates to its 64-bit ``Int``."""
 
 Util = tuple[float, float, float, float]
 BASE_UTIL: Util = (1.0, 1.0, 1.0, 1.0)
@@ -168,6 +172,18 @@ class Node:
         return math.trunc(self.t_mem) - self.n_mem - self.i_mem - self.f_mem
 
 
+def _check_total(name: str, what: str, total: float) -> None:
+    """Refuse a total that does not truncate to an ``Int``.
+
+    GHC's ``truncate`` turns infinity, NaN and anything beyond 2^63 into
+    ``minBound`` and Ganeti goes on with wrapped sums; following it through
+    every later computation is not worth it for such input, so it stops here
+    with one line instead.
+    """
+    if not (math.isfinite(total) and -INT_RANGE <= total < INT_RANGE):
+        raise LoadError(f"node {name}: total {what} {show_double(total)} does not fit a 64-bit Int")
+
+
 def create(
     name: str,
     t_mem: float,
@@ -183,6 +199,8 @@ def create(
     group: int,
     excl_stor: bool,
 ) -> Node:
+    for what, total in (("memory", t_mem), ("disk", t_dsk), ("cpu", t_cpu)):
+        _check_total(name, what, total)
     pdsk = compute_pdsk(f_spindles, float(t_spindles)) if excl_stor else compute_pdsk(f_dsk, t_dsk)
     return Node(
         name=name,

@@ -22,7 +22,6 @@ larger than ``MAX_BODY_BYTES`` is refused.
 from __future__ import annotations
 
 import base64
-import errno
 import os
 import re
 from collections.abc import Callable
@@ -49,6 +48,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IPolicyForHTTPS
 from zope.interface import implementer
 
+from ganeti_agent.htools import ghcio
 from ganeti_agent.htools import instance as instance_model
 from ganeti_agent.htools import node as node_model
 from ganeti_agent.htools.group import Group
@@ -516,26 +516,13 @@ def _read_files(directory: str) -> Bodies:
             with open(path, encoding="utf-8", errors="replace") as handle:
                 text = handle.read(MAX_BODY_BYTES + 1)
         except OSError as error:
-            reason = "is a directory" if error.errno == errno.EISDIR else error.strerror
-            bodies.append(Body(error=f"{path}: openFile: {_io_kind(error)} ({reason})"))
+            bodies.append(Body(error=ghcio.open_error(path, error)))
             continue
         if len(text) > MAX_BODY_BYTES:
             bodies.append(Body(error=f"{path}: larger than {MAX_BODY_BYTES} bytes"))
         else:
             bodies.append(Body(text=text))
     return Bodies(*bodies)
-
-
-def _io_kind(error: OSError) -> str:
-    """GHC's ``IOErrorType`` wording for an ``errno``."""
-    kinds = {
-        "ENOENT": "does not exist",
-        "ENOTDIR": "inappropriate type",
-        "EACCES": "permission denied",
-        "EPERM": "permission denied",
-        "EISDIR": "inappropriate type",
-    }
-    return kinds.get(errno.errorcode.get(error.errno or 0, ""), "failed")
 
 
 async def _read_http(reactor: Any, master: str) -> Bodies:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ganeti_agent.htools import cli, hroller, text
+from ganeti_agent.htools import cli, ghcio, hroller, text
 from ganeti_agent.htools.evacuate import Config
 from ganeti_agent.htools.hspace import ExitError
 from ganeti_agent.htools.loader import merge_data
@@ -191,13 +191,13 @@ def test_save_errors_are_worded_as_ghc_words_them(tmp_path: Path) -> None:
     # Real: hroller: PATH.original: openFile: inappropriate type (Is a directory)
     with pytest.raises(IsADirectoryError) as caught:
         open(opened, "w")  # noqa: SIM115
-    assert hroller.ghc_open_error(opened, caught.value) == (
+    assert ghcio.open_error(opened, caught.value, reading=False) == (
         f"{opened}: openFile: inappropriate type (Is a directory)"
     )
     blocked = tmp_path / "file"
     blocked.write_text("")
     with pytest.raises(NotADirectoryError) as caught_dir:
         open(blocked / "x.original", "w")  # noqa: SIM115
-    assert hroller.ghc_open_error("P", caught_dir.value) == (
+    assert ghcio.open_error("P", caught_dir.value, reading=False) == (
         "P: openFile: inappropriate type (Not a directory)"
     )

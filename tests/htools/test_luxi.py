@@ -166,7 +166,7 @@ def test_an_endless_reply_is_cut_at_the_bound() -> None:
     [(errno.EACCES, "permission denied (Permission denied)"),
      (errno.ENOTDIR, "inappropriate type (Not a directory)"),
      (errno.ENOENT, "does not exist (No such file or directory)"),
-     (errno.ELOOP, "failed (Too many levels of symbolic links)")],
+     (errno.ELOOP, "invalid argument (Too many levels of symbolic links)")],
 )  # fmt: skip
 def test_connect_errors_are_worded_as_ghc_does(code: int, text: str) -> None:
     error = luxi._connect_error(ConnectError(code, os.strerror(code)))
