@@ -15,6 +15,7 @@ from ganeti_agent.core.executor import ProcessRunner
 from ganeti_agent.core.framework import (
     AgentContext,
     CollectedReport,
+    Collector,
     CollectorSet,
     CollectorSettings,
     Enablement,
@@ -237,3 +238,18 @@ def test_a_new_plugin_is_sampled_once_the_set_runs(tmp_path: Path) -> None:
         assert managed is not None and managed._loop is not None
     finally:
         served.stop()
+
+
+def test_a_rescan_leaves_a_built_in_collector_alone(tmp_path: Path) -> None:
+    class BuiltIn(Collector):
+        name = "node"
+
+    ctx = context(tmp_path)
+    built_in = BuiltIn(ctx)
+    served = CollectorSet([built_in], reactor, lambda: 1.0e9)
+    plugin(tmp_path, "node.sh", "true")
+    rescan = plugins.PluginRescan(ctx, served, str(tmp_path))
+    rescan()
+    rescan()
+    managed = served.get("node")
+    assert managed is not None and managed.collector is built_in
