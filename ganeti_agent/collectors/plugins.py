@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
@@ -27,6 +28,7 @@ from ganeti_agent.core.framework import (
     AgentContext,
     Collector,
     CollectorError,
+    CollectorSet,
     Enablement,
     StatefulCollector,
 )
@@ -39,6 +41,10 @@ log = Logger(namespace="ganeti_agent.collectors.plugins")
 SETTINGS_NAME = "plugins"
 DEFAULT_DIRECTORY = "/etc/ganeti-agent/collectors.d"
 NOT_RUN_YET = "the plugin has not finished its first run yet"
+MAX_PLUGINS = 100
+"""Plugins taken from the directory; each is a process per interval, so there is a cap."""
+DEFAULT_RESCAN_INTERVAL = 30.0
+"""Seconds between two looks at the directory for added and removed plugins."""
 VALID_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 IGNORED_SUFFIXES = (
     "~",
@@ -64,25 +70,43 @@ def plugin_name(file_name: str) -> str | None:
     return stem if VALID_NAME.fullmatch(stem) else None
 
 
-def discover(directory: str) -> list[tuple[str, str]]:
-    """``(name, path)`` of the executables in ``directory``, sorted by file name."""
+@dataclass(frozen=True)
+class Scan:
+    """One look at the plugin directory: the plugins, and what was left out and why."""
+
+    plugins: list[tuple[str, str]]
+    notes: list[str]
+
+
+def scan(directory: str, limit: int = MAX_PLUGINS) -> Scan:
+    """``(name, path)`` of at most ``limit`` executables in ``directory``, by file name."""
     try:
         entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     except FileNotFoundError:
-        return []
+        return Scan([], [])
     except OSError as exc:
-        log.warn("cannot list plugin directory {dir}: {exc}", dir=directory, exc=exc)
-        return []
+        return Scan([], [f"cannot list plugin directory {directory}: {exc}"])
     found: dict[str, str] = {}
+    notes: list[str] = []
     for entry in entries:
         name = plugin_name(entry.name)
         if name is None or not entry.is_file() or not os.access(entry.path, os.X_OK):
-            log.info("ignoring {path}: not an executable plugin file", path=entry.path)
+            notes.append(f"ignoring {entry.path}: not an executable plugin file")
         elif name in found:
-            log.warn("ignoring {path}: plugin {name} already exists", path=entry.path, name=name)
+            notes.append(f"ignoring {entry.path}: plugin {name} already exists")
+        elif len(found) >= limit:
+            notes.append(f"ignoring {entry.path}: more than {limit} plugins in {directory}")
         else:
             found[name] = entry.path
-    return list(found.items())
+    return Scan(list(found.items()), notes)
+
+
+def discover(directory: str) -> list[tuple[str, str]]:
+    """``(name, path)`` of the plugins in ``directory``, logging what is left out."""
+    found = scan(directory)
+    for note in found.notes:
+        log.info("{note}", note=note)
+    return found.plugins
 
 
 class PluginCollector(StatefulCollector):
@@ -94,7 +118,6 @@ class PluginCollector(StatefulCollector):
         super().__init__(context)
         self.category = None
         self.kind = Kind.STATUS
-        self.version = ""
         self._data: JSONValue = None
         self._error: str | None = NOT_RUN_YET
 
@@ -112,7 +135,8 @@ class PluginCollector(StatefulCollector):
         except PluginReportError as exc:
             self._fail(f"{self.path}: {exc}")
             return
-        self.category, self.kind, self.version = report.category, report.kind, report.version
+        self.category, self.kind = report.category, report.kind
+        self.version, self.format_version = report.version, report.format_version
         self._data, self._error = report.data, None
 
     def _failed(self, failure: Failure, timeout: float) -> None:
@@ -141,12 +165,63 @@ class PluginCollector(StatefulCollector):
         return plugin_samples(self.name, data)
 
 
-def collectors(context: AgentContext) -> Iterable[Collector]:
+def plugin_directory(context: AgentContext) -> str | None:
+    """The directory plugins come from, or None when plugins are switched off."""
     settings = context.settings_for(SETTINGS_NAME)
     if settings.enabled is Enablement.NO:
+        return None
+    return settings.option("directory", DEFAULT_DIRECTORY)
+
+
+def collectors(context: AgentContext) -> Iterable[Collector]:
+    directory = plugin_directory(context)
+    if directory is None:
         return []
-    directory = settings.option("directory", DEFAULT_DIRECTORY)
     return [PluginCollector(context, name, path) for name, path in discover(directory)]
+
+
+def rescan_interval(context: AgentContext) -> float:
+    """Seconds between rescans of the plugin directory; 0 when it is never rescanned."""
+    if plugin_directory(context) is None:
+        return 0.0
+    settings = context.settings_for(SETTINGS_NAME)
+    return float(settings.option("rescan-interval", str(DEFAULT_RESCAN_INTERVAL)))
+
+
+class PluginRescan:
+    """Follows the plugin directory: an added executable becomes a collector, a removed
+    one stops being one, without restarting the agent.
+
+    A rescan is one directory listing, so it is cheap; what it leaves out is logged
+    once, when that changes, not on every rescan.
+    """
+
+    def __init__(self, context: AgentContext, served: CollectorSet, directory: str) -> None:
+        self.context = context
+        self.served = served
+        self.directory = directory
+        self._noted: set[str] = set(scan(directory).notes)
+
+    def __call__(self) -> None:
+        found = scan(self.directory)
+        notes = list(found.notes)
+        wanted = dict(found.plugins)
+        for managed in list(self.served.managed):
+            plugin = managed.collector
+            if isinstance(plugin, PluginCollector) and wanted.get(plugin.name) != plugin.path:
+                log.info("plugin {name} is gone from {dir}", name=plugin.name, dir=self.directory)
+                self.served.remove(plugin.name)
+        for name, path in wanted.items():
+            present = self.served.get(name)
+            if present is None:
+                log.info("plugin {name} found: {path}", name=name, path=path)
+                self.served.add(PluginCollector(self.context, name, path))
+            elif not isinstance(present.collector, PluginCollector):
+                notes.append(f"ignoring {path}: {name} is the name of a built-in collector")
+        for note in notes:
+            if note not in self._noted:
+                log.warn("{note}", note=note)
+        self._noted = set(notes)
 
 
 PLUGIN_VALUE = family(

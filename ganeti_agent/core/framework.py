@@ -32,6 +32,8 @@ from ganeti_agent.core.executor import (
 from ganeti_agent.core.metrics import Sample
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import (
+    FORMAT_VERSION,
+    REPORT_VERSION,
     Category,
     JSONValue,
     Kind,
@@ -147,6 +149,8 @@ class Collector:
     name: str = ""
     category: Category | None = None
     kind: Kind = Kind.PERFORMANCE
+    version: str = REPORT_VERSION
+    format_version: int = FORMAT_VERSION
     stateful: ClassVar[bool] = False
 
     def __init__(self, context: AgentContext, settings: CollectorSettings | None = None) -> None:
@@ -379,7 +383,15 @@ class ManagedCollector:
         collector = self.collector
         finished = self.clock.seconds()
         stamp = timestamp_ns(self.wall_clock)
-        report = Report(collector.name, collector.category, collector.kind, data, stamp)
+        report = Report(
+            collector.name,
+            collector.category,
+            collector.kind,
+            data,
+            stamp,
+            collector.version,
+            collector.format_version,
+        )
         try:
             encoded = encode_json(report.to_json_object())
         except (TypeError, ValueError) as exc:
@@ -390,6 +402,8 @@ class ManagedCollector:
                 collector.kind,
                 collector.error_data(f"collector produced invalid data: {exc}"),
                 report.timestamp,
+                report.version,
+                report.format_version,
             )
             encoded = encode_json(report.to_json_object())
             success = False
@@ -523,7 +537,26 @@ class CollectorSet:
         self.activation = activation
         self.intervals = intervals
         self.clock = clock
+        self.wall_clock = wall_clock
         self._interval_check: LoopingCall | None = None
+        self._started = False
+
+    def add(self, collector: Collector) -> None:
+        """Serve one more collector (a plugin that appeared); sampled if the set runs."""
+        if collector.name in self._by_name:
+            raise ValueError(f"collector name {collector.name!r} is taken")
+        managed = ManagedCollector(collector, self.clock, self.wall_clock)
+        self.managed = [*self.managed, managed]
+        self._by_name[managed.name] = managed
+        if self._started:
+            self._start_one(managed)
+
+    def remove(self, name: str) -> None:
+        """Stop serving and sampling a collector (a plugin that was removed)."""
+        managed = self._by_name.pop(name, None)
+        if managed is not None:
+            self.managed = [m for m in self.managed if m is not managed]
+            managed.stop()
 
     def active(self) -> list[ManagedCollector]:
         """Collectors to list and report: enabled, present on this node, active in the cluster.
@@ -564,15 +597,19 @@ class CollectorSet:
 
         Every :data:`INTERVAL_CHECK` seconds the loops follow the cluster's intervals.
         """
+        self._started = True
         for managed in self.managed:
-            if managed.settings.enabled is not Enablement.NO:
-                managed.sampling_wanted = functools.partial(self._cluster_active, managed.name)
-                managed.cluster_interval = functools.partial(self._cluster_interval, managed.name)
-                managed.start()
+            self._start_one(managed)
         if self.intervals is not None and self._interval_check is None:
             self._interval_check = LoopingCall(self.follow_intervals)
             self._interval_check.clock = self.clock
             self._interval_check.start(INTERVAL_CHECK, now=False)
+
+    def _start_one(self, managed: ManagedCollector) -> None:
+        if managed.settings.enabled is not Enablement.NO:
+            managed.sampling_wanted = functools.partial(self._cluster_active, managed.name)
+            managed.cluster_interval = functools.partial(self._cluster_interval, managed.name)
+            managed.start()
 
     def follow_intervals(self) -> None:
         for managed in self.managed:
@@ -587,6 +624,7 @@ class CollectorSet:
         return cluster_activation is None or cluster_activation.get(name, True)
 
     def stop(self) -> None:
+        self._started = False
         if self._interval_check is not None and self._interval_check.running:
             self._interval_check.stop()
         self._interval_check = None

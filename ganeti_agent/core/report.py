@@ -97,13 +97,15 @@ class Report:
     kind: Kind
     data: JSONValue
     timestamp: int
+    version: str = REPORT_VERSION
+    format_version: int = FORMAT_VERSION
 
     def to_json_object(self) -> dict[str, JSONValue]:
         """The envelope with members in the order of the real daemon."""
         return {
             "name": self.name,
-            "version": REPORT_VERSION,
-            "format_version": FORMAT_VERSION,
+            "version": self.version,
+            "format_version": self.format_version,
             "timestamp": self.timestamp,
             "category": self.category.value if self.category is not None else None,
             "kind": int(self.kind),

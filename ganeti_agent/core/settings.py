@@ -157,7 +157,7 @@ COLLECTOR_OPTIONS: Mapping[str, Mapping[str, ValueKind]] = {
     **{f"daemon-{daemon}": _DAEMON_OPTIONS for daemon in _GANETI_DAEMONS},
     "daemon-ganeti-agent": {},
     "confd": {},
-    "plugins": {"directory": TEXT},
+    "plugins": {"directory": TEXT, "rescan-interval": SECONDS_OR_ZERO},
 }
 
 

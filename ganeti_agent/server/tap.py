@@ -24,6 +24,7 @@ from errno import EADDRINUSE
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from twisted.application import strports
+from twisted.application.internet import TimerService
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IReactorTime
@@ -32,6 +33,7 @@ from twisted.python import usage
 
 from ganeti_agent import __version__
 from ganeti_agent.collectors import build_collectors
+from ganeti_agent.collectors.plugins import PluginRescan, plugin_directory, rescan_interval
 from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ChildProcessService, ProcessRunner
 from ganeti_agent.core.framework import AgentContext, CollectorSet
 from ganeti_agent.core.paths import GanetiPaths
@@ -333,9 +335,22 @@ def make_agent(
     activation = cluster.data_collectors
     intervals = cluster.collector_intervals
     collectors = CollectorSet(build_collectors(context), clock, time.time, activation, intervals)
+    follow_plugin_directory(context, collectors, parent)
     api = MonitoringAPI(collectors)
     api.extra_routes["metrics"] = MetricsExporter(collectors).route
     return collectors, api
+
+
+def follow_plugin_directory(
+    context: AgentContext, collectors: CollectorSet, parent: MultiService
+) -> None:
+    """Rescan the plugin directory on its timer, unless plugins or rescans are off."""
+    directory, interval = plugin_directory(context), rescan_interval(context)
+    if directory is not None and interval > 0:
+        rescan = PluginRescan(context, collectors, directory)
+        timer = TimerService(interval, rescan)
+        timer.clock = context.clock
+        timer.setServiceParent(parent)
 
 
 def makeService(options: Options) -> IService:

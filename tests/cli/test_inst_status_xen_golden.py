@@ -77,7 +77,11 @@ def test_cli_matches_the_real_tool(case: Case, tmp_path: Path) -> Any:
         reactor,
         reactor,
         search_path=f"{bin_dir}:/usr/bin:/bin",
-        environment={"LC_ALL": "C.UTF-8", "GANETI_ROOTDIR": str(root)},
+        environment={
+            "LC_ALL": "C.UTF-8",
+            "GANETI_ROOTDIR": str(root),
+            "GANETI_XEN_HUNG_CHECK_DELAY": "0",  # recorded from 3.0.2's back-to-back check
+        },
     )
     argv = [sys.executable, "-m", "ganeti_agent.cli.moncollector", "inst-status-xen"]
     udp_port: int = port.getHost().port  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,27 @@ def test_unreadable_and_unparsable_inputs(tmp_path: Path) -> None:
 def test_dev_zero_fails_promptly() -> None:
     result = run("diskstats", "-f", "/dev/zero")
     assert result.returncode == 1 and result.stdout == ""
+
+
+def test_a_bad_hung_check_delay_is_refused_in_one_line(tmp_path: Path) -> None:
+    environment = {**os.environ, "GANETI_ROOTDIR": str(tmp_path)}
+    environment["GANETI_XEN_HUNG_CHECK_DELAY"] = "nan"
+    result = subprocess.run(
+        [*CLI, "inst-status-xen"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "GANETI_XEN_HUNG_CHECK_DELAY must be a number of seconds" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_the_hung_check_delay_defaults_to_the_daemons() -> None:
+    from ganeti_agent.cli.moncollector.inst_status_xen import hung_check_delay
+    from ganeti_agent.collectors.instances.xen import DEFAULT_HUNG_CHECK_DELAY
+
+    assert hung_check_delay(None) == DEFAULT_HUNG_CHECK_DELAY > 0
+    assert hung_check_delay("0") == 0

@@ -15,6 +15,7 @@ from ganeti_agent.core.executor import ProcessRunner
 from ganeti_agent.core.framework import (
     AgentContext,
     CollectedReport,
+    Collector,
     CollectorSet,
     CollectorSettings,
     Enablement,
@@ -189,3 +190,66 @@ async def test_before_the_first_run_the_report_says_so(tmp_path: Path) -> None:
     collectors = CollectorSet([collector], reactor, lambda: 1.0e9)
     report = await collectors.managed[0].report()
     assert report.report.data == {"status": {"code": 2, "message": NOT_RUN_YET}}
+
+
+@async_test
+async def test_the_envelope_keeps_the_plugins_version_and_format_version(
+    tmp_path: Path,
+) -> None:
+    """Ganeti's design reserves version "B" for built-in collectors."""
+    own = {**GOOD, "version": "raid-2.3", "format_version": 7}
+    path = plugin(tmp_path, "raid.sh", prints(own))
+    report = await sampled_report(PluginCollector(context(tmp_path), "raid", str(path)))
+    envelope = json.loads(report.encoded)
+    assert (envelope["version"], envelope["format_version"]) == ("raid-2.3", 7)
+
+
+def test_the_number_of_plugins_is_capped(tmp_path: Path) -> None:
+    for index in range(4):
+        plugin(tmp_path, f"p{index}", "true")
+    found = plugins.scan(str(tmp_path), limit=3)
+    assert [name for name, _ in found.plugins] == ["p0", "p1", "p2"]
+    assert found.notes == [f"ignoring {tmp_path / 'p3'}: more than 3 plugins in {tmp_path}"]
+    assert plugins.MAX_PLUGINS == 100
+
+
+def test_a_rescan_adds_new_plugins_and_drops_removed_ones(tmp_path: Path) -> None:
+    plugin(tmp_path, "raid.sh", "true")
+    ctx = context(tmp_path)
+    served = CollectorSet(plugins.collectors(ctx), reactor, lambda: 1.0e9)
+    rescan = plugins.PluginRescan(ctx, served, str(tmp_path))
+    plugin(tmp_path, "temp.py", "true")
+    rescan()
+    assert [m.name for m in served.managed] == ["raid", "temp"]
+    (tmp_path / "raid.sh").unlink()
+    rescan()
+    assert [m.name for m in served.managed] == ["temp"]
+    assert served.get("raid") is None
+
+
+def test_a_new_plugin_is_sampled_once_the_set_runs(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    served = CollectorSet([], reactor, lambda: 1.0e9)
+    served.start()
+    try:
+        plugin(tmp_path, "temp.py", "true")
+        plugins.PluginRescan(ctx, served, str(tmp_path))()
+        managed = served.get("temp")
+        assert managed is not None and managed._loop is not None
+    finally:
+        served.stop()
+
+
+def test_a_rescan_leaves_a_built_in_collector_alone(tmp_path: Path) -> None:
+    class BuiltIn(Collector):
+        name = "node"
+
+    ctx = context(tmp_path)
+    built_in = BuiltIn(ctx)
+    served = CollectorSet([built_in], reactor, lambda: 1.0e9)
+    plugin(tmp_path, "node.sh", "true")
+    rescan = plugins.PluginRescan(ctx, served, str(tmp_path))
+    rescan()
+    rescan()
+    managed = served.get("node")
+    assert managed is not None and managed.collector is built_in

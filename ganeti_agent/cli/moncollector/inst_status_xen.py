@@ -3,6 +3,8 @@
 As in Ganeti 3.0.2 the node's instances come from confd (``-a``/``-p`` choose the
 server, default: the master candidates on port 1814) and the domains from ``xm`` on
 ``PATH``; ``GANETI_XEN_TOOLSTACK=xl`` (or ``auto``) picks Xen 4.5+'s ``xl`` instead.
+``GANETI_XEN_HUNG_CHECK_DELAY`` sets the seconds between the two listings (default the
+daemon's 2 s; ``0`` lists back to back as 3.0.2 does).
 """
 
 from __future__ import annotations
@@ -14,13 +16,31 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from ganeti_agent.cli.moncollector import CliError, Invocation, Option, Subcommand, build_report
-from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
+from ganeti_agent.collectors.instances.xen import DEFAULT_HUNG_CHECK_DELAY, InstStatusXenCollector
 from ganeti_agent.core.cluster import ClusterQueries
 from ganeti_agent.core.framework import AgentContext, CollectorError, CollectorSettings
 from ganeti_agent.core.report import JSONValue, Report
 
 TOOLSTACK_VARIABLE = "GANETI_XEN_TOOLSTACK"
 DEFAULT_TOOLSTACK = "xm"
+HUNG_DELAY_VARIABLE = "GANETI_XEN_HUNG_CHECK_DELAY"
+MAX_HUNG_DELAY = 3600.0
+
+
+def hung_check_delay(value: str | None) -> float:
+    """Seconds between the two listings, from the environment; bad values are refused."""
+    if value is None:
+        return DEFAULT_HUNG_CHECK_DELAY
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_HUNG_DELAY:  # also refuses nan
+        raise CliError(
+            f"{HUNG_DELAY_VARIABLE} must be a number of seconds from 0 to {MAX_HUNG_DELAY:g},"
+            f" got {value[:40]!r}"
+        )
+    return seconds
 
 
 def port_option(value: str | None) -> int | None:
@@ -49,7 +69,9 @@ def make_collector(invocation: Invocation) -> InstStatusXenCollector:
     """The daemon's collector, wired to this process: confd, ``PATH``, the real clock."""
     runner = invocation.runner()
     toolstack = os.environ.get(TOOLSTACK_VARIABLE, DEFAULT_TOOLSTACK)
-    settings = CollectorSettings(timeout=3600.0, options={"toolstack": toolstack})
+    delay = hung_check_delay(os.environ.get(HUNG_DELAY_VARIABLE))
+    options = {"toolstack": toolstack, "hung-check-delay": str(delay)}
+    settings = CollectorSettings(timeout=3600.0 + delay, options=options)
     context = AgentContext(
         clock=invocation.reactor,
         runner=runner,

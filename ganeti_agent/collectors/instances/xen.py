@@ -119,6 +119,15 @@ def list_error(error: Exception) -> str:
     return str(error)
 
 
+DEFAULT_HUNG_CHECK_DELAY = 2.0
+"""Seconds between the two listings whose CPU times decide "hung".
+
+Ganeti 3.0.2 lists back to back (0 here), so an idle domain, whose CPU time has not
+moved in those few milliseconds, is reported hung. An idle guest still wakes for its
+timers within a second or two; the price is a report that takes this much longer.
+"""
+
+
 class InstStatusXenCollector(Collector):
     """Status of this node's primary instances under Xen."""
 
@@ -129,7 +138,9 @@ class InstStatusXenCollector(Collector):
     def __init__(self, context: AgentContext, settings: CollectorSettings | None = None) -> None:
         super().__init__(context, settings)
         self.toolstack_choice = self.settings.option("toolstack", "auto")
-        self.hung_delay = float(self.settings.option("hung-check-delay", "0"))
+        self.hung_delay = float(
+            self.settings.option("hung-check-delay", str(DEFAULT_HUNG_CHECK_DELAY))
+        )
         self._toolstack: Toolstack | None = None
 
     @property

@@ -7,8 +7,12 @@ from typing import Any
 
 import pytest_twisted
 from twisted.internet import reactor
+from twisted.internet.task import Clock, deferLater
 
-from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
+from ganeti_agent.collectors.instances.xen import (
+    DEFAULT_HUNG_CHECK_DELAY,
+    InstStatusXenCollector,
+)
 from ganeti_agent.core.framework import ManagedCollector
 from ganeti_agent.core.paths import GanetiPaths
 from tests.collectors.instances.xen_support import INSTANCE1, StaticCluster, xen_node
@@ -156,3 +160,21 @@ async def test_instances_of_other_hypervisors_are_left_out(tmp_path: Path) -> No
     data = await report(InstStatusXenCollector(context))
     assert [record["name"] for record in data["instances"]] == ["instance1.example.com"]
     assert data["status"] == {"code": 0, "message": ""}
+
+
+@pytest_twisted.ensureDeferred
+async def test_default_waits_between_the_listings_so_an_idle_domain_is_not_hung(
+    tmp_path: Path,
+) -> None:
+    """3.0.2's back-to-back listings call idle domains hung; the default waits first."""
+    context = xen_node(tmp_path, fixtures(), primaries=[INSTANCE1], options={})
+    clock = Clock()
+    context.clock = clock
+    collecting = InstStatusXenCollector(context).collect()
+    while not collecting.called and not clock.getDelayedCalls():
+        await deferLater(reactor, 0.05, lambda: None)
+    assert [call.getTime() for call in clock.getDelayedCalls()] == [DEFAULT_HUNG_CHECK_DELAY]
+    assert DEFAULT_HUNG_CHECK_DELAY >= 1
+    clock.advance(DEFAULT_HUNG_CHECK_DELAY)
+    data = await collecting
+    assert data["instances"][0]["actualState"] == "blocked"
