@@ -293,18 +293,23 @@ def _unallocated_with(node: Node, i_mem: int) -> int:
     return math.trunc(node.t_mem) - node.n_mem - i_mem - max(0, node.x_mem)
 
 
+def _forthcoming_disk_fields(node: Node, inst: Instance) -> dict[str, object]:
+    """What a forthcoming instance takes from the node's forthcoming disk and spindles."""
+    uses_disk = inst.uses_local_storage
+    f_dsk_forth = node.f_dsk_forth - inst.dsk if uses_disk else node.f_dsk_forth
+    free_sp_forth = _free_spindles(node, inst, node.f_spindles_forth, True)
+    return {
+        "f_dsk_forth": f_dsk_forth,
+        "f_spindles_forth": free_sp_forth,
+        "p_dsk_forth": _new_pdsk(node, free_sp_forth, f_dsk_forth),
+    }
+
+
 def set_pri(node: Node, inst: Instance) -> Node:
     """Record a primary instance while loading (no checks)."""
     forth = _pri_forth_fields(node, inst)
     if inst.forthcoming:
-        uses_disk = inst.uses_local_storage
-        f_dsk_forth = node.f_dsk_forth - inst.dsk if uses_disk else node.f_dsk_forth
-        free_sp_forth = _free_spindles(node, inst, node.f_spindles_forth, True)
-        forth.update(
-            f_dsk_forth=f_dsk_forth,
-            f_spindles_forth=free_sp_forth,
-            p_dsk_forth=_new_pdsk(node, free_sp_forth, f_dsk_forth),
-        )
+        forth.update(_forthcoming_disk_fields(node, inst))
         return dataclasses.replace(node, **forth)  # type: ignore[arg-type]
     new_count = node.u_cpu if inst.is_offline else node.u_cpu + inst.vcpus
     return dataclasses.replace(
@@ -343,14 +348,7 @@ def set_sec(node: Node, inst: Instance) -> Node:
         "inst_spindles_forth": _spindle_use(node, inst, node.inst_spindles_forth, True),
     }
     if inst.forthcoming:
-        uses_disk = inst.uses_local_storage
-        f_dsk_forth = node.f_dsk_forth - inst.dsk if uses_disk else node.f_dsk_forth
-        free_sp_forth = _free_spindles(node, inst, node.f_spindles_forth, True)
-        forth.update(
-            f_dsk_forth=f_dsk_forth,
-            f_spindles_forth=free_sp_forth,
-            p_dsk_forth=_new_pdsk(node, free_sp_forth, f_dsk_forth),
-        )
+        forth.update(_forthcoming_disk_fields(node, inst))
         return dataclasses.replace(node, **forth)  # type: ignore[arg-type]
     return dataclasses.replace(
         node,
