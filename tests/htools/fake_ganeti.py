@@ -10,7 +10,6 @@ by hand with Ganeti 3.0.2-3; see the report of the change that added this).
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -365,33 +364,12 @@ def rapi_json(cluster: FakeCluster) -> dict[str, bytes]:
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
     """A key and certificate for 127.0.0.1, written to ``directory``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from ganeti_agent.rapi.testing import self_signed_certificate
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ganeti-rapi-test")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .sign(key, hashes.SHA256())
-    )
+    key_pem, cert_pem = self_signed_certificate("ganeti-rapi-test")
     key_path, cert_path = directory / "rapi-key.pem", directory / "rapi-cert.pem"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key_pem)
+    cert_path.write_bytes(cert_pem)
     return key_path, cert_path
 
 

@@ -19,22 +19,14 @@ from typing import Any
 from twisted.internet import reactor
 from twisted.internet.utils import getProcessOutputAndValue
 
-from ganeti_agent.rapi.testing import FakeCluster, instance_records, link, self_signed_certificate
+from ganeti_agent.rapi.testing import FakeCluster, instance_records, link
+from tests.rapi.support import certificate
 
 DATA = Path(__file__).parent / "data"
 REAL_TOOL = Path("/usr/share/ganeti/3.0/move-instance")
 REAL_PYTHONPATH = "/usr/share/ganeti/3.0"
 SYSTEM_PYTHON = "/usr/bin/python3"
 OUR_TOOL = Path(sys.executable).parent / "ganeti-move-instance"
-
-_CERTIFICATES: dict[str, tuple[bytes, bytes]] = {}
-
-
-def certificate(name: str) -> tuple[bytes, bytes]:
-    """One TLS certificate per name for the whole run (generating them is the slow part)."""
-    if name not in _CERTIFICATES:
-        _CERTIFICATES[name] = self_signed_certificate(name)
-    return _CERTIFICATES[name]
 
 
 @dataclass
