@@ -231,3 +231,25 @@ def write_config(data_dir: Path, config: dict[str, Any]) -> None:
     temporary.write_text(json.dumps(config))
     temporary.chmod(0o640)
     temporary.rename(data_dir / "config.data")
+
+
+#: A confd-serving agent that runs no LVM and caches no report.
+CONFD_AGENT_SETTINGS = (
+    "[agent]\nnode-name = vm\n[collectors]\ncache = 0\n[collector:lv]\nenabled = no\n"
+)
+
+
+@contextlib.contextmanager
+def confd_agent(home: Path, key: bytes) -> Iterator[RunningAgent]:
+    """An agent answering confd from Ganeti's sample cluster, once it answers signed PINGs."""
+    (home / "data").mkdir()
+    write_cluster(home / "data", key)
+    with running_agent(home, CONFD_AGENT_SETTINGS, confd=True) as started:
+        eventually(lambda: started.confd(key) is not None)
+        yield started
+
+
+def confd_state(agent: RunningAgent) -> dict[str, Any]:
+    """The ``confd`` collector's report: counters, loads, load failures, serial."""
+    data: dict[str, Any] = agent.report("daemon", "confd")["data"]
+    return data

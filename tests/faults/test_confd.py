@@ -20,6 +20,7 @@ import pytest
 from ganeti_agent.confd.constants import RequestType
 from tests.faults.support import (
     RunningAgent,
+    confd_state,
     eventually,
     running_agent,
     write_cluster,
@@ -46,12 +47,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningA
 @pytest.fixture
 def agent(cluster: tuple[RunningAgent, Any]) -> RunningAgent:
     return cluster[0]
-
-
-def confd_state(agent: RunningAgent) -> dict[str, Any]:
-    """The ``confd`` collector's report: counters, loads, load failures, serial."""
-    data: dict[str, Any] = agent.report("daemon", "confd")["data"]
-    return data
 
 
 def serial_answered(agent: RunningAgent, key: bytes = KEY) -> int:

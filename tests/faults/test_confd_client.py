@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ganeti_agent.cli.confd_client import ExitCode
-from tests.faults.support import RunningAgent, eventually, running_agent, write_cluster
+from tests.faults.support import RunningAgent, confd_agent
 from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
@@ -28,12 +28,7 @@ RUN_WITHIN = 60.0
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
-    home = tmp_path_factory.mktemp("confd-client")
-    (home / "data").mkdir()
-    write_cluster(home / "data", KEY)
-    settings = "[agent]\nnode-name = vm\n[collectors]\ncache = 0\n[collector:lv]\nenabled = no\n"
-    with running_agent(home, settings, confd=True) as started:
-        eventually(lambda: started.confd(KEY) is not None)
+    with confd_agent(tmp_path_factory.mktemp("confd-client"), KEY) as started:
         yield started
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from ganeti_agent.confd.constants import RequestType
-from tests.faults.support import RunningAgent, eventually, running_agent, write_cluster
+from tests.faults.support import RunningAgent, confd_agent, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -49,12 +49,7 @@ HOSTILE: dict[str, Callable[[random.Random], bytes]] = {
 
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAgent]:
-    home = tmp_path_factory.mktemp("hostile")
-    (home / "data").mkdir()
-    write_cluster(home / "data", KEY)
-    settings = "[agent]\nnode-name = vm\n[collectors]\ncache = 0\n[collector:lv]\nenabled = no\n"
-    with running_agent(home, settings, confd=True) as started:
-        eventually(lambda: started.confd(KEY) is not None)
+    with confd_agent(tmp_path_factory.mktemp("hostile"), KEY) as started:
         yield started
 
 

@@ -21,6 +21,7 @@ import pytest
 from ganeti_agent.confd.constants import CONFIG_RELOAD_TIMEOUT, RequestType
 from tests.faults.support import (
     RunningAgent,
+    confd_state,
     eventually,
     running_agent,
     write_cluster,
@@ -63,11 +64,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningA
 @pytest.fixture
 def agent(cluster: tuple[RunningAgent, Any]) -> RunningAgent:
     return cluster[0]
-
-
-def confd_state(agent: RunningAgent) -> dict[str, Any]:
-    data: dict[str, Any] = agent.report("daemon", "confd")["data"]
-    return data
 
 
 def answered_serial(agent: RunningAgent) -> int | None:
