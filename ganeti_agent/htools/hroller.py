@@ -19,9 +19,9 @@ from ganeti_agent.htools import cli, evacuate, ghcio, text
 from ganeti_agent.htools import graph as hgraph
 from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.haskell_read import haskell_show_string
-from ganeti_agent.htools.hspace import ExitError, load_cluster, set_node_status
 from ganeti_agent.htools.loader import ClusterData
 from ganeti_agent.htools.node import Node
+from ganeti_agent.htools.source import ExitError, load_cluster, set_node_status
 
 NO_MASTER = "No master node found (maybe not supported by backend)."
 

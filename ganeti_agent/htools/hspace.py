@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from ganeti_agent.htools import cli, ghcio, globaln1, metrics, simu, text
+from ganeti_agent.htools import cli, globaln1, metrics, text
 from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.cluster import (
@@ -30,13 +30,10 @@ from ganeti_agent.htools.cluster import (
 )
 from ganeti_agent.htools.hsformat import fixed, show_double
 from ganeti_agent.htools.instance import NO_SECONDARY, Disk, Instance
-from ganeti_agent.htools.loader import ClusterData, common_suffix, merge_data, update_missing
+from ganeti_agent.htools.loader import ClusterData, common_suffix
 from ganeti_agent.htools.node import Node
-from ganeti_agent.htools.types import AllocPolicy, FailMode, LoadError, RSpec, rspec_from_ispec
-
-
-class ExitError(Exception):
-    """Stop with ``Error: <message>`` on stderr and exit code 1."""
+from ganeti_agent.htools.source import ExitError, load_cluster, set_node_status
+from ganeti_agent.htools.types import AllocPolicy, FailMode, RSpec, rspec_from_ispec
 
 
 class HaskellCrash(Exception):
@@ -237,108 +234,6 @@ def _maybe_print_nodes(
 
 
 # ---------------------------------------------------------------- loading
-
-
-def _live_data(options: cli.HtoolsOptions) -> ClusterData:
-    """The cluster over RAPI (``-m``) or LUXI (``-L``), static KVM node memory applied.
-
-    Twisted is imported here only: the file and simulation backends start
-    without it.
-    """
-    from ganeti_agent.htools import live, luxi, rapi
-
-    if options.master:
-        master = options.master
-        cluster = live.run_once(lambda reactor: rapi.load_data(reactor, master))
-    else:
-        assert options.luxi is not None
-        path = options.luxi
-        cluster = live.run_once(lambda reactor: luxi.load_data(reactor, path))
-    return cluster.with_static_kvm_memory(options.static_kvm_node_memory)
-
-
-def _show_warnings(err: TextIO, messages: list[str]) -> None:
-    """``maybeShowWarnings``: nothing when the cluster is consistent."""
-    if messages:
-        err.write("Warning: cluster has inconsistent data:\n")
-        err.write("".join(f"  - {m}\n" for m in messages) + "\n")
-
-
-def _ialloc_data(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
-    """``IAlloc.loadData``: the cluster part of an iallocator request (``-`` is stdin).
-
-    Like Ganeti's ``readRequest``, a request ``hail`` would refuse stops the
-    program with its own message, and the request's warnings are printed
-    at once, whatever the verbosity.
-    """
-    from ganeti_agent.htools import ialloc
-
-    assert options.ialloc_src is not None
-    text = ialloc.read_request_text(options.ialloc_src)
-    try:
-        messages, cluster = ialloc.parse_data(text)
-    except ialloc.RequestError as exc:
-        raise ExitError(str(exc)) from None
-    _show_warnings(err, messages)
-    return cluster.with_static_kvm_memory(options.static_kvm_node_memory)
-
-
-def load_cluster(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
-    """``loadExternalData``: RAPI, LUXI, simulation, text file, iallocator request, in order."""
-    chosen = [options.master != "", options.luxi is not None, options.data_file is not None]
-    if sum(chosen) > 1:
-        raise ExitError("Only one of the rapi, luxi, and data files options should be given.")
-    try:
-        if options.master or options.luxi is not None:
-            raw = _live_data(options)
-        elif options.simulate:
-            raw = simu.parse_data(list(options.simulate))
-        elif options.data_file is not None:
-            try:
-                with open(options.data_file, encoding="utf-8", errors="surrogateescape") as handle:
-                    content = handle.read()
-            except OSError as exc:
-                raise LoadError(ghcio.open_error(options.data_file, exc)) from None
-            raw = text.parse_data(content)
-        elif options.ialloc_src is not None:
-            raw = _ialloc_data(options, err)
-        else:
-            raise LoadError("No backend selected! Exiting.")
-        merged = merge_data(raw)
-    except LoadError as exc:
-        raise ExitError(f"failed to load data, aborting: {exc}") from None
-    messages, nodes = update_missing(merged.nodes, merged.instances)
-    if options.verbose != 0:
-        _show_warnings(err, messages)
-    return dataclasses.replace(merged, nodes=nodes)
-
-
-def _lookup(names: list[str], wanted: str) -> str | None:
-    if wanted in names:
-        return wanted
-    partial = [n for n in names if n.startswith(wanted + ".")]
-    return partial[0] if len(partial) == 1 else None
-
-
-def set_node_status(options: cli.HtoolsOptions, nodes: list[Node]) -> list[Node]:
-    names = [n.name for n in nodes]
-    found = [(_lookup(names, o), o) for o in options.offline]
-    wrong = [o for f, o in found if f is None]
-    if wrong:
-        raise ExitError(f"wrong node name(s) set as offline: {','.join(wrong)}\n")
-    offline = {f for f, _ in found}
-    result = []
-    for node in nodes:
-        if options.max_cpu is not None:
-            pol = dataclasses.replace(node.ipolicy, vcpu_ratio=options.max_cpu)
-            node = dataclasses.replace(
-                node, ipolicy=pol, hi_cpu=math.floor(options.max_cpu * node.t_cpu)
-            )
-        node = dataclasses.replace(node, lo_dsk=math.floor(options.min_disk * node.t_dsk))
-        if node.name in offline:
-            node = dataclasses.replace(node, offline=True)
-        result.append(node)
-    return result
 
 
 # ---------------------------------------------------------------- the run

@@ -15,8 +15,8 @@ import pytest
 
 from ganeti_agent.htools import cli, ghcio, hroller, text
 from ganeti_agent.htools.evacuate import Config
-from ganeti_agent.htools.hspace import ExitError
 from ganeti_agent.htools.loader import merge_data
+from ganeti_agent.htools.source import ExitError
 
 POLICY = (
     "128,1,1024,1,1,1|128,1,1024,1,1,1;32768,8,1048576,16,8,12|"

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from ganeti_agent.htools import cli, hroller
-from ganeti_agent.htools.hspace import ExitError
+from ganeti_agent.htools.source import ExitError
 
 REAL_HROLLER = Path("/usr/lib/ganeti/3.0/usr/bin/hroller")
 ENV = {"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "TZ": "UTC", "HOME": "/tmp", "PATH": "/usr/bin:/bin"}
