@@ -26,8 +26,8 @@ from ganeti_agent import __version__
 from ganeti_agent.cli.nagios import PluginState, Verdict, evaluate, select, unknown
 from ganeti_agent.cli.targets import ADDRESS_KINDS, DEFAULT_PORT, file_sd_targets
 from ganeti_agent.core.files import write_atomically
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from ganeti_agent.core.settings import PORT, SECONDS, parse_port
 from ganeti_agent.server.access import PasswordTooLong, hash_password
 
@@ -176,7 +176,7 @@ def _check_verdict(arguments: argparse.Namespace) -> Verdict:
     if arguments.local:
         from ganeti_agent.cli.local import local_reports
 
-        reports: JSONValue | str = local_reports(arguments.config, arguments.data_dir)
+        reports: list[JSON] | str = local_reports(arguments.config, arguments.data_dir)
     else:
         reports = fetch_reports(arguments)
     if isinstance(reports, str):
@@ -187,7 +187,7 @@ def _check_verdict(arguments: argparse.Namespace) -> Verdict:
     return evaluate(selected, arguments.warning_on_temporary)
 
 
-def fetch_reports(arguments: argparse.Namespace) -> list[JSONValue] | str:
+def fetch_reports(arguments: argparse.Namespace) -> list[JSON] | str:
     """``/1/report/all`` of a running agent, or why it could not be had."""
     url = arguments.url.rstrip("/") + "/1/report/all"
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from ganeti_agent.confd.server import ConfdServer
 from ganeti_agent.confd.source import ConfigSource
 from ganeti_agent.core.framework import AgentContext, Collector
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, flag, number
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 
 
 class ConfdCollector(Collector):
@@ -28,7 +29,7 @@ class ConfdCollector(Collector):
         super().__init__(context)
         self.server = server
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         data = self.server.counters.to_json()
         source = self.server.source
         config = source.status.config
@@ -41,7 +42,7 @@ class ConfdCollector(Collector):
             data["configLoadFailures"] = source.load_failures
         return data
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return confd_samples(data)
 
 
@@ -119,7 +120,7 @@ CONFD_CONFIG_LOADED = family(
 CONFD_KEY_LOADED = family("ganeti_confd_key_loaded", "gauge", "1 if confd has the cluster's key.")
 
 
-def confd_samples(data: JSONValue) -> Iterator[Sample]:
+def confd_samples(data: JSON) -> Iterator[Sample]:
     """The confd counters as Prometheus counters (monotonic since the agent started)."""
     if not isinstance(data, Mapping):
         return

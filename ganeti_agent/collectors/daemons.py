@@ -32,8 +32,9 @@ from ganeti_agent.core.framework import (
     CollectorError,
     SampledCollector,
 )
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, flag, label
-from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode, status_object
+from ganeti_agent.core.report import Category, Kind, StatusCode, status_object
 from ganeti_agent.core.status import status_of
 
 PREFIX = "daemon-"
@@ -326,7 +327,7 @@ class ProcessProbe:
         )
 
 
-def daemon_data(program: str, probe: Probe, code: StatusCode, message: str) -> dict[str, JSONValue]:
+def daemon_data(program: str, probe: Probe, code: StatusCode, message: str) -> dict[str, JSON]:
     """The report data; the usage figures are null while the daemon is not running."""
     usage = probe.usage
     return {
@@ -404,12 +405,10 @@ class GanetiDaemonCollector(SampledCollector):
         except CollectorError:
             return True  # listed, so that its report shows the configuration error
 
-    def collect(self) -> Deferred[JSONValue]:
-        asked = self.roles.fetch()
-        asked.addCallback(self._report)
-        return asked
+    def collect(self) -> Deferred[JSON]:
+        return self.roles.fetch().addCallback(self._report)
 
-    def _report(self, role: int | None) -> JSONValue:
+    def _report(self, role: int | None) -> JSON:
         need = self.need(role)
         probe = self._probe()
         why = self.roles.error or "the node's role is unknown"
@@ -437,7 +436,7 @@ class GanetiDaemonCollector(SampledCollector):
             return Probe(reason=f"no pid file {path}")
         return self.probe.probe(pid, self.spec.program)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return daemon_samples(data)
 
 
@@ -455,12 +454,12 @@ class AgentDaemonCollector(SampledCollector):
     def sample(self) -> None:
         self.probe.sample(os.getpid(), None)
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         probe = self.probe.probe(os.getpid(), None)
         code, message = judge(probe, Need.REQUIRED, "")
         return daemon_data(AGENT_NAME, probe, code, message)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return daemon_samples(data)
 
 
@@ -514,7 +513,7 @@ DAEMON_FIELDS: FieldTable = (
 )
 
 
-def daemon_samples(data: JSONValue) -> Iterator[Sample]:
+def daemon_samples(data: JSON) -> Iterator[Sample]:
     """Status and usage of one daemon; sizes only in the unit the families promise."""
     if not isinstance(data, Mapping):
         return

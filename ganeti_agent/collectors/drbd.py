@@ -21,6 +21,7 @@ from ganeti_agent.core.cluster import ClusterQueries
 from ganeti_agent.core.executor import CommandRunner, ExecutionError, ProcessResult
 from ganeti_agent.core.files import read_text
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import (
     Family,
     FieldTable,
@@ -34,7 +35,7 @@ from ganeti_agent.core.metrics import (
     number,
     objects,
 )
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.parsers.drbd import (
     CONNECTED_STATES,
     DrbdStatus,
@@ -94,7 +95,7 @@ def pairing_from_cluster(
     except Exception as exc:
         return succeed(({}, str(exc) or type(exc).__name__))
 
-    def decoded(answer: JSONValue) -> tuple[dict[int, str], str | None]:
+    def decoded(answer: JSON) -> tuple[dict[int, str], str | None]:
         try:
             return parse_pairing(answer), None
         except ValueError as exc:
@@ -124,7 +125,7 @@ class DrbdCollector(Collector):
     def available(self) -> bool:
         return os.path.exists(self.path)
 
-    def collect(self) -> Deferred[JSONValue]:
+    def collect(self) -> Deferred[JSON]:
         text = read_text(self.path)
         timeout = self.settings.timeout
         status = drbd_status(text, self.context.runner, self.drbdsetup, timeout)
@@ -137,8 +138,8 @@ class DrbdCollector(Collector):
             raise CollectorError(f"{self.path}: cannot parse: {failure.value.reason}")
         raise CollectorError(str(failure.value))
 
-    def _with_pairing(self, status: DrbdStatus) -> Deferred[JSONValue]:
-        def paired(result: tuple[dict[int, str], str | None]) -> JSONValue:
+    def _with_pairing(self, status: DrbdStatus) -> Deferred[JSON]:
+        def paired(result: tuple[dict[int, str], str | None]) -> JSON:
             pairing, problem = result
             if problem is not None:
                 log.warn("Can't get pairing info: {problem}", problem=problem)
@@ -148,7 +149,7 @@ class DrbdCollector(Collector):
             self.context.current_cluster(), self.context.hostname
         ).addCallback(paired)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return drbd_samples(data)
 
 
@@ -282,7 +283,7 @@ DRBD_SYNC_REMAINING = _minor_family(
 SPEED_UNITS = {"KiloByte/Second": KIB, "MegaByte/Second": KIB * KIB}
 
 
-def drbd_samples(data: JSONValue) -> Iterator[Sample]:
+def drbd_samples(data: JSON) -> Iterator[Sample]:
     if not isinstance(data, Mapping):
         return
     version = data.get("versionInfo")
@@ -293,7 +294,7 @@ def drbd_samples(data: JSONValue) -> Iterator[Sample]:
         yield from _device_samples(device)
 
 
-def _device_samples(device: Mapping[str, JSONValue]) -> Iterator[Sample]:
+def _device_samples(device: Mapping[str, JSON]) -> Iterator[Sample]:
     minor = (label(device.get("minor")), label(device.get("instance")))
     states = tuple(
         label(device.get(key))
@@ -314,7 +315,7 @@ def _device_samples(device: Mapping[str, JSONValue]) -> Iterator[Sample]:
         yield from _sync_samples(sync, minor)
 
 
-def _sync_samples(sync: Mapping[str, JSONValue], minor: tuple[str, ...]) -> Iterator[Sample]:
+def _sync_samples(sync: Mapping[str, JSON], minor: tuple[str, ...]) -> Iterator[Sample]:
     percentage = number(sync.get("percentage"))
     if percentage is not None:
         yield Sample(DRBD_SYNC_RATIO, minor, percentage / 100)

@@ -22,8 +22,9 @@ from twisted.python.failure import Failure
 from ganeti_agent.core.executor import ExecutionError, ProcessResult
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, label
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.parsers.cpuinfo import CpuInfo, parse_cpuinfo
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.meminfo import MemInfo, parse_meminfo
@@ -46,7 +47,7 @@ def _decode(result: ProcessResult) -> str:
         raise CollectorError(f"{command}: invalid byte sequence at offset {exc.start}") from None
 
 
-def xen_data(info: XenInfo, dom0: ListEntry | None) -> dict[str, JSONValue]:
+def xen_data(info: XenInfo, dom0: ListEntry | None) -> dict[str, JSON]:
     """Report data from ``xl info`` and Domain-0's line of ``xl list``."""
     return {
         "hypervisor": "xen",
@@ -80,12 +81,12 @@ class XenHypervisorCollector(Collector):
         xen_dir = os.path.join(self.context.proc_root, "xen")
         return os.path.isdir(xen_dir) and self.context.find_command(self.command) is not None
 
-    def collect(self) -> Deferred[JSONValue]:
+    def collect(self) -> Deferred[JSON]:
         asked = self.context.runner.run([self.command, "info"], self.settings.timeout)
         info: Deferred[XenInfo] = asked.addCallbacks(self._info, self._failed)
         return info.addCallback(self._with_dom0)
 
-    def _with_dom0(self, info: XenInfo) -> Deferred[JSONValue]:
+    def _with_dom0(self, info: XenInfo) -> Deferred[JSON]:
         listed = self.context.runner.run([self.command, "list"], self.settings.timeout)
         found = listed.addCallbacks(self._dom0, self._no_dom0)
         return found.addCallback(lambda dom0: xen_data(info, dom0))
@@ -113,13 +114,13 @@ class XenHypervisorCollector(Collector):
         failure.trap(ExecutionError)
         raise CollectorError(failure.getErrorMessage())
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return hypervisor_samples(data)
 
 
 def kvm_data(
     meminfo: MemInfo, cpuinfo: CpuInfo, release: str | None, numa_nodes: int
-) -> dict[str, JSONValue]:
+) -> dict[str, JSON]:
     """Report data of a KVM host, with Ganeti's arithmetic for the common figures.
 
     As Ganeti's KVM hypervisor: free memory is MemFree + Buffers + Cached, the host
@@ -174,7 +175,7 @@ class KvmHypervisorCollector(Collector):
     def available(self) -> bool:
         return os.path.exists(self.settings.option("device", DEFAULT_KVM_DEVICE))
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         meminfo = self._parsed(self._proc("meminfo"), parse_meminfo)
         cpuinfo = self._parsed(self._proc("cpuinfo"), parse_cpuinfo)
         try:
@@ -192,7 +193,7 @@ class KvmHypervisorCollector(Collector):
         except ParseError as exc:
             raise CollectorError(f"{path}: cannot parse: {exc.reason}") from None
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return hypervisor_samples(data)
 
 
@@ -222,7 +223,7 @@ HYPERVISOR_FIELDS: FieldTable = (
 )
 
 
-def hypervisor_samples(data: JSONValue) -> Iterator[Sample]:
+def hypervisor_samples(data: JSON) -> Iterator[Sample]:
     if not isinstance(data, Mapping):
         return
     hypervisor = (label(data.get("hypervisor")),)

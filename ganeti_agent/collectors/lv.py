@@ -20,8 +20,9 @@ from twisted.python.failure import Failure
 from ganeti_agent.core.cluster import ClusterQueries, ClusterUnavailable
 from ganeti_agent.core.executor import ExecutionError, ProcessResult
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import Sample, family, flag, label, number, objects
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.lvs import (
     LVS_ARGUMENTS,
@@ -50,13 +51,11 @@ def cluster_instances(cluster: ClusterQueries, hostname: str) -> Deferred[list[I
     """
 
     def with_disks(
-        lists: tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]],
+        lists: tuple[list[dict[str, JSON]], list[dict[str, JSON]]],
     ) -> Deferred[list[InstanceDisks]]:
         instances = [*lists[0], *lists[1]]
         asked = [cluster.instance_disks(str(instance.get("uuid"))) for instance in instances]
-        gathered: Deferred[list[list[dict[str, JSONValue]]]] = gatherResults(
-            asked, consumeErrors=True
-        )
+        gathered: Deferred[list[list[dict[str, JSON]]]] = gatherResults(asked, consumeErrors=True)
         gathered.addErrback(_first_error)
         return gathered.addCallback(lambda disks: _checked(instances, disks))
 
@@ -72,7 +71,7 @@ def _first_error(failure: Failure) -> None:
 
 
 def _checked(
-    instances: list[dict[str, JSONValue]], disks: list[list[dict[str, JSONValue]]]
+    instances: list[dict[str, JSON]], disks: list[list[dict[str, JSON]]]
 ) -> list[InstanceDisks]:
     result = []
     for instance, its_disks in zip(instances, disks, strict=True):
@@ -102,7 +101,7 @@ class LvCollector(Collector):
         """Served where the ``lvs`` binary exists (Ganeti nodes always have lvm2)."""
         return self.context.find_command(self.argv[0]) is not None
 
-    def collect(self) -> Deferred[JSONValue]:
+    def collect(self) -> Deferred[JSON]:
         ran = self.context.runner.run(self.argv, self.settings.timeout)
         parsed: Deferred[list[LogicalVolume]] = ran.addCallbacks(self._parse, self._run_failed)
         return parsed.addCallback(self._with_instances)
@@ -117,7 +116,7 @@ class LvCollector(Collector):
         except ParseError as exc:
             raise CollectorError(f"cannot parse the output of lvs: {exc.reason}") from None
 
-    def _with_instances(self, volumes: list[LogicalVolume]) -> Deferred[JSONValue]:
+    def _with_instances(self, volumes: list[LogicalVolume]) -> Deferred[JSON]:
         cluster = self.context.current_cluster()
         if cluster is None:
             return succeed(lv_data(volumes, []))
@@ -129,7 +128,7 @@ class LvCollector(Collector):
         found = cluster_instances(cluster, self.context.hostname).addErrback(failed)
         return found.addCallback(lambda instances: lv_data(volumes, instances))
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return volume_samples(data)
 
 
@@ -144,7 +143,7 @@ LV_ACTIVE = family("ganeti_lv_active", "gauge", "1 if the LV is active (lv_attr)
 LV_OPEN = family("ganeti_lv_open", "gauge", "1 if the LV is open (lv_attr).", *_LV)
 
 
-def volume_samples(data: JSONValue) -> Iterator[Sample]:
+def volume_samples(data: JSON) -> Iterator[Sample]:
     """One series per volume: its segments repeat the same labels, the first one counts."""
     for volume in objects(data):
         labels = tuple(label(volume.get(key)) for key in ("vg_name", "name", "instance"))

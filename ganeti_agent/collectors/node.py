@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
 
 import psutil
 
 from ganeti_agent import __version__
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.framework import AgentContext, Collector, SampledCollector
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import (
     Family,
     FieldTable,
@@ -31,7 +32,7 @@ from ganeti_agent.core.metrics import (
     number,
     objects,
 )
-from ganeti_agent.core.report import JSONValue, Kind
+from ganeti_agent.core.report import Kind
 from ganeti_agent.parsers.versions import drbd_version, ganeti_release
 
 NAME = "node"
@@ -43,6 +44,12 @@ DEFAULT_GANETI_VERSIONS = "/usr/share/ganeti"
 DEFAULT_SYS_ROOT = "/sys"
 CONSTANTS = os.path.join("ganeti", "_constants.py")
 FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6", psutil.AF_LINK: "link"}
+
+
+class CpuTimes(Protocol):
+    """One CPU's cumulative times as psutil gives them (a named tuple per CPU)."""
+
+    def _asdict(self) -> dict[str, float]: ...
 
 
 class CpuLoad:
@@ -57,7 +64,7 @@ class CpuLoad:
         self._newest: list[tuple[float, float]] | None = None
         self.times: list[dict[str, float]] = []
 
-    def sample(self, times: Sequence[Any]) -> None:
+    def sample(self, times: Sequence[CpuTimes]) -> None:
         self._previous, self._newest = self._newest, [(_busy(t), _total(t)) for t in times]
         self.times = [_modes(t) for t in times]
 
@@ -74,7 +81,7 @@ class CpuLoad:
         return loads
 
 
-def _modes(times: Any) -> dict[str, float]:
+def _modes(times: CpuTimes) -> dict[str, float]:
     """Cumulative seconds per mode of one CPU, as psutil names them (user, idle, ...).
 
     Guest time is left out, as in :func:`_total`: the kernel counts it in user time too.
@@ -83,35 +90,35 @@ def _modes(times: Any) -> dict[str, float]:
     return {mode: float(v) for mode, v in fields if mode not in ("guest", "guest_nice")}
 
 
-def _total(times: Any) -> float:
+def _total(times: CpuTimes) -> float:
     """All time of a CPU; guest time is already counted in user time, so it is left out."""
     fields = times._asdict()
     return float(sum(v for k, v in fields.items() if k not in ("guest", "guest_nice")))
 
 
-def _busy(times: Any) -> float:
+def _busy(times: CpuTimes) -> float:
     fields = times._asdict()
     return _total(times) - float(fields.get("idle", 0.0)) - float(fields.get("iowait", 0.0))
 
 
-def memory_data() -> dict[str, JSONValue]:
+def memory_data() -> dict[str, JSON]:
     virtual = psutil.virtual_memory()._asdict()
     swap = psutil.swap_memory()
     keys = ("total", "available", "used", "free", "buffers", "cached", "shared")
-    memory: dict[str, JSONValue] = {key: virtual.get(key) for key in keys}
+    memory: dict[str, JSON] = {key: virtual.get(key) for key in keys}
     memory.update(swap_total=swap.total, swap_used=swap.used, swap_free=swap.free)
     return memory
 
 
-def filesystem_data() -> list[dict[str, JSONValue]]:
+def filesystem_data() -> list[JSON]:
     """Local filesystems only (psutil's physical devices): a network mount could hang."""
-    entries: list[dict[str, JSONValue]] = []
+    entries: list[JSON] = []
     seen: set[str] = set()
     for partition in psutil.disk_partitions(all=False):
         if partition.mountpoint in seen:
             continue
         seen.add(partition.mountpoint)
-        entry: dict[str, JSONValue] = {
+        entry: dict[str, JSON] = {
             "device": partition.device,
             "mountpoint": partition.mountpoint,
             "fstype": partition.fstype,
@@ -126,13 +133,13 @@ def filesystem_data() -> list[dict[str, JSONValue]]:
     return entries
 
 
-def nic_data() -> list[dict[str, JSONValue]]:
+def nic_data() -> list[JSON]:
     counters = psutil.net_io_counters(pernic=True)
     addresses = psutil.net_if_addrs()
     stats = psutil.net_if_stats()
-    nics: list[dict[str, JSONValue]] = []
+    nics: list[JSON] = []
     for name in sorted(set(counters) | set(addresses)):
-        nic: dict[str, JSONValue] = {"name": name}
+        nic: dict[str, JSON] = {"name": name}
         if name in stats:
             nic.update(up=stats[name].isup, mtu=stats[name].mtu, speed=stats[name].speed)
         if name in counters:
@@ -173,12 +180,12 @@ class VersionReader:
     Ganeti's ``_constants.py`` is ~100 KiB, so it is re-read only when it changes.
     """
 
-    def __init__(self, context: AgentContext, options: Any) -> None:
+    def __init__(self, context: AgentContext, options: Callable[[str, str], str]) -> None:
         self.context = context
         self.options = options
         self._ganeti: tuple[str, float, str | None] | None = None
 
-    def versions(self) -> dict[str, JSONValue]:
+    def versions(self) -> dict[str, JSON]:
         found: dict[str, str | None] = {
             "linux": self._linux(),
             "drbd": self._drbd(),
@@ -257,14 +264,14 @@ class NodeCollector(SampledCollector):
     def sample(self) -> None:
         self.cpu_load.sample(psutil.cpu_times(percpu=True))
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         if not self.cpu_load.times:  # asked before the timer's first sample
             self.sample()
-        loads = self.cpu_load.loads()
+        loads: list[JSON] = list(self.cpu_load.loads())
         return {
             "cpu_number": len(loads),
             "cpus": loads,
-            "cpu_seconds": list(self.cpu_load.times),
+            "cpu_seconds": [dict(modes) for modes in self.cpu_load.times],
             "size_unit": SIZE_UNIT,
             "memory": memory_data(),
             "filesystem": filesystem_data(),
@@ -272,7 +279,7 @@ class NodeCollector(SampledCollector):
             "versions": self.version_reader.versions(),
         }
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return node_samples(data)
 
 
@@ -370,7 +377,7 @@ NODE_VERSION = family(
 )
 
 
-def node_samples(data: JSONValue) -> Iterator[Sample]:
+def node_samples(data: JSON) -> Iterator[Sample]:
     if not isinstance(data, Mapping):
         return
     cpus = data.get("cpus")
@@ -402,7 +409,7 @@ def node_samples(data: JSONValue) -> Iterator[Sample]:
                 yield Sample(NODE_VERSION, (str(component), version), 1.0)
 
 
-def _size_samples(data: Mapping[str, JSONValue]) -> Iterator[Sample]:
+def _size_samples(data: Mapping[str, JSON]) -> Iterator[Sample]:
     memory = data.get("memory")
     if isinstance(memory, Mapping):
         for key, value in memory.items():

@@ -31,7 +31,7 @@ from ganeti_agent.confd.constants import (
     RequestType,
 )
 from ganeti_agent.confd.protocol import Reply, decode_reply, encode_request
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 
 log = Logger(namespace="ganeti_agent.confd.client")
 
@@ -120,7 +120,7 @@ class ConfdClient:
     def query(
         self,
         request_type: RequestType,
-        query: JSONValue = None,
+        query: JSON = None,
         wanted: int | None = None,
         timeout: float | None = None,
     ) -> Deferred[QueryResult]:
@@ -150,7 +150,7 @@ class ConfdClient:
         self,
         addresses: list[str | None],
         request_type: RequestType,
-        query: JSONValue,
+        query: JSON,
         wanted: int | None,
         timeout: float,
     ) -> Deferred[QueryResult]:

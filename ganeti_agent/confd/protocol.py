@@ -26,7 +26,7 @@ from ganeti_agent.confd.constants import (
     RequestField,
     RequestType,
 )
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 
 ENVELOPE_KEYS = frozenset({"hmac", "msg", "salt"})
 REQUEST_KEYS = frozenset({"protocol", "type", "query", "rsalt"})
@@ -305,10 +305,10 @@ def decode_request(key: bytes, datagram: bytes, now: float) -> Request:
 
 
 def request_message(
-    request_type: RequestType, query: JSONValue, rsalt: str, protocol: int = PROTOCOL_VERSION
+    request_type: RequestType, query: JSON, rsalt: str, protocol: int = PROTOCOL_VERSION
 ) -> str:
     """The inner request text; a None query is left out, as Ganeti's Python client does."""
-    inner: dict[str, JSONValue] = {"protocol": protocol, "type": int(request_type)}
+    inner: dict[str, JSON] = {"protocol": protocol, "type": int(request_type)}
     if query is not None:
         inner["query"] = query
     inner["rsalt"] = rsalt
@@ -316,7 +316,7 @@ def request_message(
 
 
 def encode_request(
-    key: bytes, request_type: RequestType, query: JSONValue, rsalt: str, now: float
+    key: bytes, request_type: RequestType, query: JSON, rsalt: str, now: float
 ) -> bytes:
     """A signed request datagram with the timestamp salt of a client at ``now``."""
     return pack(key, str(int(now)), request_message(request_type, query, rsalt))
@@ -327,7 +327,7 @@ class Reply:
     """The inner reply object."""
 
     status: int
-    answer: JSONValue
+    answer: JSON
     serial: int
     protocol: int = PROTOCOL_VERSION
 

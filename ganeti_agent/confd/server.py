@@ -32,7 +32,7 @@ from ganeti_agent.confd.protocol import (
     pack,
     reply_message,
 )
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 
 log = Logger(namespace="ganeti_agent.confd")
 
@@ -69,7 +69,7 @@ class ConfdCounters:
     send_errors: int = 0
     internal_errors: int = 0
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(self) -> dict[str, JSON]:
         """The counters with Ganeti's names for request types (``PING``, ``NODE_DRBD``...)."""
         return {
             "received": self.received,

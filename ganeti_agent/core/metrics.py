@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON, JSONObject
 
 MetricType = Literal["gauge", "counter"]
 
@@ -80,27 +80,27 @@ FieldTable = Sequence[tuple[str, Family, float]]
 """(data key, family, scale) rows: one sample per numeric key, multiplied by its scale."""
 
 
-def number(value: JSONValue) -> float | None:
+def number(value: JSON) -> float | None:
     """A JSON number as a float; booleans and everything else are not numbers here."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
 
 
-def label(value: JSONValue) -> str:
+def label(value: JSON) -> str:
     return "" if value is None else str(value)
 
 
-def objects(value: JSONValue) -> Iterator[Mapping[str, JSONValue]]:
+def objects(value: JSON) -> Iterator[JSONObject]:
     """The JSON objects of a list, skipping anything else."""
     if isinstance(value, list):
         for item in value:
-            if isinstance(item, Mapping):
+            if isinstance(item, dict):
                 yield item
 
 
 def fields(
-    source: Mapping[str, JSONValue], table: FieldTable, labels: tuple[str, ...]
+    source: Mapping[str, JSON], table: FieldTable, labels: tuple[str, ...]
 ) -> Iterator[Sample]:
     for key, declared, scale in table:
         found = number(source.get(key))
@@ -115,7 +115,7 @@ def flag(declared: Family, labels: tuple[str, ...], value: bool) -> Sample:
 _DURATION = re.compile(r"\s*(?:(\d+)\s+days?,\s*)?(\d+):(\d{1,2}):(\d{1,2})(?:\.\d+)?\s*")
 
 
-def duration_seconds(value: JSONValue) -> float | None:
+def duration_seconds(value: JSON) -> float | None:
     """Seconds from ``H:MM:SS`` or ``N days, H:MM:SS`` (xm uptime), or a plain number."""
     found = number(value)
     if found is not None:

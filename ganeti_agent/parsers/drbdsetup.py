@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.parsers.drbd import CONNECTED_STATES, Device, PerfIndicators, SyncStatus
 from ganeti_agent.parsers.errors import ParseError, wrap_int64
 
@@ -42,7 +42,7 @@ def parse_drbdsetup_status(text: str) -> tuple[Device, ...]:
     return tuple(devices)
 
 
-def _object(value: JSONValue, what: str) -> Mapping[str, Any]:
+def _object(value: JSON, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ParseError(f"drbdsetup status: a {what} is not a JSON object")
     return value

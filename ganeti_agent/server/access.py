@@ -30,6 +30,7 @@ from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorCore
 from twisted.internet.threads import deferToThread
 from twisted.web.guard import BasicCredentialFactory, HTTPAuthSessionWrapper
 from twisted.web.resource import IResource
@@ -66,7 +67,7 @@ def access_settings(
     listen: Sequence[str],
     auth_users: str | None,
     default_listen: str,
-    reactor: Any,
+    reactor: IReactorCore,
 ) -> AccessSettings:
     """Command-line values win over ``[agent]`` keys; errors name what is wrong."""
     descriptions = list(listen) or split_endpoints(settings.get("agent", "listen", ""))
@@ -99,7 +100,7 @@ def _notes(descriptions: Iterable[str], users: Mapping[str, bytes] | None) -> tu
     return ("basic authentication on an endpoint without TLS sends passwords in clear text",)
 
 
-def check_endpoint(description: str, reactor: Any) -> None:
+def check_endpoint(description: str, reactor: IReactorCore) -> None:
     """Refuse an endpoint string Twisted cannot use (syntax, unreadable TLS files)."""
     try:
         endpoints.serverFromString(reactor, description)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from errno import EADDRINUSE
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from twisted.application import strports
 from twisted.application.internet import TimerService
@@ -52,7 +52,14 @@ from ganeti_agent.server.metrics import MetricsExporter
 from ganeti_agent.server.web import AgentSite
 
 if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorProcess, IReactorUNIX
+
+    from ganeti_agent.confd.client import IConfdReactor
     from ganeti_agent.confd.service import AgentClusterQueries
+
+    class IAgentReactor(IConfdReactor, IReactorProcess, IReactorUNIX):
+        """What the agent needs of its reactor: confd, child processes, UNIX sockets."""
+
 
 log = Logger(namespace="ganeti_agent")
 
@@ -120,7 +127,7 @@ class Options(usage.Options):
                 self.get("listen", []),
                 self["auth-users"],
                 _listen_description(self["settings"], self),
-                _reactor(),
+                agent_reactor(),
             )
         except SettingsError as exc:
             raise usage.UsageError(str(exc)) from None
@@ -280,7 +287,7 @@ def _cluster(
     settings: AgentSettings,
     parent: MultiService,
     command_line: CommandLine,
-    reactor: Any,
+    reactor: IConfdReactor,
 ) -> AgentClusterQueries:
     """The collectors' cluster view: config.data watched locally, confd peers otherwise.
 
@@ -302,14 +309,18 @@ def _cluster(
     return agent_cluster(paths, confd, reactor, parent)
 
 
-def _reactor() -> Any:
+def agent_reactor() -> IAgentReactor:
     from twisted.internet import reactor
 
-    return reactor
+    # Twisted types its global reactor with the common interfaces only (not UDP).
+    return cast("IAgentReactor", reactor)
 
 
 def make_agent(
-    settings: AgentSettings, command_line: CommandLine, reactor: Any, parent: MultiService
+    settings: AgentSettings,
+    command_line: CommandLine,
+    reactor: IAgentReactor,
+    parent: MultiService,
 ) -> tuple[CollectorSet, MonitoringAPI]:
     """The collectors and the API they are served through."""
     data_dir = command_line.data_dir or settings.get("agent", "data-dir", "") or None
@@ -355,7 +366,7 @@ def follow_plugin_directory(
 
 def makeService(options: Options) -> IService:
     settings: AgentSettings = options["settings"]
-    reactor = _reactor()
+    reactor = agent_reactor()
     top = AgentService()  # type: ignore[no-untyped-call]
     collectors, api = make_agent(settings, CommandLine.from_options(options), reactor, top)
     for warning in unknown_entries(settings, (m.name for m in collectors.managed)):

@@ -15,7 +15,6 @@ from ganeti_agent import __version__
 from ganeti_agent.collectors.node import CpuLoad, NodeCollector, filesystem_data
 from ganeti_agent.core.framework import AgentContext, CollectorSettings, ManagedCollector
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from tests.support import FakeRunner, shared_fixture
 
 Times = namedtuple("Times", "user nice system idle iowait guest")
@@ -40,8 +39,8 @@ def node(tmp_path: Path, proc_root: str = "/proc", **options: str) -> NodeCollec
     return NodeCollector(context)
 
 
-def report(collector: NodeCollector) -> JSONValue:
-    results: list[JSONValue] = []
+def report(collector: NodeCollector) -> Any:
+    results: list[Any] = []
     managed = ManagedCollector(collector, Clock(), lambda: 1.0)
     managed.report().addCallback(lambda r: results.append(r.report.data))
     return results[0]

@@ -17,6 +17,7 @@ from ganeti_agent.confd.protocol import Reply, Request, decode_request, encode_r
 from ganeti_agent.confd.queries import cli_cluster_queries
 from ganeti_agent.confd.testing import FakeConfdPeer, answering, silent
 from ganeti_agent.core.cluster import ClusterUnavailable
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
 from tests.confd.support import KEY, inline_callbacks
 
@@ -235,7 +236,7 @@ def test_local_cluster_queries() -> Generator[Deferred[Any], Any, None]:
 
 @inline_callbacks
 def test_large_reply_arrives_whole(peers: Peers) -> Generator[Deferred[Any], Any, None]:
-    rows = [
+    rows: list[JSON] = [
         ["node1.example.com", minor, f"instance{minor}", "disk/0", "primary", "n2"]
         for minor in range(600)
     ]

@@ -137,7 +137,7 @@ def test_agent_serves_confd_and_counts(tmp_path: Path) -> Generator[Any, Any, No
         assert (yield cluster.node_drbd("node2")) == []
         assert cluster.data_collectors() is not None
         [collector] = list(confd_collectors.collectors(context_for(cluster, paths)))
-        data = collector.collect()
+        data: Any = collector.collect()
         assert isinstance(data, dict)
         assert data["requests"]["NODE_DRBD"] == 1
         assert data["configLoaded"] is True and data["configSerial"] == 3189

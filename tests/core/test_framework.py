@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -24,8 +25,9 @@ from ganeti_agent.core.framework import (
     StatefulCollector,
     Window,
 )
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 from tests.support import FakeRunner
 
 
@@ -48,13 +50,13 @@ class Scripted(Collector):
 
     def __init__(self, ctx: AgentContext, present: bool = True) -> None:
         super().__init__(ctx)
-        self.runs: list[Deferred[JSONValue]] = []
+        self.runs: list[Deferred[JSON]] = []
         self.present = present
 
     def available(self) -> bool:
         return self.present
 
-    def collect(self) -> Deferred[JSONValue]:
+    def collect(self) -> Deferred[JSON]:
         self.runs.append(Deferred())
         return self.runs[-1]
 
@@ -63,7 +65,7 @@ class Failing(Collector):
     name = "failing"
     kind = Kind.PERFORMANCE
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         raise CommandNotFound(["lvs"], "command not found or not executable")
 
 
@@ -71,8 +73,8 @@ class Buggy(Collector):
     name = "buggy"
     kind = Kind.STATUS
 
-    def collect(self) -> JSONValue:
-        empty: dict[str, JSONValue] = {}
+    def collect(self) -> JSON:
+        empty: dict[str, JSON] = {}
         return empty["missing"]
 
 
@@ -121,7 +123,8 @@ class ManagedCollectorTests(SynchronousTestCase):
         waiting = self.managed.report()
         self.collector.runs[0].errback(CollectorError("/proc/drbd: cannot parse"))
         self.assertEqual(
-            results(waiting, self).report.data["status"]["message"], "/proc/drbd: cannot parse"
+            cast(Any, results(waiting, self).report.data)["status"]["message"],
+            "/proc/drbd: cannot parse",
         )
 
     def test_performance_collector_error_form(self) -> None:
@@ -131,7 +134,7 @@ class ManagedCollectorTests(SynchronousTestCase):
 
     def test_programming_error_is_contained_and_logged(self) -> None:
         managed = ManagedCollector(Buggy(context(self.clock)), self.clock, lambda: 0.0)
-        data = results(managed.report(), self).report.data
+        data: Any = results(managed.report(), self).report.data
         self.assertEqual(data["status"]["code"], 2)
         self.assertIn("missing", data["status"]["message"])
         self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)
@@ -141,7 +144,7 @@ class ManagedCollectorTests(SynchronousTestCase):
         self.collector.runs[0].callback({"value": float("nan")})
         collected = results(waiting, self)
         self.assertFalse(collected.success)
-        self.assertIn("invalid data", collected.report.data["status"]["message"])
+        self.assertIn("invalid data", cast(Any, collected.report.data)["status"]["message"])
 
 
 class Sampling(StatefulCollector):
@@ -164,7 +167,7 @@ class Sampling(StatefulCollector):
         self.samples += 1
         return None
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         return {"samples": self.samples}
 
 

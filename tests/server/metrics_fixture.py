@@ -2,20 +2,22 @@
 
 The collectors are the real classes (so whatever decides which series a collector gets
 is exercised), built without their constructors because only their identity matters
-here: nothing is collected, the reports are given. The exposition of this agent is
+here: nothing is collected, the reports are given (a typed collector's as its typed
+result, from which its data and samples come, as in a run). The exposition of this agent is
 kept in ``golden/metrics.prom``, captured before the metric families moved out of
 ``server/metrics.py`` into the collectors, so the move is checked byte for byte.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from twisted.internet.task import Clock
 
 from ganeti_agent import __version__
 from ganeti_agent.collectors.confd import ConfdCollector
-from ganeti_agent.collectors.cpu_avg_load import CpuAvgLoadCollector
+from ganeti_agent.collectors.cpu_avg_load import AverageLoad, CpuAvgLoadCollector
 from ganeti_agent.collectors.daemons import GanetiDaemonCollector
 from ganeti_agent.collectors.diskstats import DiskstatsCollector
 from ganeti_agent.collectors.drbd import DrbdCollector
@@ -26,13 +28,29 @@ from ganeti_agent.collectors.lv import LvCollector
 from ganeti_agent.collectors.node import NodeCollector
 from ganeti_agent.collectors.plugins import PluginCollector
 from ganeti_agent.collectors.xen_cpu_avg_load import XenCpuAvgLoadCollector
-from ganeti_agent.core.framework import CollectedReport, Collector, ManagedCollector
-from ganeti_agent.core.report import Category, JSONValue, Kind, Report
+from ganeti_agent.core.framework import (
+    CollectedReport,
+    Collector,
+    ManagedCollector,
+    Observation,
+    TypedCollector,
+)
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import Category, Kind, Report
+from ganeti_agent.parsers.diskstats import parse_diskstats
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A typed collector's result: its report's data and samples both come from it."""
+
+    result: object
+
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
 VERSION_MARK = b"@VERSION@"
 
-DRBD: JSONValue = {
+DRBD: JSON = {
     "status": {"code": 4, "message": "\n8: No network config available"},
     "versionInfo": {"version": "8.4.11", "api": "1", "proto": "86-101"},
     "deviceInfos": [
@@ -56,7 +74,7 @@ DRBD: JSONValue = {
                         "speedUnit": "KiloByte/Second"}, "instance": "db1.example.org"},
     ],
 }  # fmt: skip
-LV: JSONValue = [
+LV: JSON = [
     {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
      "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
     {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
@@ -65,7 +83,7 @@ LV: JSONValue = [
      "vg_name": "xenvg", "instance": None},
     {"uuid": "u3", "name": "odd", "attr": "-wi", "size": "big", "vg_name": "ssd"},
 ]  # fmt: skip
-INSTANCES: JSONValue = {
+INSTANCES: JSON = {
     "instances": [
         {"name": "web1.example.org", "uuid": "i-1", "adminState": "up", "actualState": "running",
          "uptime": "2 days, 1:00:05", "mtime": 1700000000.5, "state_reason": [],
@@ -79,39 +97,34 @@ INSTANCES: JSONValue = {
     ],
     "status": {"code": 2, "message": "\nInstance marked as running, but it appears to be hung"},
 }  # fmt: skip
-KVM_INSTANCES: JSONValue = {
+KVM_INSTANCES: JSON = {
     "instances": [
         {"name": "vm1.example.org", "uuid": "k-1", "adminState": "up", "actualState": "blocked",
          "uptime": "00:04:08", "status": {"code": 0, "message": ""}},
     ],
     "status": {"code": 0, "message": ""},
 }  # fmt: skip
-DISKSTATS: JSONValue = [
-    {"major": 8, "minor": 0, "name": "sda", "readsNum": 10, "mergedReads": 1, "secRead": 4,
-     "timeRead": 1500, "writes": 3, "mergedWrites": 0, "secWritten": 2, "timeWrite": 20,
-     "ios": 0, "timeIO": 30, "wIOmillis": 40},
-    {"major": 8, "minor": 16, "name": "sdb", "readsNum": 1, "mergedReads": 0, "secRead": 8,
-     "timeRead": 1, "writes": 0, "mergedWrites": 0, "secWritten": 0, "timeWrite": 0,
-     "ios": 2, "timeIO": 5, "wIOmillis": 6, "discardsNum": 7, "mergedDiscards": 1,
-     "secDiscarded": 16, "timeDiscard": 3, "flushesNum": 4, "timeFlush": 9},
-]  # fmt: skip
-DAEMON: JSONValue = {
+DISKSTATS = Typed(parse_diskstats(
+    "   8       0 sda 10 1 4 1500 3 0 2 20 0 30 40\n"
+    "   8      16 sdb 1 0 8 1 0 0 0 0 2 5 6 7 1 16 3 4 9\n"
+))  # fmt: skip
+DAEMON: JSON = {
     "daemon": "ganeti-noded", "pid": 42, "memory": 1048576, "size_unit": "B", "uptime": 60,
     "cpu_usage": 1.5, "cpu_seconds": 12.25, "threads": 3, "status": {"code": 0, "message": ""},
 }  # fmt: skip
-STOPPED_DAEMON: JSONValue = {
+STOPPED_DAEMON: JSON = {
     "daemon": "ganeti-confd", "pid": None, "status": {"code": 4, "message": "not running"},
 }  # fmt: skip
-XEN_HYPERVISOR: JSONValue = {
+XEN_HYPERVISOR: JSON = {
     "hypervisor": "xen", "version": "4.17", "memory_unit": "MiB", "memory_total": 16384,
     "memory_free": 2048, "memory_dom0": 1024, "cpu_total": 8, "cpu_nodes": 1, "cpu_sockets": 1,
     "cpu_dom0": 2, "cpu_mhz": 2400, "xen": {"xen_major": "4"},
 }  # fmt: skip
-KVM_HYPERVISOR: JSONValue = {
+KVM_HYPERVISOR: JSON = {
     "hypervisor": "kvm", "version": "8.2.2", "memory_unit": "MiB", "memory_total": 64000,
     "memory_free": 30000, "cpu_total": 16, "cpu_nodes": 2, "cpu_sockets": 2,
 }  # fmt: skip
-NODE: JSONValue = {
+NODE: JSON = {
     "cpu_number": 2, "cpus": [0.25, 0.5],
     "cpu_seconds": [{"user": 100.5, "system": 20.0, "idle": 900.0, "iowait": 1.0},
                     {"user": 50.0, "system": 10.0, "idle": 950.0}],
@@ -131,22 +144,22 @@ NODE: JSONValue = {
     ],
     "versions": {"kernel": "6.1.0", "ganeti": "3.0.2", "drbd": None},
 }  # fmt: skip
-CONFD: JSONValue = {
+CONFD: JSON = {
     "received": 12, "requests": {"PING": 3, "NODE_DRBD": 5}, "drops": {"bad-hmac": 4,
     "replay": 0}, "replies": 8, "errorReplies": 1, "oversizedReplies": 0, "sendErrors": 0,
     "internalErrors": 0, "keyLoaded": True, "configLoaded": True, "configSerial": 3189,
     "configError": None, "configLoads": 2, "configLoadFailures": 1,
 }  # fmt: skip
-PLUGIN: JSONValue = {
+PLUGIN: JSON = {
     "status": {"code": 0, "message": ""}, "arrays": 2, "md0": {"degraded": 1, "x": "y"},
     "flag": True,
 }  # fmt: skip
 
-AGENT: tuple[tuple[type[Collector], str, Category | None, Kind, JSONValue, bool], ...] = (
+AGENT: tuple[tuple[type[Collector], str, Category | None, Kind, JSON | Typed, bool], ...] = (
     (CpuAvgLoadCollector, "cpu-avg-load", None, Kind.PERFORMANCE,
-     {"cpu_number": 2, "cpus": [0.5, 0.2], "cpu_total": 0.7}, True),
+     Typed(AverageLoad((0.5, 0.2), 0.7)), True),
     (XenCpuAvgLoadCollector, "xen-cpu-avg-load", None, Kind.PERFORMANCE,
-     {"web1.example.org": 0.4, "db1.example.org": 1.25}, True),
+     Typed({"web1.example.org": 0.4, "db1.example.org": 1.25}), True),
     (DiskstatsCollector, "diskstats", Category.STORAGE, Kind.PERFORMANCE, DISKSTATS, True),
     (DrbdCollector, "drbd", Category.STORAGE, Kind.STATUS, DRBD, True),
     (LvCollector, "lv", Category.STORAGE, Kind.PERFORMANCE, LV, True),
@@ -167,7 +180,7 @@ AGENT: tuple[tuple[type[Collector], str, Category | None, Kind, JSONValue, bool]
      {"status": {"code": 2, "message": "timed out"}}, False),
     (ConfdCollector, "confd", Category.DAEMON, Kind.PERFORMANCE, CONFD, True),
 )  # fmt: skip
-"""(collector class, name, category, kind, report data, success) of every collector."""
+"""(collector class, name, category, kind, report data or typed result, success)."""
 
 
 def bare(cls: type[Collector], name: str) -> Collector:
@@ -177,14 +190,26 @@ def bare(cls: type[Collector], name: str) -> Collector:
     return collector
 
 
+def observation(collector: Collector, data: JSON | Typed) -> Observation:
+    """What the framework keeps of a run that gave this data or typed result."""
+    if not isinstance(data, Typed):
+        return Observation(data)
+    assert isinstance(collector, TypedCollector)
+    return collector.observation(data.result)
+
+
 def fixture_reports() -> list[tuple[ManagedCollector, CollectedReport]]:
     clock = Clock()
     reports = []
     for index, (cls, name, category, kind, data, success) in enumerate(AGENT):
-        managed = ManagedCollector(bare(cls, name), clock, lambda: 1_700_000_000.0)
+        collector = bare(cls, name)
+        managed = ManagedCollector(collector, clock, lambda: 1_700_000_000.0)
         timestamp = 1_700_000_000_000_000_000 + index * 1_000
-        report = Report(name, category, kind, data, timestamp)
-        reports.append((managed, CollectedReport(report, b"", 0.125 * index, success, 0.0)))
+        observed = observation(collector, data)
+        report = Report(name, category, kind, observed.data, timestamp)
+        reports.append(
+            (managed, CollectedReport(report, b"", 0.125 * index, success, 0.0, observed.samples))
+        )
     return reports
 
 

@@ -22,8 +22,9 @@ from twisted.internet.defer import Deferred
 from ganeti_agent import __version__
 from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ProcessRunner
 from ganeti_agent.core.framework import Collector, as_deferred
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue, Report, encode_json, pretty_json, timestamp_ns
+from ganeti_agent.core.report import Report, encode_json, pretty_json, timestamp_ns
 from ganeti_agent.parsers.errors import ParseError
 
 if TYPE_CHECKING:
@@ -309,6 +310,6 @@ def parse_failure(error: ParseError) -> CliError:
     return CliError(f"{error.quoted_remaining()}\n[]\nFailed reading: {error.reason}")
 
 
-def build_report(collector: type[Collector], data: JSONValue) -> Report:
+def build_report(collector: type[Collector], data: JSON) -> Report:
     """A report of ``collector``'s identity around ``data``, stamped now."""
     return Report(collector.name, collector.category, collector.kind, data, timestamp_ns())
