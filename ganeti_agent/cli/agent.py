@@ -20,7 +20,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import NoReturn, TypeAlias
 
 from ganeti_agent import __version__
 from ganeti_agent.cli.nagios import PluginState, Verdict, evaluate, select, unknown
@@ -42,14 +42,16 @@ class ToolParser(argparse.ArgumentParser):
     guidelines want UNKNOWN (3) and a status line on stdout.
     """
 
-    def __init__(self, *args: Any, plugin: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.plugin = plugin
+    plugin = False
 
     def error(self, message: str) -> NoReturn:
         if self.plugin:
             _plugin_usage_error(self.prog, message)
         super().error(message)
+
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[ToolParser]"
+"""The subcommand table of ``ganeti-agent``, each subcommand a :class:`ToolParser`."""
 
 
 def _plugin_usage_error(prog: str, message: str) -> NoReturn:
@@ -86,7 +88,7 @@ def _seconds(value: str) -> float:
     return seconds
 
 
-def _targets_parser(commands: Any) -> None:
+def _targets_parser(commands: Subcommands) -> None:
     targets = commands.add_parser("targets", help="Prometheus file_sd targets of the cluster")
     targets.add_argument("--config-data", help="config.data (default: Ganeti's, GANETI_ROOTDIR)")
     targets.add_argument("--port", type=_port, default=DEFAULT_PORT, help="agent port (1815)")
@@ -95,8 +97,9 @@ def _targets_parser(commands: Any) -> None:
     targets.add_argument("-o", "--output", help="write this file atomically instead of stdout")
 
 
-def _check_parser(commands: Any) -> None:
-    check = commands.add_parser("check", help="Nagios/Icinga plugin", plugin=True)
+def _check_parser(commands: Subcommands) -> None:
+    check = commands.add_parser("check", help="Nagios/Icinga plugin")
+    check.plugin = True
     check.add_argument("-u", "--url", default=DEFAULT_URL, help=f"agent URL ({DEFAULT_URL})")
     check.add_argument(
         "-C", "--collector", action="append", default=[], help="check only this (repeatable)"

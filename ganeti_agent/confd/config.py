@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from json.decoder import JSONDecodeError
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ganeti_agent.core.jsontypes import JSON
 
@@ -148,14 +148,14 @@ def _object(value: object, where: str) -> JSONObject:
     return value
 
 
-def _string(obj: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+def _string(obj: Mapping[str, JSON], key: str, where: str, default: str | None = None) -> str:
     value = obj.get(key, default)
     if not isinstance(value, str):
         raise ConfigError(f"{where}: key {key!r} missing or not a string")
     return value
 
 
-def _int(obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+def _int(obj: Mapping[str, JSON], key: str, where: str, default: int | None = None) -> int:
     value = obj.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where}: key {key!r} missing or not a number")

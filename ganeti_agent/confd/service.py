@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from twisted.application.internet import TimerService, UDPServer
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
 from ganeti_agent.confd.client import IConfdReactor
@@ -134,11 +134,11 @@ class ConfdUDPServer(UDPServer):
         self.description = f"udp:{interface}:{port}"
         self.failed = False
 
-    def _getPort(self) -> Any:
+    def _getPort(self) -> IListeningPort | None:
         if self.failed:
             return None
         try:
-            port = super()._getPort()  # type: ignore[no-untyped-call]
+            port: IListeningPort = super()._getPort()  # type: ignore[no-untyped-call]
         except CannotListenError as exc:
             self.failed = True
             log.error("confd: cannot listen on {where}: {exc}", where=self.description, exc=exc)

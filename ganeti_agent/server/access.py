@@ -22,11 +22,11 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import bcrypt
 from twisted.cred import credentials, error
 from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, fail, succeed
@@ -176,7 +176,7 @@ class BcryptChecker:
     def _digest(self, password: bytes) -> bytes:
         return hmac.new(self._key, password, hashlib.sha256).digest()
 
-    def requestAvatarId(self, creds: Any) -> Deferred[bytes | tuple[()]]:
+    def requestAvatarId(self, creds: IUsernamePassword) -> Deferred[bytes | tuple[()]]:
         username = creds.username.decode("utf-8", "replace")
         password: bytes = creds.password
         hashed = self.users.get(username)
@@ -215,8 +215,8 @@ class _ResourceRealm:
         self.resource = resource
 
     def requestAvatar(
-        self, avatar_id: bytes | tuple[()], mind: object, *interfaces: Any
-    ) -> tuple[Any, IResource, Callable[[], None]]:
+        self, avatar_id: bytes | tuple[()], mind: object, *interfaces: object
+    ) -> tuple[type[IResource], IResource, Callable[[], None]]:
         if IResource not in interfaces:
             raise NotImplementedError("only web resources are served")
         return IResource, self.resource, lambda: None

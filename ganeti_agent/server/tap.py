@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from errno import EADDRINUSE
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from types import TracebackType
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from twisted.application import strports
 from twisted.application.internet import TimerService
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorProcess, IReactorUNIX
 
     from ganeti_agent.confd.client import IConfdReactor
-    from ganeti_agent.confd.service import AgentClusterQueries
+    from ganeti_agent.confd.service import AgentClusterQueries, ConfdUDPServer
 
     class IAgentReactor(IConfdReactor, IReactorProcess, IReactorUNIX):
         """What the agent needs of its reactor: confd, child processes, UNIX sockets."""
@@ -93,7 +94,7 @@ class Options(usage.Options):
 
     synopsis = "[options]"
     longdesc = "Ganeti node agent: monitoring API (mond protocol) and data collectors."
-    optParameters: list[list[Any]] = [
+    optParameters: list[list[object]] = [
         ["config", "c", None, "Configuration file (INI); see etc/ganeti-agent.conf."],
         ["bind", "b", None, f"Address of the monitoring API (default {DEFAULT_BIND})."],
         ["port", "p", None, f"TCP port of the monitoring API (default {DEFAULT_PORT}).", _port],
@@ -170,17 +171,22 @@ def _give_up(message: str) -> NoReturn:
     raise ListenRefused(message)
 
 
-def _without_traceback(previous: Callable[..., Any]) -> Callable[..., Any]:
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
+
+
+def _without_traceback(previous: ExceptHook) -> ExceptHook:
     """An excepthook silent for :class:`ListenRefused` (logged already), else ``previous``."""
 
-    def hook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+    def hook(
+        kind: type[BaseException], value: BaseException, traceback: TracebackType | None
+    ) -> None:
         if not issubclass(kind, ListenRefused):
             previous(kind, value, traceback)
 
     return hook
 
 
-def _confd_listeners(parent: MultiService) -> Iterator[Any]:
+def _confd_listeners(parent: MultiService) -> Iterator[ConfdUDPServer]:
     from ganeti_agent.confd.service import ConfdUDPServer
 
     return (service for service in parent if isinstance(service, ConfdUDPServer))

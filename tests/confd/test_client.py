@@ -167,7 +167,7 @@ def test_cli_queries_empty_ssconf_fails_at_once(
 def test_cli_queries_ssconf_peers(
     tmp_path: Path, peers: Peers
 ) -> Generator[Deferred[Any], Any, None]:
-    drbd = [["node1.example.com", 0, "instance1.example.com", "disk/0", "primary", "node3"]]
+    drbd: JSON = [["node1.example.com", 0, "instance1.example.com", "disk/0", "primary", "node3"]]
     peer = peers.add(FakeConfdPeer(KEY, answering(0, drbd, 197)))
     queries = cli_cluster_queries(make_root(tmp_path, "127.0.0.1\n"), None, peers.port, reactor)
     answer = yield queries.node_drbd("node1.example.com")
