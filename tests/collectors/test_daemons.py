@@ -240,7 +240,9 @@ def test_unknown_role_is_unknown_status(tmp_path: Path) -> None:
 def test_a_silent_cluster_is_given_up_on(tmp_path: Path) -> None:
     context = make_context(tmp_path, FakeCluster(Deferred()))
     results: list[Any] = []
-    daemon(context, "noded").collect().addCallback(results.append)
+    collecting = daemon(context, "noded").collect()
+    assert isinstance(collecting, Deferred)
+    collecting.addCallback(results.append)
     assert not results
     assert isinstance(context.clock, Clock)
     context.clock.advance(5)

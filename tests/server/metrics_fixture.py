@@ -16,9 +16,9 @@ from pathlib import Path
 from twisted.internet.task import Clock
 
 from ganeti_agent import __version__
-from ganeti_agent.collectors.confd import ConfdCollector
+from ganeti_agent.collectors.confd import ConfdCollector, ConfdState
 from ganeti_agent.collectors.cpu_avg_load import AverageLoad, CpuAvgLoadCollector
-from ganeti_agent.collectors.daemons import GanetiDaemonCollector
+from ganeti_agent.collectors.daemons import DaemonState, GanetiDaemonCollector, Probe, Usage
 from ganeti_agent.collectors.diskstats import DiskstatsCollector
 from ganeti_agent.collectors.drbd import DrbdCollector
 from ganeti_agent.collectors.hypervisor import KvmHypervisorCollector, XenHypervisorCollector
@@ -28,6 +28,9 @@ from ganeti_agent.collectors.lv import LvCollector
 from ganeti_agent.collectors.node import NodeCollector
 from ganeti_agent.collectors.plugins import PluginCollector
 from ganeti_agent.collectors.xen_cpu_avg_load import XenCpuAvgLoadCollector
+from ganeti_agent.confd.constants import RequestType
+from ganeti_agent.confd.protocol import DropReason
+from ganeti_agent.confd.server import ConfdCounters
 from ganeti_agent.core.framework import (
     CollectedReport,
     Collector,
@@ -36,7 +39,7 @@ from ganeti_agent.core.framework import (
     TypedCollector,
 )
 from ganeti_agent.core.jsontypes import JSON
-from ganeti_agent.core.report import Category, Kind, Report
+from ganeti_agent.core.report import Category, Kind, Report, StatusCode
 from ganeti_agent.parsers.diskstats import parse_diskstats
 
 
@@ -108,13 +111,11 @@ DISKSTATS = Typed(parse_diskstats(
     "   8       0 sda 10 1 4 1500 3 0 2 20 0 30 40\n"
     "   8      16 sdb 1 0 8 1 0 0 0 0 2 5 6 7 1 16 3 4 9\n"
 ))  # fmt: skip
-DAEMON: JSON = {
-    "daemon": "ganeti-noded", "pid": 42, "memory": 1048576, "size_unit": "B", "uptime": 60,
-    "cpu_usage": 1.5, "cpu_seconds": 12.25, "threads": 3, "status": {"code": 0, "message": ""},
-}  # fmt: skip
-STOPPED_DAEMON: JSON = {
-    "daemon": "ganeti-confd", "pid": None, "status": {"code": 4, "message": "not running"},
-}  # fmt: skip
+DAEMON = Typed(DaemonState(
+    "ganeti-noded", Probe(Usage(pid=42, memory=1048576, uptime=60, cpu_usage=1.5,
+                                cpu_seconds=12.25, threads=3)), StatusCode.OK, "",
+))  # fmt: skip
+STOPPED_DAEMON = Typed(DaemonState("ganeti-confd", Probe(), StatusCode.BAD, "not running"))
 XEN_HYPERVISOR: JSON = {
     "hypervisor": "xen", "version": "4.17", "memory_unit": "MiB", "memory_total": 16384,
     "memory_free": 2048, "memory_dom0": 1024, "cpu_total": 8, "cpu_nodes": 1, "cpu_sockets": 1,
@@ -144,12 +145,14 @@ NODE: JSON = {
     ],
     "versions": {"kernel": "6.1.0", "ganeti": "3.0.2", "drbd": None},
 }  # fmt: skip
-CONFD: JSON = {
-    "received": 12, "requests": {"PING": 3, "NODE_DRBD": 5}, "drops": {"bad-hmac": 4,
-    "replay": 0}, "replies": 8, "errorReplies": 1, "oversizedReplies": 0, "sendErrors": 0,
-    "internalErrors": 0, "keyLoaded": True, "configLoaded": True, "configSerial": 3189,
-    "configError": None, "configLoads": 2, "configLoadFailures": 1,
-}  # fmt: skip
+CONFD = Typed(ConfdState(
+    ConfdCounters(
+        requests={RequestType.PING: 3, RequestType.NODE_DRBD: 5},
+        drops={DropReason.BAD_HMAC: 4, DropReason.REPLAY: 0},
+        received=12, replies=8, error_replies=1,
+    ),
+    key_loaded=True, config_serial=3189, config_error=None, loads=2, load_failures=1,
+))  # fmt: skip
 PLUGIN: JSON = {
     "status": {"code": 0, "message": ""}, "arrays": 2, "md0": {"degraded": 1, "x": "y"},
     "flag": True,
