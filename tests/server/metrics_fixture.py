@@ -20,7 +20,7 @@ from ganeti_agent.collectors.confd import ConfdCollector, ConfdState
 from ganeti_agent.collectors.cpu_avg_load import AverageLoad, CpuAvgLoadCollector
 from ganeti_agent.collectors.daemons import DaemonState, GanetiDaemonCollector, Probe, Usage
 from ganeti_agent.collectors.diskstats import DiskstatsCollector
-from ganeti_agent.collectors.drbd import DrbdCollector
+from ganeti_agent.collectors.drbd import DrbdCollector, PairedDrbd
 from ganeti_agent.collectors.hypervisor import KvmHypervisorCollector, XenHypervisorCollector
 from ganeti_agent.collectors.instances.kvm import InstStatusKvmCollector
 from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
@@ -41,6 +41,7 @@ from ganeti_agent.core.framework import (
 from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.report import Category, Kind, Report, StatusCode
 from ganeti_agent.parsers.diskstats import parse_diskstats
+from ganeti_agent.parsers.drbd import Device, DrbdStatus, PerfIndicators, SyncStatus, VersionInfo
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,22 @@ DRBD: JSON = {
                         "speedUnit": "KiloByte/Second"}, "instance": "db1.example.org"},
     ],
 }  # fmt: skip
+DRBD_RESULT = Typed(PairedDrbd(
+    DrbdStatus(
+        VersionInfo((("version", "8.4.11"), ("api", "1"), ("proto", "86-101"))),
+        (
+            Device(0, "SyncTarget", "Secondary", "Primary", "Inconsistent", "UpToDate", "C",
+                   "r-----", PerfIndicators((0, 2048, 2048, 0, 0, 7, 1, 0, 2, 0), 1, "f", 4096),
+                   SyncStatus(25.5, 3072, 4096, "M", (1, 2, 3), 2, None, "M")),
+            Device(8, "StandAlone", "Primary", "Unknown", "UpToDate", "DUnknown", " ", "r-----"),
+            Device(9, "Unconfigured"),
+            Device(10, "SyncSource", "Primary", "Secondary", "UpToDate", "Inconsistent",
+                   sync=SyncStatus(99.9, 1, 1000, "K", (0, 0, 7), 900, None, "K")),
+        ),
+    ),
+    {0: "web1.example.org", 10: "db1.example.org"},
+))  # fmt: skip
+"""The drbd collector's result behind ``DRBD``, as the framework keeps it."""
 LV: JSON = [
     {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
      "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
@@ -164,7 +181,7 @@ AGENT: tuple[tuple[type[Collector], str, Category | None, Kind, JSON | Typed, bo
     (XenCpuAvgLoadCollector, "xen-cpu-avg-load", None, Kind.PERFORMANCE,
      Typed({"web1.example.org": 0.4, "db1.example.org": 1.25}), True),
     (DiskstatsCollector, "diskstats", Category.STORAGE, Kind.PERFORMANCE, DISKSTATS, True),
-    (DrbdCollector, "drbd", Category.STORAGE, Kind.STATUS, DRBD, True),
+    (DrbdCollector, "drbd", Category.STORAGE, Kind.STATUS, DRBD_RESULT, True),
     (LvCollector, "lv", Category.STORAGE, Kind.PERFORMANCE, LV, True),
     (InstStatusXenCollector, "inst-status-xen", Category.INSTANCE, Kind.STATUS, INSTANCES, True),
     (InstStatusKvmCollector, "inst-status-kvm", Category.INSTANCE, Kind.STATUS, KVM_INSTANCES,
