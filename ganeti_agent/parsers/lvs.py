@@ -69,6 +69,18 @@ class LogicalVolume:
         return str(self.values[0])
 
     @property
+    def attr(self) -> str:
+        return str(self.values[1])
+
+    @property
+    def size(self) -> int:
+        return int(self.values[6])
+
+    @property
+    def seg_count(self) -> int:
+        return int(self.values[7])
+
+    @property
     def vg_name(self) -> str:
         return str(self.values[11])
 

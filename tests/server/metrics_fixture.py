@@ -24,7 +24,7 @@ from ganeti_agent.collectors.drbd import DrbdCollector, PairedDrbd
 from ganeti_agent.collectors.hypervisor import KvmHypervisorCollector, XenHypervisorCollector
 from ganeti_agent.collectors.instances.kvm import InstStatusKvmCollector
 from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
-from ganeti_agent.collectors.lv import LvCollector
+from ganeti_agent.collectors.lv import LvCollector, VolumeScan
 from ganeti_agent.collectors.node import NodeCollector
 from ganeti_agent.collectors.plugins import PluginCollector
 from ganeti_agent.collectors.xen_cpu_avg_load import XenCpuAvgLoadCollector
@@ -42,6 +42,7 @@ from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.report import Category, Kind, Report, StatusCode
 from ganeti_agent.parsers.diskstats import parse_diskstats
 from ganeti_agent.parsers.drbd import Device, DrbdStatus, PerfIndicators, SyncStatus, VersionInfo
+from ganeti_agent.parsers.lvs import InstanceDisks, parse_lvs
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,15 @@ DRBD_RESULT = Typed(PairedDrbd(
     {0: "web1.example.org", 10: "db1.example.org"},
 ))  # fmt: skip
 """The drbd collector's result behind ``DRBD``, as the framework keeps it."""
-LV: JSON = [
-    {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
-     "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
-    {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
-     "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
-    {"uuid": "u2", "name": "spare", "attr": "-wi-------", "size": 4096, "seg_count": 1,
-     "vg_name": "xenvg", "instance": None},
-    {"uuid": "u3", "name": "odd", "attr": "-wi", "size": "big", "vg_name": "ssd"},
-]  # fmt: skip
+LV = Typed(VolumeScan(
+    parse_lvs(
+        "  u1;disk0;-wi-ao----;253;0;253;0;1073741824B;2;;;v1;xenvg;linear;0B;0;536870912B;;;\n"
+        "  u1;disk0;-wi-ao----;253;0;253;0;1073741824B;2;;;v1;xenvg;linear;536870912B;128;"
+        "536870912B;;;\n"
+        "  u2;spare;-wi-------;-1;-1;-1;-1;4096B;1;;;v1;xenvg;linear;0B;0;4096B;;;\n"
+    ),
+    [InstanceDisks("web1.example.org", frozenset({("xenvg", "disk0")}))],
+))  # fmt: skip
 INSTANCES: JSON = {
     "instances": [
         {"name": "web1.example.org", "uuid": "i-1", "adminState": "up", "actualState": "running",
