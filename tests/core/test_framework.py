@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any, cast
 
 from twisted.internet.defer import Deferred
@@ -23,12 +24,16 @@ from ganeti_agent.core.framework import (
     Enablement,
     ManagedCollector,
     StatefulCollector,
+    TypedCollector,
     Window,
 )
 from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.metrics import FamilyRegistry, Sample
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import Category, Kind
 from tests.support import FakeRunner
+
+COUNTED = FamilyRegistry().declare("counted", "gauge", "What Counted counted.")
 
 
 def context(clock: Clock, **settings: CollectorSettings) -> AgentContext:
@@ -145,6 +150,64 @@ class ManagedCollectorTests(SynchronousTestCase):
         collected = results(waiting, self)
         self.assertFalse(collected.success)
         self.assertIn("invalid data", cast(Any, collected.report.data)["status"]["message"])
+
+
+class Counted(TypedCollector[float]):
+    """A typed collector whose result the test sets; NaN cannot be encoded."""
+
+    name = "counted"
+    kind = Kind.PERFORMANCE
+
+    def __init__(self, ctx: AgentContext) -> None:
+        super().__init__(ctx)
+        self.value = 3.0
+        self.failure: Exception | None = None
+
+    def result(self) -> float:
+        if self.failure is not None:
+            raise self.failure
+        return self.value
+
+    def to_data(self, result: float) -> JSON:
+        return {"count": result}
+
+    def samples(self, result: float) -> Iterator[Sample]:
+        yield Sample(COUNTED, (), result)
+
+
+class TypedCollectorTests(SynchronousTestCase):
+    """A typed collector's samples come from its result and travel beside its report."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.collector = Counted(context(self.clock))
+        self.managed = ManagedCollector(self.collector, self.clock, lambda: 0.0)
+
+    def collected(self) -> CollectedReport:
+        self.clock.advance(60)  # past the cache
+        return results(self.managed.report(), self)
+
+    def test_the_samples_of_the_result_are_kept_beside_its_report(self) -> None:
+        collected = self.collected()
+        self.assertEqual(collected.report.data, {"count": 3.0})
+        self.assertIsNotNone(collected.samples)
+        assert collected.samples is not None
+        self.collector.value = 5.0  # a later result does not change this report's samples
+        self.assertEqual([s.value for s in collected.samples()], [3.0])
+        self.assertEqual(self.collector.collect(), {"count": 5.0})
+
+    def test_a_failed_run_has_no_samples(self) -> None:
+        self.collector.failure = CollectorError("no source")
+        collected = self.collected()
+        self.assertEqual(collected.report.data, {"error": "no source"})
+        self.assertIsNone(collected.samples)
+
+    def test_unencodable_data_drops_the_samples_with_the_data(self) -> None:
+        self.collector.value = float("nan")
+        collected = self.collected()
+        self.assertFalse(collected.success)
+        self.assertIsNone(collected.samples)
+        self.assertEqual(len(self.flushLoggedErrors()), 0)
 
 
 class Sampling(StatefulCollector):
