@@ -21,6 +21,7 @@ import pytest_twisted
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from ganeti_agent.collectors.lv import LvCollector
@@ -185,7 +186,9 @@ async def test_real_lvs_on_a_loop_device(volume_group: tuple[str, str]) -> None:
     runner = ProcessRunner(reactor, reactor)
     collector = make(runner, cluster, **{"lvs-extra-args": f"--driverloaded n {vg}"})
     assert collector.available()
-    data: Any = await collector.collect()
+    collecting = collector.collect()
+    assert isinstance(collecting, Deferred)
+    data: Any = await collecting
     by_name: Any = {d["name"]: d for d in data}
     assert set(by_name) == {f"{disk}.disk0_data", f"{disk}.disk0_meta", f"{disk}.disk1"}
     assert by_name[f"{disk}.disk0_data"]["size"] == 16 * 1024 * 1024
