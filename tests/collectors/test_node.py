@@ -12,7 +12,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from ganeti_agent import __version__
-from ganeti_agent.collectors.node import CpuLoad, NodeCollector, filesystem_data
+from ganeti_agent.collectors.node import CpuLoad, NodeCollector, filesystems
 from ganeti_agent.core.framework import AgentContext, CollectorSettings, ManagedCollector
 from ganeti_agent.core.paths import GanetiPaths
 from tests.support import FakeRunner, shared_fixture
@@ -167,7 +167,7 @@ def test_an_unreadable_filesystem_is_reported_in_its_entry(
 
     monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: [part, part])
     monkeypatch.setattr(psutil, "disk_usage", failing_usage)
-    assert filesystem_data() == [
+    assert [filesystem.to_json() for filesystem in filesystems()] == [
         {
             "device": "/dev/sdz1",
             "mountpoint": "/srv",

@@ -25,7 +25,7 @@ from ganeti_agent.collectors.hypervisor import KvmHypervisorCollector, XenHyperv
 from ganeti_agent.collectors.instances.kvm import InstStatusKvmCollector
 from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
 from ganeti_agent.collectors.lv import LvCollector, VolumeScan
-from ganeti_agent.collectors.node import NodeCollector
+from ganeti_agent.collectors.node import Filesystem, Link, Nic, NodeCollector, NodeFacts
 from ganeti_agent.collectors.plugins import PluginCollector
 from ganeti_agent.collectors.xen_cpu_avg_load import XenCpuAvgLoadCollector
 from ganeti_agent.confd.constants import RequestType
@@ -143,26 +143,21 @@ KVM_HYPERVISOR: JSON = {
     "hypervisor": "kvm", "version": "8.2.2", "memory_unit": "MiB", "memory_total": 64000,
     "memory_free": 30000, "cpu_total": 16, "cpu_nodes": 2, "cpu_sockets": 2,
 }  # fmt: skip
-NODE: JSON = {
-    "cpu_number": 2, "cpus": [0.25, 0.5],
-    "cpu_seconds": [{"user": 100.5, "system": 20.0, "idle": 900.0, "iowait": 1.0},
-                    {"user": 50.0, "system": 10.0, "idle": 950.0}],
-    "size_unit": "B",
-    "memory": {"total": 8589934592, "available": 4294967296, "swap_total": 0},
-    "filesystem": [
-        {"device": "/dev/sda1", "mountpoint": "/", "fstype": "ext4", "total": 1000,
-         "used": 400, "free": 600},
-        {"device": "/dev/sdb1", "mountpoint": "/srv", "fstype": "xfs",
-         "error": "statvfs /srv: Permission denied"},
+NODE = Typed(NodeFacts(
+    loads=[0.25, 0.5],
+    cpu_seconds=[{"user": 100.5, "system": 20.0, "idle": 900.0, "iowait": 1.0},
+                 {"user": 50.0, "system": 10.0, "idle": 950.0}],
+    memory={"total": 8589934592, "available": 4294967296, "swap_total": 0},
+    filesystems=[
+        Filesystem("/dev/sda1", "/", "ext4", usage=(1000, 400, 600)),
+        Filesystem("/dev/sdb1", "/srv", "xfs", error="statvfs /srv: Permission denied"),
     ],
-    "NICs": [
-        {"name": "eth0", "up": True, "mtu": 1500, "speed": 1000, "bytes_sent": 10,
-         "bytes_received": 20, "packets_sent": 1, "packets_received": 2, "errors_in": 0,
-         "errors_out": 0, "drops_in": 0, "drops_out": 3, "addresses": []},
-        {"name": "lo", "up": False, "mtu": 65536, "addresses": []},
+    nics=[
+        Nic("eth0", Link(True, 1500, 1000), (10, 20, 1, 2, 0, 0, 0, 3)),
+        Nic("lo", Link(False, 65536, 0)),
     ],
-    "versions": {"kernel": "6.1.0", "ganeti": "3.0.2", "drbd": None},
-}  # fmt: skip
+    versions={"kernel": "6.1.0", "ganeti": "3.0.2"},
+))  # fmt: skip
 CONFD = Typed(ConfdState(
     ConfdCounters(
         requests={RequestType.PING: 3, RequestType.NODE_DRBD: 5},
