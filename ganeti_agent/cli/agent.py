@@ -213,7 +213,7 @@ def fetch_reports(arguments: argparse.Namespace) -> list[JSON] | str:
         reason = getattr(exc, "reason", exc)
         return f"cannot reach the agent at {url}: {reason}"
     try:
-        reports = json.loads(body)
+        reports: JSON = json.loads(body)
     except ValueError as exc:
         return f"agent at {url} sent invalid JSON: {exc}"
     if not isinstance(reports, list):

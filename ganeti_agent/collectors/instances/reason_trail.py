@@ -68,7 +68,7 @@ def validate_trail(value: JSON) -> list[ReasonEntry]:
 def parse_trail(text: str) -> list[ReasonEntry]:
     """A trail from its JSON text; raises :class:`InvalidTrail`."""
     try:
-        decoded = json.loads(text)
+        decoded: JSON = json.loads(text)
     except ValueError as exc:
         raise InvalidTrail(f"not valid JSON: {exc}") from None
     return validate_trail(decoded)
