@@ -1,8 +1,8 @@
 """The ``node`` collector (no category, performance): the node OS's view of its resources.
 
 CPUs, memory, local filesystems and network interfaces come from psutil (a few
-/proc and /sys reads and ``statvfs`` calls); versions from small files, never from
-running programs, so a report costs milliseconds. Sizes are bytes (``size_unit``).
+/proc and /sys reads and ``statvfs`` calls); versions from small files, so a report
+costs milliseconds. Sizes are bytes (``size_unit``).
 CPU times are sampled every ``interval``: the busy fractions cover the last interval,
 whoever asks and however often, and the cumulative seconds go to ``/metrics``.
 The one exception is QEMU's version on a KVM node: like Ganeti, the collector asks

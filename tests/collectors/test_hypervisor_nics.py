@@ -10,8 +10,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from twisted.internet.task import Clock
 
+from ganeti_agent.collectors import hypervisor, hypervisor_nics
 from ganeti_agent.collectors.hypervisor import (
     KvmHypervisorCollector,
     XenHypervisorCollector,
@@ -163,3 +165,16 @@ def test_numa_nodes_of_a_real_host_and_of_broken_trees(tmp_path: Path) -> None:
     ]
     (tmp_path / "online").write_text("garbage")
     assert [node["node"] for node in numa_nodes(str(tmp_path))] == [1]  # the directories
+
+
+def test_the_number_of_nics_and_numa_nodes_is_capped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hypervisor_nics, "MAX_NICS", 2)
+    nic_dir = nic_files(tmp_path, {f"inst{n}/0": "tap-t" for n in range(3)})
+    assert len(kvm_nics(str(SYS_KVM), str(nic_dir))) == 2
+    assert len(xen_nics(str(xen_sys(tmp_path)), {})) == 2
+    monkeypatch.setattr(hypervisor, "MAX_NUMA_NODES", 2)
+    (tmp_path / "nodes").mkdir()
+    (tmp_path / "nodes" / "online").write_text("0-9\n")
+    assert [node["node"] for node in numa_nodes(str(tmp_path / "nodes"))] == [0, 1]
