@@ -26,7 +26,15 @@ from ganeti_agent.collectors.hypervisor_nics import kvm_nics, xen_nics
 from ganeti_agent.core.executor import ExecutionError, ProcessResult
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
-from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, label
+from ganeti_agent.core.metrics import (
+    FieldTable,
+    Sample,
+    family,
+    fields,
+    flag,
+    label,
+    objects,
+)
 from ganeti_agent.core.report import Category, JSONValue, Kind
 from ganeti_agent.parsers.cpuinfo import CpuInfo, parse_cpuinfo
 from ganeti_agent.parsers.errors import ParseError
@@ -281,6 +289,25 @@ HYPERVISOR_FIELDS: FieldTable = (
 )
 
 
+_NIC = (*_HV, "instance", "interface")
+HYPERVISOR_NIC_UP = family(
+    "ganeti_hypervisor_nic_up", "gauge", "1 if an instance's host interface is up.", *_NIC
+)
+HYPERVISOR_NIC_FIELDS: FieldTable = tuple(
+    (key, family(f"ganeti_hypervisor_nic_{name}_total", "counter", text, *_NIC), 1)
+    for key, name, text in (
+        ("bytes_sent", "transmit_bytes", "Bytes the host sent to the instance through the interface."),
+        ("bytes_received", "receive_bytes", "Bytes the host received from the instance through the interface."),
+        ("packets_sent", "transmit_packets", "Packets the host sent to the instance."),
+        ("packets_received", "receive_packets", "Packets the host received from the instance."),
+        ("errors_in", "receive_errs", "Receive errors of the instance's host interface."),
+        ("errors_out", "transmit_errs", "Transmit errors of the instance's host interface."),
+        ("drops_in", "receive_drop", "Dropped on receive by the instance's host interface."),
+        ("drops_out", "transmit_drop", "Dropped on transmit by the instance's host interface."),
+    )
+)
+
+
 def hypervisor_samples(data: JSONValue) -> Iterator[Sample]:
     if not isinstance(data, Mapping):
         return
@@ -288,3 +315,9 @@ def hypervisor_samples(data: JSONValue) -> Iterator[Sample]:
     yield Sample(HYPERVISOR_INFO, (*hypervisor, label(data.get("version"))), 1.0)
     if data.get("memory_unit", MEMORY_UNIT) == MEMORY_UNIT:
         yield from fields(data, HYPERVISOR_FIELDS, hypervisor)
+    for nic in objects(data.get("NICs")):
+        labels = (*hypervisor, label(nic.get("instance")), label(nic.get("name")))
+        up = nic.get("up")
+        if isinstance(up, bool):
+            yield flag(HYPERVISOR_NIC_UP, labels, up)
+        yield from fields(nic, HYPERVISOR_NIC_FIELDS, labels)

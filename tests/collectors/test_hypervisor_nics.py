@@ -18,6 +18,7 @@ from ganeti_agent.collectors.hypervisor import (
     KvmHypervisorCollector,
     XenHypervisorCollector,
     count_numa_nodes,
+    hypervisor_samples,
     numa_nodes,
 )
 from ganeti_agent.collectors.hypervisor_nics import kvm_nics, xen_nics
@@ -178,3 +179,19 @@ def test_the_number_of_nics_and_numa_nodes_is_capped(
     (tmp_path / "nodes").mkdir()
     (tmp_path / "nodes" / "online").write_text("0-9\n")
     assert [node["node"] for node in numa_nodes(str(tmp_path / "nodes"))] == [0, 1]
+
+
+def test_nic_counters_go_to_metrics() -> None:
+    nic = {"instance": "inst1", "index": 0, "name": "tap0", "link": "br0", "up": True}
+    data = {"hypervisor": "kvm", "NICs": [{**nic, "bytes_sent": 10, "drops_in": 2}]}
+    found = {
+        (sample.family.name, sample.labels): sample.value
+        for sample in hypervisor_samples(data)
+        if sample.family.name.startswith("ganeti_hypervisor_nic_")
+    }
+    labels = ("kvm", "inst1", "tap0")
+    assert found == {
+        ("ganeti_hypervisor_nic_up", labels): 1.0,
+        ("ganeti_hypervisor_nic_transmit_bytes_total", labels): 10.0,
+        ("ganeti_hypervisor_nic_receive_drop_total", labels): 2.0,
+    }
