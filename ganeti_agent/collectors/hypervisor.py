@@ -296,8 +296,8 @@ HYPERVISOR_NIC_UP = family(
 HYPERVISOR_NIC_FIELDS: FieldTable = tuple(
     (key, family(f"ganeti_hypervisor_nic_{name}_total", "counter", text, *_NIC), 1)
     for key, name, text in (
-        ("bytes_sent", "transmit_bytes", "Bytes the host sent to the instance through the interface."),
-        ("bytes_received", "receive_bytes", "Bytes the host received from the instance through the interface."),
+        ("bytes_sent", "transmit_bytes", "Bytes the host sent to the instance."),
+        ("bytes_received", "receive_bytes", "Bytes the host received from the instance."),
         ("packets_sent", "transmit_packets", "Packets the host sent to the instance."),
         ("packets_received", "receive_packets", "Packets the host received from the instance."),
         ("errors_in", "receive_errs", "Receive errors of the instance's host interface."),
