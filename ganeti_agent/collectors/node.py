@@ -1,10 +1,12 @@
 """The ``node`` collector (no category, performance): the node OS's view of its resources.
 
 CPUs, memory, local filesystems and network interfaces come from psutil (a few
-/proc and /sys reads and ``statvfs`` calls); versions from small files, never from
-running programs, so a report costs milliseconds. Sizes are bytes (``size_unit``).
+/proc and /sys reads and ``statvfs`` calls); versions from small files, so a report
+costs milliseconds. Sizes are bytes (``size_unit``).
 CPU times are sampled every ``interval``: the busy fractions cover the last interval,
 whoever asks and however often, and the cumulative seconds go to ``/metrics``.
+The one exception is QEMU's version on a KVM node: like Ganeti, the collector asks
+``kvm --version``, but only when the binary changed since it last asked.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import psutil
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from ganeti_agent import __version__
+from ganeti_agent.core.executor import ExecutionError, ProcessResult
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.framework import (
     AgentContext,
@@ -28,7 +34,9 @@ from ganeti_agent.core.framework import (
 from ganeti_agent.core.jsontypes import JSON, JSONObject
 from ganeti_agent.core.metrics import Family, MetricType, Sample, family, flag
 from ganeti_agent.core.report import Kind
-from ganeti_agent.parsers.versions import drbd_version, ganeti_release
+from ganeti_agent.parsers.versions import drbd_version, ganeti_release, qemu_version
+
+log = Logger(namespace="ganeti_agent.collectors.node")
 
 NAME = "node"
 SIZE_UNIT = "B"
@@ -37,6 +45,8 @@ CONSTANTS_LIMIT = 4 * 1024 * 1024
 DEFAULT_GANETI_SHARE = "/etc/ganeti/share"
 DEFAULT_GANETI_VERSIONS = "/usr/share/ganeti"
 DEFAULT_SYS_ROOT = "/sys"
+DEFAULT_QEMU = "kvm"
+DEFAULT_KVM_DEVICE = "/dev/kvm"
 CONSTANTS = os.path.join("ganeti", "_constants.py")
 FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6", psutil.AF_LINK: "link"}
 
@@ -339,6 +349,63 @@ class NodeFacts:
         }
 
 
+BinaryStamp = tuple[str, int, int]
+"""A program's path, modification time (ns) and size: a change means another version."""
+
+
+class QemuVersion:
+    """QEMU's version on a KVM node (``/dev/kvm`` exists), from ``<qemu> --version``.
+
+    Ganeti's KVM hypervisor runs ``kvm --help`` for its node info; asking on every report
+    would cost a process per scrape, so the answer is kept until the binary changes.
+    A run that fails is remembered too (one log line), so a broken QEMU is not retried
+    on each report.
+    """
+
+    def __init__(
+        self, context: AgentContext, options: Callable[[str, str], str], timeout: float
+    ) -> None:
+        self.context = context
+        self.options = options
+        self.timeout = timeout
+        self.version: str | None = None
+        self._stamp: BinaryStamp | None = None
+
+    def refresh(self) -> Deferred[None]:
+        """Bring :attr:`version` up to date; never fails."""
+        stamp = self._binary()
+        if stamp is None:
+            self.version, self._stamp = None, None
+            return succeed(None)
+        if stamp == self._stamp:
+            return succeed(None)
+        self._stamp = stamp
+        asked = self.context.runner.run([stamp[0], "--version"], self.timeout)
+        return asked.addCallbacks(self._answered, self._failed)
+
+    def _binary(self) -> BinaryStamp | None:
+        if not os.path.exists(self.options("kvm-device", DEFAULT_KVM_DEVICE)):
+            return None
+        path = self.context.find_command(self.options("qemu", DEFAULT_QEMU))
+        if path is None:
+            return None
+        try:
+            found = os.stat(path)
+        except OSError:
+            return None
+        return path, found.st_mtime_ns, found.st_size
+
+    def _answered(self, result: ProcessResult) -> None:
+        self.version = qemu_version(result.stdout.decode("utf-8", "replace"))
+        if self.version is None:
+            log.warn("no version in {argv}'s output", argv=" ".join(result.argv))
+
+    def _failed(self, failure: Failure) -> None:
+        failure.trap(ExecutionError)
+        self.version = None
+        log.warn("QEMU version unknown: {error}", error=failure.getErrorMessage()[:200])
+
+
 class NodeCollector(SampledCollector, TypedCollector[NodeFacts]):
     """What the node OS sees: CPUs, memory, filesystems, NICs and component versions."""
 
@@ -350,20 +417,27 @@ class NodeCollector(SampledCollector, TypedCollector[NodeFacts]):
         super().__init__(context)
         self.cpu_load = CpuLoad()
         self.version_reader = VersionReader(context, self.settings.option)
+        self.qemu = QemuVersion(context, self.settings.option, self.settings.timeout)
 
     def sample(self) -> None:
         self.cpu_load.sample(psutil.cpu_times(percpu=True))
 
-    def result(self) -> NodeFacts:
+    def result(self) -> Deferred[NodeFacts]:
+        return self.qemu.refresh().addCallback(lambda _: self._facts())
+
+    def _facts(self) -> NodeFacts:
         if not self.cpu_load.times:  # asked before the timer's first sample
             self.sample()
+        versions = self.version_reader.versions()
+        if self.qemu.version:
+            versions["qemu"] = self.qemu.version
         return NodeFacts(
             loads=self.cpu_load.loads(),
             cpu_seconds=list(self.cpu_load.times),
             memory=memory_figures(),
             filesystems=filesystems(),
             nics=nics(),
-            versions=self.version_reader.versions(),
+            versions=versions,
         )
 
     def to_data(self, result: NodeFacts) -> JSON:

@@ -151,9 +151,15 @@ COLLECTOR_OPTIONS: Mapping[str, Mapping[str, ValueKind]] = {
     },
     "inst-status-kvm": {"qmp-timeout": SECONDS},
     "lv": {"lvs": TEXT, "lvs-extra-args": TEXT},
-    "hypervisor-xen": {"xl": TEXT},
-    "hypervisor-kvm": {"device": TEXT, "node-dir": TEXT},
-    "node": {"ganeti-share": TEXT, "ganeti-versions": TEXT, "sys-root": TEXT},
+    "hypervisor-xen": {"xl": TEXT, "sys-root": TEXT},
+    "hypervisor-kvm": {"device": TEXT, "node-dir": TEXT, "sys-root": TEXT},
+    "node": {
+        "ganeti-share": TEXT,
+        "ganeti-versions": TEXT,
+        "sys-root": TEXT,
+        "qemu": TEXT,
+        "kvm-device": TEXT,
+    },
     **{f"daemon-{daemon}": _DAEMON_OPTIONS for daemon in _GANETI_DAEMONS},
     "daemon-ganeti-agent": {},
     "confd": {},
@@ -285,9 +291,7 @@ def unknown_entries(settings: AgentSettings, collector_names: Iterable[str] = ()
     warnings = []
     for name, values in settings.sections.items():
         if name not in known_sections:
-            hint = _closest(name, known_sections, "[{}]")
-            section = f"[{_cut(name)}]"
-            warnings.append(f"{settings.source}: {section}: unknown section, ignored{hint}")
+            warnings.append(_unknown_section(settings.source, name, known_sections))
             continue
         kinds = _section_kinds(name)
         for key in values:
@@ -299,6 +303,29 @@ def unknown_entries(settings: AgentSettings, collector_names: Iterable[str] = ()
         more = len(warnings) - MAX_WARNINGS
         warnings[MAX_WARNINGS:] = [f"{settings.source}: {more} more unknown sections or keys"]
     return warnings
+
+
+def _unknown_section(source: str, name: str, known_sections: list[str]) -> str:
+    """The warning for a section nobody reads now.
+
+    A ``[collector:NAME]`` section is not ignored: plugins are picked up while the
+    agent runs, and one named NAME takes it when it appears, so the warning says so.
+    Its hint compares collector names only, as the shared prefix would make every
+    name look close to every other.
+    """
+    section = f"[{_cut(name)}]"
+    if not name.startswith(COLLECTOR_PREFIX):
+        hint = _closest(name, known_sections, "[{}]")
+        return f"{source}: {section}: unknown section, ignored{hint}"
+    collector = name.removeprefix(COLLECTOR_PREFIX)
+    collectors = [
+        known.removeprefix(COLLECTOR_PREFIX)
+        for known in known_sections
+        if known.startswith(COLLECTOR_PREFIX)
+    ]
+    hint = _closest(collector, collectors, "[" + COLLECTOR_PREFIX + "{}]")
+    kept = f"no collector of that name now, kept for a plugin named {_cut(collector)}"
+    return f"{source}: {section}: {kept}{hint}"
 
 
 def _cut(name: str) -> str:

@@ -13,6 +13,7 @@ from twisted.internet.task import Clock
 
 from ganeti_agent import __version__
 from ganeti_agent.collectors.node import CpuLoad, NodeCollector, filesystems
+from ganeti_agent.core.executor import CommandFailed
 from ganeti_agent.core.framework import AgentContext, CollectorSettings, ManagedCollector
 from ganeti_agent.core.paths import GanetiPaths
 from tests.support import FakeRunner, shared_fixture
@@ -186,3 +187,45 @@ def test_a_failing_source_becomes_an_error_report(
     monkeypatch.setattr(psutil, "net_if_addrs", broken)
     data = report(node(tmp_path))
     assert data == {"error": "[Errno 13] Permission denied: '/proc/net/dev'"}
+
+
+def qemu_node(tmp_path: Path, runner: FakeRunner) -> tuple[NodeCollector, Path]:
+    """A KVM node (a stand-in ``/dev/kvm``) whose ``kvm`` is a stand-in binary."""
+    kvm = tmp_path / "kvm"
+    kvm.write_text("#!/bin/sh\n")
+    device = tmp_path / "dev-kvm"
+    device.touch()
+    collector = node(tmp_path, **{"kvm-device": str(device)})
+    collector.context.runner = runner
+    collector.context.find_command = lambda name: str(kvm) if name == "kvm" else None
+    collector.qemu.context = collector.context
+    return collector, kvm
+
+
+def test_qemu_version_on_a_kvm_node_is_asked_once_per_binary(tmp_path: Path) -> None:
+    captured = (Path(__file__).parents[1] / "parsers" / "data").joinpath(
+        "qemu-system-x86_64-version-7.2.txt"
+    )
+    runner = FakeRunner()
+    collector, kvm = qemu_node(tmp_path, runner)
+    runner.reply(str(kvm), captured.read_bytes())
+    assert report(collector)["versions"]["qemu"] == "7.2.22"
+    assert report(collector)["versions"]["qemu"] == "7.2.22"
+    assert runner.calls == [(str(kvm), "--version")]
+    kvm.write_text("#!/bin/sh\n# upgraded\n")
+    runner.reply(str(kvm), b"QEMU emulator version 8.2.2 (Debian 1:8.2.2+ds-0ubuntu1)\n")
+    assert report(collector)["versions"]["qemu"] == "8.2.2"
+    assert len(runner.calls) == 2
+
+
+def test_no_qemu_version_without_kvm_or_when_it_fails(tmp_path: Path) -> None:
+    runner = FakeRunner()
+    collector, kvm = qemu_node(tmp_path, runner)
+    runner.responses[str(kvm)] = lambda argv: CommandFailed(argv, 1, b"", b"broken")
+    assert "qemu" not in report(collector)["versions"]
+    assert "qemu" not in report(collector)["versions"]
+    assert len(runner.calls) == 1  # a failure is remembered until the binary changes
+    (tmp_path / "dev-kvm").unlink()
+    assert "qemu" not in report(collector)["versions"]
+    plain = node(tmp_path / "plain", **{"kvm-device": str(tmp_path / "no-kvm")})
+    assert "qemu" not in report(plain)["versions"]

@@ -23,6 +23,7 @@ from ganeti_agent.core.framework import (
 )
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import Category, Kind
+from ganeti_agent.core.settings import parse_settings, unknown_entries
 from tests.support import async_test
 
 reactor: Any = global_reactor
@@ -253,3 +254,26 @@ def test_a_rescan_leaves_a_built_in_collector_alone(tmp_path: Path) -> None:
     rescan()
     managed = served.get("node")
     assert managed is not None and managed.collector is built_in
+
+
+def test_a_plugin_that_appears_later_takes_its_section_of_the_configuration(
+    tmp_path: Path,
+) -> None:
+    text = f"[collector:plugins]\ndirectory = {tmp_path}\n[collector:raidwatch]\ntimeout = 7\n"
+    agent_settings = parse_settings(text, "agent.conf")
+    ctx = AgentContext(
+        clock=reactor,
+        runner=ProcessRunner(reactor, reactor),
+        paths=GanetiPaths(),
+        hostname="node1",
+        settings=agent_settings.collector,
+    )
+    served = CollectorSet(plugins.collectors(ctx), reactor, lambda: 1.0e9)
+    assert unknown_entries(agent_settings, [m.name for m in served.managed]) == [
+        "agent.conf: [collector:raidwatch]: no collector of that name now,"
+        " kept for a plugin named raidwatch"
+    ]
+    plugin(tmp_path, "raidwatch.sh", "true")
+    plugins.PluginRescan(ctx, served, str(tmp_path))()
+    managed = served.get("raidwatch")
+    assert managed is not None and managed.settings.timeout == 7.0

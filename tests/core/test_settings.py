@@ -116,14 +116,17 @@ def test_values_keep_their_synonyms_and_defaults() -> None:
 
 def test_unknown_sections_and_keys_are_named_with_the_closest_known_one() -> None:
     settings = parse_settings(
-        "[agnet]\nport = 1\n[agent]\nprot = 2\nport = 3\n[collector:nosuch]\n"
+        "[agnet]\nport = 1\n[agent]\nprot = 2\nport = 3\n[collector:nosuch]\n[collector:diskstat]\n"
         "[collector:my-plugin]\ninterval = 3\nwindow = 5\n[collector:lv]\nlvs = /sbin/lvs\n",
         "agent.conf",
     )
     assert unknown_entries(settings, ["my-plugin"]) == [
         "agent.conf: [agnet]: unknown section, ignored (did you mean [agent]?)",
         "agent.conf: [agent] prot: unknown key, ignored (did you mean port?)",
-        "agent.conf: [collector:nosuch]: unknown section, ignored (did you mean [collector:node]?)",
+        "agent.conf: [collector:nosuch]: no collector of that name now, kept for a plugin"
+        " named nosuch",
+        "agent.conf: [collector:diskstat]: no collector of that name now, kept for a plugin"
+        " named diskstat (did you mean [collector:diskstats]?)",
         "agent.conf: [collector:my-plugin] window: unknown key, ignored",
     ]
 

@@ -154,7 +154,8 @@ def test_misspelt_sections_and_keys_are_warned_about_and_the_agent_runs(tmp_path
     assert [line.split("] ", 1)[1] for line in warnings] == [
         f"{conf}: [agnet]: unknown section, ignored (did you mean [agent]?)",
         f"{conf}: [agent] prot: unknown key, ignored (did you mean port?)",
-        f"{conf}: [collector:nosuch]: unknown section, ignored (did you mean [collector:node]?)",
+        f"{conf}: [collector:nosuch]: no collector of that name now, kept for a plugin"
+        " named nosuch",
         f"{conf}: [collector:lv] lvs-extra-arg: unknown key, ignored"
         " (did you mean lvs-extra-args?)",
     ]

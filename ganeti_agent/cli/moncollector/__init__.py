@@ -28,12 +28,12 @@ from ganeti_agent.core.report import Report, encode_json, pretty_json, timestamp
 from ganeti_agent.parsers.errors import ParseError
 
 if TYPE_CHECKING:
-    from twisted.internet.interfaces import IReactorProcess
+    from twisted.internet.interfaces import IReactorProcess, IReactorUNIX
 
     from ganeti_agent.confd.client import IConfdReactor
 
-    class ISubcommandReactor(IConfdReactor, IReactorProcess):
-        """What subcommands need of the reactor: confd questions and child processes."""
+    class ISubcommandReactor(IConfdReactor, IReactorProcess, IReactorUNIX):
+        """What subcommands need of the reactor: confd, child processes, QEMU monitors."""
 
 
 PROGRAM = "mon-collector"
@@ -43,7 +43,13 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "drbd",
     "inst_status_xen",
     "lv",
+    "inst_status_kvm",
+    "hypervisor",
+    "node",
+    "daemons",
+    "confd",
 )
+"""Modules with a ``COMMAND``, or ``COMMANDS`` when one module serves several collectors."""
 
 
 class CliError(Exception):
@@ -105,7 +111,7 @@ def subcommands() -> list[Subcommand]:
     commands: list[Subcommand] = []
     for module_name in SUBCOMMAND_MODULES:
         module = importlib.import_module(f"{__name__}.{module_name}")
-        commands.append(module.COMMAND)
+        commands.extend(getattr(module, "COMMANDS", None) or [module.COMMAND])
     return commands
 
 
@@ -310,6 +316,6 @@ def parse_failure(error: ParseError) -> CliError:
     return CliError(f"{error.quoted_remaining()}\n[]\nFailed reading: {error.reason}")
 
 
-def build_report(collector: type[Collector], data: JSON) -> Report:
+def build_report(collector: Collector | type[Collector], data: JSON) -> Report:
     """A report of ``collector``'s identity around ``data``, stamped now."""
     return Report(collector.name, collector.category, collector.kind, data, timestamp_ns())
