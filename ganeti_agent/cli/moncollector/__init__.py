@@ -15,9 +15,10 @@ import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from ganeti_agent import __version__
 from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ProcessRunner
@@ -265,7 +266,7 @@ def execute(command: Subcommand, invocation: Invocation) -> Deferred[Outcome]:
             return Outcome(stdout=pretty_json(report.to_json_object()))
         return Outcome(stdout=encode_json(report.to_json_object()).decode("utf-8") + "\n")
 
-    def failed(failure: Any) -> Outcome:
+    def failed(failure: Failure) -> Outcome:
         error = failure.value
         if isinstance(error, CliError):
             return Outcome(stderr=f"{error.prefix}{error.message}\n", exit_code=error.exit_code)

@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from twisted.internet.defer import Deferred, TimeoutError
 from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
@@ -223,9 +222,9 @@ def query_status(
     """Ask the monitor at ``path`` for the run state; never fails, never waits past timeout."""
     protocol = QmpStatusProtocol()
     endpoint = UNIXClientEndpoint(unix, path, timeout=max(1, int(timeout)))
-    connecting: Deferred[Any] = connectProtocol(endpoint, protocol)
+    connecting: Deferred[QmpStatusProtocol] = connectProtocol(endpoint, protocol)
 
-    def connected(_: Any) -> Deferred[QmpOutcome]:
+    def connected(_: QmpStatusProtocol) -> Deferred[QmpOutcome]:
         answered = protocol.status
         answered.addTimeout(timeout, clock)
 
