@@ -162,7 +162,9 @@ async def test_xen_through_a_stand_in_xl_on_the_search_path(tmp_path: Path) -> N
     runner = ProcessRunner(reactor, reactor, search_path=str(tmp_path))
     collector = XenHypervisorCollector(context(runner, proc_root=str(tmp_path)))
     assert collector.available()
-    data: Any = await collector.collect()
+    collecting = collector.collect()
+    assert isinstance(collecting, Deferred)
+    data: Any = await collecting
     assert (data["memory_total"], data["memory_dom0"], data["version"]) == (16378, 1023, "4.0.1")
 
 

@@ -21,7 +21,11 @@ from ganeti_agent.collectors.cpu_avg_load import AverageLoad, CpuAvgLoadCollecto
 from ganeti_agent.collectors.daemons import DaemonState, GanetiDaemonCollector, Probe, Usage
 from ganeti_agent.collectors.diskstats import DiskstatsCollector
 from ganeti_agent.collectors.drbd import DrbdCollector, PairedDrbd
-from ganeti_agent.collectors.hypervisor import KvmHypervisorCollector, XenHypervisorCollector
+from ganeti_agent.collectors.hypervisor import (
+    HostFigures,
+    KvmHypervisorCollector,
+    XenHypervisorCollector,
+)
 from ganeti_agent.collectors.instances.kvm import InstStatusKvmCollector
 from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
 from ganeti_agent.collectors.lv import LvCollector, VolumeScan
@@ -134,15 +138,14 @@ DAEMON = Typed(DaemonState(
                                 cpu_seconds=12.25, threads=3)), StatusCode.OK, "",
 ))  # fmt: skip
 STOPPED_DAEMON = Typed(DaemonState("ganeti-confd", Probe(), StatusCode.BAD, "not running"))
-XEN_HYPERVISOR: JSON = {
-    "hypervisor": "xen", "version": "4.17", "memory_unit": "MiB", "memory_total": 16384,
-    "memory_free": 2048, "memory_dom0": 1024, "cpu_total": 8, "cpu_nodes": 1, "cpu_sockets": 1,
-    "cpu_dom0": 2, "cpu_mhz": 2400, "xen": {"xen_major": "4"},
-}  # fmt: skip
-KVM_HYPERVISOR: JSON = {
-    "hypervisor": "kvm", "version": "8.2.2", "memory_unit": "MiB", "memory_total": 64000,
-    "memory_free": 30000, "cpu_total": 16, "cpu_nodes": 2, "cpu_sockets": 2,
-}  # fmt: skip
+XEN_HYPERVISOR = Typed(HostFigures(
+    "xen", "4.17", memory_total=16384, memory_free=2048, memory_dom0=1024, cpu_total=8,
+    cpu_nodes=1, cpu_sockets=1, cpu_dom0=2, cpu_mhz=2400, details={"xen_major": "4"},
+))  # fmt: skip
+KVM_HYPERVISOR = Typed(HostFigures(
+    "kvm", "8.2.2", memory_total=64000, memory_free=30000, memory_dom0=None, cpu_total=16,
+    cpu_nodes=2, cpu_sockets=2, cpu_dom0=None, cpu_mhz=None, details={},
+))  # fmt: skip
 NODE = Typed(NodeFacts(
     loads=[0.25, 0.5],
     cpu_seconds=[{"user": 100.5, "system": 20.0, "idle": 900.0, "iowait": 1.0},
