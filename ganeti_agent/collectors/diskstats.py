@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from ganeti_agent.core.files import read_text
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError, TypedCollector
 from ganeti_agent.core.jsontypes import JSON
-from ganeti_agent.core.metrics import Family, FieldTable, Sample, family
+from ganeti_agent.core.metrics import Family, Sample, family
 from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.parsers.diskstats import DiskStat, parse_diskstats
 from ganeti_agent.parsers.errors import ParseError
@@ -69,7 +69,7 @@ def _counter(name: str, help_text: str) -> Family:
     return family(name, "counter", help_text, *_DISK)
 
 
-_FIELD_ROWS: FieldTable = (
+_FIELD_ROWS: tuple[tuple[str, Family, float], ...] = (
     ("readsNum", _counter("ganeti_diskstats_reads_completed_total", "Reads completed."), 1),
     ("mergedReads", _counter("ganeti_diskstats_reads_merged_total", "Reads merged."), 1),
     ("secRead", _counter("ganeti_diskstats_read_bytes_total", "Bytes read."), SECTOR_BYTES),
