@@ -208,8 +208,9 @@ class FakeCluster:
         self.users = dict(users or {"admin": ("secret", True)})
         self.read_needs_auth = read_needs_auth
         self.info: JSONObject = info if info is not None else {"name": name}
-        self.features = (
-            features
+        #: The /2/features answer; any JSON, so that a test can play a server that answers wrongly.
+        self.features: JSON = (
+            [*features]
             if features is not None
             else [
                 "instance-create-reqv1",
@@ -470,7 +471,7 @@ class _ClusterResource(Resource):
             case "GET", ["2", "info"]:
                 return _reply(request, 200, cluster.info)
             case "GET", ["2", "features"]:
-                return _reply(request, 200, [*cluster.features])
+                return _reply(request, 200, cluster.features)
             case "GET", ["2", "instances", name]:
                 return _reply(request, 200, self._instance(name))
             case "GET", ["2", "instances", name, "info"]:

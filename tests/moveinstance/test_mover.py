@@ -86,6 +86,23 @@ async def test_failed_export_aborts_the_import_and_reports_both(tmp_path: Path) 
 
 
 @async_test
+async def test_an_answer_of_the_wrong_shape_is_one_clear_line(tmp_path: Path) -> None:
+    async with clusters(tmp_path, ["web1", "web2"]) as pair:
+        pair.source.instances["web1"]["tags"] = 5
+        del pair.source.instance_info["web2"]["hypervisor"]
+        status, out, _ = await run(
+            [*pair.arguments, "-I", "hail", "127.0.0.1", "localhost", "web1", "web2"]
+        )
+    assert status == cli.EXIT_MOVE_FAILED
+    assert out.splitlines()[1:] == [
+        "web1: Failed (Source error: web1 tags: expected an array, got number,"
+        " destination error: Aborted)",
+        "web2: Failed (Source error: Aborted,"
+        " destination error: instance information: missing member 'hypervisor')",
+    ]
+
+
+@async_test
 async def test_import_that_cannot_be_cancelled_is_given_up_on(tmp_path: Path) -> None:
     async with clusters(tmp_path) as pair:
         pair.source.failures["export"] = ["OpExecError", ["Export failed, disk 0"]]

@@ -128,6 +128,16 @@ async def test_dropped_wait_is_asked_again(tmp_path: Path) -> None:
 
 
 @async_test
+async def test_answer_of_the_wrong_shape_is_a_response_error(tmp_path: Path) -> None:
+    async with served(tmp_path) as rapi:
+        rapi.cluster.features = {"instance-create-reqv1": True}
+        with pytest.raises(RapiResponseError, match="/2/features: expected an array, got object"):
+            await rapi.client().get_features()
+        rapi.cluster.features = None
+        assert await rapi.client().get_features() == []
+
+
+@async_test
 async def test_lost_job(tmp_path: Path) -> None:
     async with served(tmp_path) as rapi:
         with pytest.raises(jobs.JobLost):
