@@ -231,7 +231,7 @@ class InstanceMover:
             try:
                 await self.dest.wait_for_job(
                     job_id,
-                    on_log=self._import_log(move, job_id, shared, plan.disk_count(info)),
+                    on_log=self._import_log(move, job_id, shared, plan.count_disks(info)),
                     on_unchanged=self._give_up_after_abort(shared, job_id),
                 )
             except jobs.JobFailed as exc:

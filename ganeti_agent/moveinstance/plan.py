@@ -106,32 +106,27 @@ def instance_info(result: Sequence[JSON]) -> JSONObject:
     return info
 
 
-def _records(info: Mapping[str, JSON], name: str) -> list[JSONObject]:
-    """``info[name]`` as a list of objects (disks); JSONShapeError names what is wrong."""
-    where = f"instance {name}"
-    entries = expect_array(member(info, name, "instance information"), where)
-    return [expect_object(entry, f"{where}[{index}]") for index, entry in enumerate(entries)]
+def _disk_records(info: Mapping[str, JSON]) -> list[JSONObject]:
+    """The instance's disks, each an object; JSONShapeError names what is wrong."""
+    disks = expect_array(member(info, "disks", "instance information"), "instance disks")
+    return [expect_object(disk, f"instance disk {index}") for index, disk in enumerate(disks)]
 
 
-def disk_count(info: Mapping[str, JSON]) -> int:
-    """How many disks the instance has, as the destination must listen for."""
-    return len(_records(info, "disks"))
+def count_disks(info: Mapping[str, JSON]) -> int:
+    """How many disks the instance has: how many the destination must listen for."""
+    return len(_disk_records(info))
 
 
 def check_info_movable(move: InstanceMove, info: Mapping[str, JSON]) -> None:
     """Refuse an ext instance whose disks name no ExtStorage provider."""
     template = move.disk_template or info.get("disk_template")
     check_movable(move, {"disk_template": template})
-    if template == "ext" and not all(disk.get("provider") for disk in _disks_of(info)):
+    disks = _disk_records(info) if "disks" in info else []
+    if template == "ext" and not all(disk.get("provider") for disk in disks):
         raise PlanError(
             "disk template ext needs an ExtStorage provider per disk, and the source"
             " cluster reports none; cannot move"
         )
-
-
-def _disks_of(info: Mapping[str, JSON]) -> list[JSONObject]:
-    """The disks, where a missing list means none (as ``info.get("disks", [])``)."""
-    return _records(info, "disks") if "disks" in info else []
 
 
 def export_info(result: Sequence[JSON]) -> JSONObject:
@@ -166,7 +161,7 @@ def import_info(message: JSON, disk_count: int) -> JSONObject:
 
 def _disks(info: Mapping[str, JSON], template: JSON) -> JSONArray:
     disks: JSONArray = []
-    for disk in _records(info, "disks"):
+    for disk in _disk_records(info):
         entry: JSONObject = {
             "size": member(disk, "size", "instance disk"),
             "mode": member(disk, "mode", "instance disk"),
