@@ -464,9 +464,13 @@ class RapiClient:
                 continue
             job_info = change.get("job_info") if isinstance(change, dict) else None
             if not isinstance(change, dict) or not isinstance(job_info, list):
-                raise RapiResponseError(f"job {job_id}: malformed wait answer {change!r}")
+                shown = jobs.excerpt(change)
+                raise RapiResponseError(f"job {job_id}: malformed wait answer {shown}")
             (status,) = job_info[:1] or [None]
-            entries = jobs.log_entries(change)
+            try:
+                entries = jobs.log_entries(change)
+            except jobs.MalformedAnswer as exc:
+                raise RapiResponseError(f"job {job_id}: {exc}") from None
             for entry in entries:
                 if on_log is not None:
                     on_log(entry)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from ganeti_agent.core.jsontypes import JSON, JSONArray
 
+#: How much of a malformed answer an error message repeats.
+MAX_SHOWN = 200
+
 FINAL_STATUSES = frozenset({"success", "error", "canceling", "canceled"})
 #: Ganeti's ``ECODE_TEMP_NORES``: an opportunistic allocation found no free nodes.
 ECODE_TEMP_NORES = "temp_insufficient_resources"
@@ -36,6 +39,18 @@ class EncodedError:
         message = str(self.arguments[0]) if self.arguments else "(no message)"
         code = self.error_code
         return f"{self.kind}: {message}" + (f" ({code})" if code else "")
+
+
+class MalformedAnswer(ValueError):
+    """A job answer of the wrong shape; the message repeats at most MAX_SHOWN characters."""
+
+
+def excerpt(value: object) -> str:
+    """``repr(value)``, cut to :data:`MAX_SHOWN` characters: answers come from the network."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN:
+        return text
+    return f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
 
 
 class JobFailed(Exception):
@@ -91,8 +106,8 @@ def log_entries(change: Mapping[str, JSON]) -> list[JSONArray]:
     """The ``[serial, timestamp, type, message]`` entries of a ``/wait`` answer, checked."""
     entries = change.get("log_entries") or []
     if not isinstance(entries, list):
-        raise ValueError(f"malformed log entries: {entries!r}")
+        raise MalformedAnswer(f"malformed log entries: {excerpt(entries)}")
     checked = [entry for entry in entries if isinstance(entry, list) and len(entry) == 4]
     if len(checked) != len(entries):
-        raise ValueError(f"malformed log entries: {entries!r}")
+        raise MalformedAnswer(f"malformed log entries: {excerpt(entries)}")
     return checked

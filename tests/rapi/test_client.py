@@ -157,3 +157,15 @@ def test_query_encoding_follows_ganeti() -> None:
     with pytest.raises(ValueError, match="invalid query data type"):
         rapi_client.encode_query([("x", [1])])
     assert rapi_client.encode_body({"b": 1, "a": None}) == b'{"a": null, "b": 1}'
+
+
+@async_test
+async def test_a_malformed_wait_answer_is_one_bounded_response_error(tmp_path: Path) -> None:
+    async with served(tmp_path) as rapi:
+        rapi.cluster.add_instance(*instance_records("web1"))
+        client = rapi.client()
+        job = await client.get_instance_info("web1", static=True)
+        rapi.cluster.jobs[int(job)].log.append([99, "x" * 100_000])
+        with pytest.raises(RapiResponseError, match=f"job {job}: malformed log entries") as caught:
+            await client.wait_for_job(job)
+    assert len(str(caught.value)) < 400
