@@ -18,9 +18,10 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TextIO
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime, IReactorUNIX
 from twisted.internet.task import deferLater, react
 
 from ganeti_agent.harep import options as harep_options
@@ -30,16 +31,21 @@ from ganeti_agent.harep.options import HarepOptions
 from ganeti_agent.harep.program import FIRST_POLL_DELAY, Backend, Clock, RunOptions, run
 from ganeti_agent.htools import cli as htools_cli
 from ganeti_agent.htools.cli import UsageExit
+from ganeti_agent.rapi.client import IRapiReactor
 
 RANDOM_UUID_FILE = "/proc/sys/kernel/random/uuid"
 MAX_ERROR_CHARS = 4000
 """Ganeti's own error texts are far shorter; a master's message beyond this is cut."""
 
 
+class IHarepReactor(IRapiReactor, IReactorUNIX):
+    """What harep needs of a reactor: RAPI's HTTPS connections and timers, or LUXI's socket."""
+
+
 class SystemClock:
     """Wall-clock time, the kernel's random UUIDs (as Ganeti's ``newUUID``), reactor sleeps."""
 
-    def __init__(self, reactor: Any) -> None:
+    def __init__(self, reactor: IReactorTime) -> None:
         self._reactor = reactor
 
     def now(self) -> float:
@@ -82,7 +88,9 @@ def take_lock(path: str) -> int:
     return descriptor
 
 
-def backend_for(reactor: Any, options: HarepOptions, warn: Callable[[str], None]) -> Backend:
+def backend_for(
+    reactor: IHarepReactor, options: HarepOptions, warn: Callable[[str], None]
+) -> Backend:
     if options.master is not None:
         from ganeti_agent.harep.rapi_backend import RapiBackend, endpoint_for
 
@@ -102,7 +110,7 @@ def run_options(options: HarepOptions, poll_delay: float = FIRST_POLL_DELAY) -> 
 
 
 async def program(
-    reactor: Any,
+    reactor: IHarepReactor,
     options: HarepOptions,
     out: TextIO,
     err: TextIO,
@@ -155,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     except UsageExit as stop:
         sys.exit(stop.emit(sys.stdout.buffer, sys.stderr.buffer))
 
-    async def start(reactor: Any) -> None:
+    async def start(reactor: IHarepReactor) -> None:
         status = await program(reactor, options, sys.stdout, sys.stderr)
         sys.stdout.flush()
         if status:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from fractions import Fraction
-from typing import Any, cast
+from typing import cast
 
 from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IReactorTime, IReactorUNIX
@@ -30,7 +30,7 @@ from ganeti_agent.htools.haskell_read import (
 )
 from ganeti_agent.htools.live import LiveCluster
 from ganeti_agent.htools.loader import ClusterData
-from ganeti_agent.htools.textjson import JSONError, pretty, read_string
+from ganeti_agent.htools.textjson import JSONError, JSValue, pretty, read_string
 from ganeti_agent.htools.types import LoadError
 
 
@@ -47,7 +47,7 @@ def _luxi_error(message: str) -> HarepError:
     return HarepError(f"Unhandled exception: LuxiError {haskell_show_string(message)}")
 
 
-def _job_id(value: Any) -> int:
+def _job_id(value: JSValue) -> int:
     """``parseJobId``: a whole non-negative number, or a string holding one."""
     if isinstance(value, str):
         try:
@@ -65,7 +65,7 @@ def _job_id(value: Any) -> int:
     return number
 
 
-def parse_submitted(result: Any) -> list[int]:
+def parse_submitted(result: JSValue) -> list[int]:
     """The job ids of a ``SubmitManyJobs`` result: ``[[true, id], …]``, or the first refusal."""
     if not isinstance(result, list):
         raise _luxi_error(f"Cannot parse response from Ganeti: {pretty(result)}")
@@ -85,7 +85,7 @@ def parse_submitted(result: Any) -> list[int]:
 JOB_STATUSES = ("queued", "waiting", "canceling", "running", "canceled", "success", "error")
 
 
-def _status(value: Any) -> str | None:
+def _status(value: JSValue) -> str | None:
     """One ``[status]`` entry as ``readJSON :: [JobStatus]`` reads it; None if empty."""
     if not isinstance(value, list):
         raise _luxi_error("Unable to read list")
@@ -102,7 +102,7 @@ def _status(value: Any) -> str | None:
     return statuses[0] if statuses else None
 
 
-def parse_statuses(result: Any) -> list[str]:
+def parse_statuses(result: JSValue) -> list[str]:
     """The statuses of a ``QueryJobs [ids, ["status"]]`` result (``queryJobsStatus``)."""
     if not isinstance(result, list):
         raise _luxi_error("Unable to read list")
@@ -118,7 +118,7 @@ class LuxiSession:
     def __init__(self, protocol: luxi.LuxiProtocol) -> None:
         self._protocol = protocol
 
-    async def _call(self, request: luxi.Request) -> Any:
+    async def _call(self, request: luxi.Request) -> JSValue:
         try:
             raw = await self._protocol.call(request)
         except LoadError as error:
@@ -187,6 +187,6 @@ class LuxiBackend:
             session.close()
 
 
-def encode_request(method: str, args: list[Any]) -> bytes:
+def encode_request(method: str, args: list[object]) -> bytes:
     """The bytes of one call, for tests and tools that compare with Ganeti's."""
     return _EncodedRequest(method, args).encode()

@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
 from urllib.parse import urlsplit
 
+from ganeti_agent.core.jsontypes import JSON, JSONShapeError, expect_array, expect_str, member
 from ganeti_agent.harep.errors import HarepError
 from ganeti_agent.harep.loading import prepare
 from ganeti_agent.harep.options import HarepOptions
@@ -28,7 +28,7 @@ from ganeti_agent.htools.live import LiveCluster
 from ganeti_agent.htools.loader import ClusterData
 from ganeti_agent.htools.types import LoadError
 from ganeti_agent.moveinstance.cli import SetupError, read_password_file
-from ganeti_agent.rapi.client import RapiClient, RapiEndpoint, RapiError
+from ganeti_agent.rapi.client import IRapiReactor, RapiClient, RapiEndpoint, RapiError
 
 
 def endpoint_for(options: HarepOptions) -> RapiEndpoint:
@@ -52,11 +52,25 @@ def endpoint_for(options: HarepOptions) -> RapiEndpoint:
 
 
 def _reason(opcode: Opcode) -> str | None:
-    trail = opcode.get("reason") or []
-    return str(trail[0][1]) if trail else None
+    trail = expect_array(opcode.get("reason") or [], "reason trail")
+    return str(expect_array(trail[0], "reason")[1]) if trail else None
 
 
-def _job_id(value: Any) -> int:
+def _text(opcode: Opcode, name: str) -> str:
+    return expect_str(member(opcode, name, "opcode"), f"opcode {name}")
+
+
+def _texts(opcode: Opcode, name: str) -> list[str]:
+    values = expect_array(member(opcode, name, "opcode"), f"opcode {name}")
+    return [expect_str(value, f"opcode {name}") for value in values]
+
+
+def _iallocator(opcode: Opcode) -> str | None:
+    value = member(opcode, "iallocator", "opcode")
+    return None if value is None else expect_str(value, "opcode iallocator")
+
+
+def _job_id(value: JSON) -> int:
     try:
         return int(str(value))
     except ValueError:
@@ -72,24 +86,26 @@ class RapiSession:
         self._client = client
 
     async def _send(self, opcode: Opcode) -> int | None:
+        """The opcode's job through its RAPI resource; the opcodes are harep's own (rules)."""
         client = self._client
         reason = _reason(opcode)
         kind = opcode["OP_ID"]
         if kind == "OP_TEST_DELAY":
             return None
         if kind == "OP_TAGS_SET":
-            return _job_id(await client.add_instance_tags(opcode["name"], opcode["tags"], reason))
+            name, tags = _text(opcode, "name"), _texts(opcode, "tags")
+            return _job_id(await client.add_instance_tags(name, tags, reason))
         if kind == "OP_TAGS_DEL":
-            name, tags = opcode["name"], opcode["tags"]
+            name, tags = _text(opcode, "name"), _texts(opcode, "tags")
             return _job_id(await client.delete_instance_tags(name, tags, reason))
-        name = opcode["instance_name"]
+        name = _text(opcode, "instance_name")
         if kind == "OP_INSTANCE_FAILOVER":
             return _job_id(await client.failover_instance(name, reason=reason))
         if kind == "OP_INSTANCE_REPLACE_DISKS":
-            mode, iallocator = opcode["mode"], opcode["iallocator"]
+            mode, iallocator = _text(opcode, "mode"), _iallocator(opcode)
             return _job_id(await client.replace_instance_disks(name, mode, iallocator, reason))
         if kind == "OP_INSTANCE_RECREATE_DISKS":
-            iallocator = opcode["iallocator"]
+            iallocator = _iallocator(opcode)
             return _job_id(await client.recreate_instance_disks(name, iallocator, reason))
         if kind == "OP_INSTANCE_REINSTALL":
             return _job_id(await client.reinstall_instance(name, start=False, reason=reason))
@@ -102,7 +118,7 @@ class RapiSession:
                 job = await self._send(opcode)
                 if job is not None:
                     jobs.append(job)
-        except RapiError as error:
+        except (RapiError, JSONShapeError) as error:
             raise HarepError(str(error)) from None
         return jobs
 
@@ -133,7 +149,7 @@ class RapiBackend:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: IRapiReactor,
         endpoint: RapiEndpoint,
         warn: Callable[[str], None],
         client: RapiClient | None = None,

@@ -21,12 +21,12 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from ganeti_agent.core.jsontypes import JSONObject
 from ganeti_agent.harep.tags import RepairType
 from ganeti_agent.htools.hsformat import show_double
 
-Opcode = dict[str, Any]
+Opcode = JSONObject
 DEFAULT_SHUTDOWN_TIMEOUT = 120
 IALLOCATOR = "hail"
 
@@ -108,11 +108,11 @@ def delay_opcode(seconds: float) -> Opcode:
 
 
 def tags_set(name: str, tags: Sequence[str]) -> Opcode:
-    return {"OP_ID": "OP_TAGS_SET", "kind": "instance", "tags": list(tags), "name": name}
+    return {"OP_ID": "OP_TAGS_SET", "kind": "instance", "tags": [*tags], "name": name}
 
 
 def tags_del(name: str, tags: Sequence[str]) -> Opcode:
-    return {"OP_ID": "OP_TAGS_DEL", "kind": "instance", "tags": list(tags), "name": name}
+    return {"OP_ID": "OP_TAGS_DEL", "kind": "instance", "tags": [*tags], "name": name}
 
 
 def annotate(opcode: Opcode, comment: str, reason: str, nanoseconds: int) -> Opcode:
@@ -133,8 +133,11 @@ def _show_number(value: float) -> str:
     return show_double(value)
 
 
-def encode(value: Any) -> str:
-    """Compact JSON as Haskell's Text.JSON writes it (UTF-8 text, doubles as Haskell shows)."""
+def encode(value: object) -> str:
+    """Compact JSON as Haskell's Text.JSON writes it (UTF-8 text, doubles as Haskell shows).
+
+    ``value`` is what ``json.dumps`` takes (tuples as arrays), as a LUXI call's arguments are.
+    """
     if isinstance(value, float):
         return _show_number(value)
     if isinstance(value, dict):

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from ganeti_agent import __version__
 from ganeti_agent.htools.haskell_read import (
@@ -165,8 +165,12 @@ def _split_commas(text: str) -> tuple[str, ...]:
 
 
 def _with(options: HtoolsOptions, field: str, value: object) -> HtoolsOptions:
-    changes: dict[str, Any] = {field: value}
-    return dataclasses.replace(options, **changes)
+    """``options`` with one field changed; the option table pairs each field with its converter.
+
+    The field is named at run time, so mypy cannot match the value with its type here.
+    """
+    changes: dict[str, object] = {field: value}
+    return dataclasses.replace(options, **changes)  # type: ignore[arg-type]
 
 
 def _setter(field: str, convert: Callable[[str], object] = str) -> Apply:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -276,6 +276,22 @@ def _policy_codes(arrays: NodeArrays, inst: Instance) -> I64:
     return np.array(codes, dtype=np.int64)[arrays.slot]
 
 
+class _NewFields(TypedDict):
+    """Each node's fields once it took the instance, as the node-wise checks computed them."""
+
+    free_mem: I64
+    failn1: B
+    dsk: I64
+    dsk_f: I64
+    sp: I64
+    sp_f: I64
+    isp: F64
+    isp_f: F64
+    pcpu: F64
+    pcpu_f: F64
+    mem_f: I64
+
+
 @dataclass(slots=True)
 class _NodeWise:
     """Per node, independent of the pair: failure codes and the new values behind them."""
@@ -284,7 +300,7 @@ class _NodeWise:
     sec_pre: I64  # as the new secondary, before its N+1 check
     sec_post: I64  # as the new secondary, the forthcoming checks after it
     unalloc: I64
-    new: dict[str, NDArray[Any]]  # the new fields, for the components
+    new: _NewFields  # the new fields, for the components
 
 
 def _node_wise(arrays: NodeArrays, inst: Instance) -> _NodeWise:
@@ -351,7 +367,7 @@ def _node_wise(arrays: NodeArrays, inst: Instance) -> _NodeWise:
         ],
         size,
     )
-    new = {
+    new: _NewFields = {
         "free_mem": new_free_mem,
         "failn1": new_failn1,
         "dsk": new_dsk,
@@ -367,9 +383,7 @@ def _node_wise(arrays: NodeArrays, inst: Instance) -> _NodeWise:
     return _NodeWise(code, pre, post, unalloc, new)
 
 
-def _components(
-    arrays: NodeArrays, new: dict[str, NDArray[Any]]
-) -> tuple[dict[int, F64], dict[int, F64]]:
+def _components(arrays: NodeArrays, new: _NewFields) -> tuple[dict[int, F64], dict[int, F64]]:
     """The changed components of each node as the new primary, and as the new secondary.
 
     A new secondary changes only disk-related components, exactly as a new

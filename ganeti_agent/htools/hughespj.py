@@ -16,14 +16,24 @@ Documents are tuples tagged ``E`` (empty), ``ND`` (no document), ``NA``
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Literal, TypeAlias
 
 LINE_LENGTH = 100
 RIBBON = round(LINE_LENGTH / 1.5)
 
-Doc = Any
-EMPTY: Doc = ("E",)
-NO_DOC: Doc = ("ND",)
+Empty: TypeAlias = tuple[Literal["E"]]
+NoDoc: TypeAlias = tuple[Literal["ND"]]
+NilAbove: TypeAlias = "tuple[Literal['NA'], Doc]"
+TextBeside: TypeAlias = "tuple[Literal['TB'], str, int, Doc]"
+Nest: TypeAlias = "tuple[Literal['N'], int, Doc]"
+Union: TypeAlias = "tuple[Literal['U'], Doc, Doc]"
+Beside: TypeAlias = "tuple[Literal['B'], Doc, bool, Doc]"
+Reduced: TypeAlias = "Empty | NoDoc | NilAbove | TextBeside | Nest | Union | Beside"
+"""A document whose outermost constructor is known (not a ``_Lazy``)."""
+Doc: TypeAlias = "Reduced | _Lazy"
+
+EMPTY: Empty = ("E",)
+NO_DOC: NoDoc = ("ND",)
 
 
 class _Lazy:
@@ -33,16 +43,16 @@ class _Lazy:
 
     def __init__(self, make: Callable[[], Doc]) -> None:
         self._make: Callable[[], Doc] | None = make
-        self._value: Doc = None
+        self._value: Reduced = EMPTY
 
-    def force(self) -> Doc:
+    def force(self) -> Reduced:
         if self._make is not None:
             self._value = _ev(self._make())
             self._make = None
         return self._value
 
 
-def _ev(doc: Doc) -> Doc:
+def _ev(doc: Doc) -> Reduced:
     while isinstance(doc, _Lazy):
         doc = doc.force()
     return doc
@@ -111,21 +121,20 @@ def _mk_union(first: Doc, second: Doc) -> Doc:
 
 def _beside(left: Doc, space: bool, right: Doc) -> Doc:
     left = _ev(left)
-    tag = left[0]
-    if tag == "ND":
+    if left[0] == "ND":
         return NO_DOC
-    if tag == "U":
+    if left[0] == "U":
         return ("U", _later(lambda: _beside(left[1], space, right)),
                 _later(lambda: _beside(left[2], space, right)))  # fmt: skip
-    if tag == "E":
+    if left[0] == "E":
         return right
-    if tag == "N":
+    if left[0] == "N":
         return ("N", left[1], _later(lambda: _beside(left[2], space, right)))
-    if tag == "B":
+    if left[0] == "B":
         if left[2] == space:
             return _beside(left[1], space, _later(lambda: _beside(left[3], space, right)))
         return _beside(_reduce(left), space, right)
-    if tag == "NA":
+    if left[0] == "NA":
         return ("NA", _later(lambda: _beside(left[1], space, right)))
     rest = left[3]
 
@@ -148,18 +157,18 @@ def _nil_beside(space: bool, doc: Doc) -> Doc:
 
 def _above_nest(doc: Doc, space: bool, k: int, below: Doc) -> Doc:
     doc = _ev(doc)
-    tag = doc[0]
-    if tag == "ND":
+    if doc[0] == "ND":
         return NO_DOC
-    if tag == "U":
+    if doc[0] == "U":
         return ("U", _later(lambda: _above_nest(doc[1], space, k, below)),
                 _later(lambda: _above_nest(doc[2], space, k, below)))  # fmt: skip
-    if tag == "E":
+    if doc[0] == "E":
         return _mk_nest(k, below)
-    if tag == "N":
+    if doc[0] == "N":
         return ("N", doc[1], _later(lambda: _above_nest(doc[2], space, k - doc[1], below)))
-    if tag == "NA":
+    if doc[0] == "NA":
         return ("NA", _later(lambda: _above_nest(doc[1], space, k, below)))
+    assert doc[0] == "TB", "aboveNest Beside"  # Haskell's error: documents come reduced
     column = k - doc[2]
     rest = doc[3]
 
@@ -190,20 +199,20 @@ def _fill(space: bool, docs: list[Doc]) -> Doc:
 
 def _fill1(space: bool, doc: Doc, k: int, rest: list[Doc]) -> Doc:
     doc = _ev(doc)
-    tag = doc[0]
-    if tag == "ND":
+    if doc[0] == "ND":
         return NO_DOC
-    if tag == "U":
+    if doc[0] == "U":
         return ("U", _later(lambda: _fill1(space, doc[1], k, rest)),
                 _later(lambda: _above_nest(doc[2], False, k, _later(
                     lambda: _fill(space, rest)))))  # fmt: skip
-    if tag == "E":
+    if doc[0] == "E":
         return _mk_nest(k, _fill(space, rest))
-    if tag == "N":
+    if doc[0] == "N":
         return ("N", doc[1], _later(lambda: _fill1(space, doc[2], k - doc[1], rest)))
-    if tag == "NA":
+    if doc[0] == "NA":
         return ("NA", _later(lambda: _above_nest(doc[1], False, k, _later(
             lambda: _fill(space, rest)))))  # fmt: skip
+    assert doc[0] == "TB", "fill1 Beside"  # Haskell's error: documents come reduced
     return ("TB", doc[1], doc[2], _later(lambda: _fill_nb(space, doc[3], k - doc[2], rest)))
 
 
@@ -236,15 +245,15 @@ def _elide_nest(doc: Doc) -> Doc:
 
 def _one_liner(doc: Doc) -> Doc:
     doc = _ev(doc)
-    tag = doc[0]
-    if tag in ("ND", "E"):
+    if doc[0] == "ND" or doc[0] == "E":
         return doc
-    if tag == "NA":
+    if doc[0] == "NA":
         return NO_DOC
-    if tag == "TB":
+    if doc[0] == "TB":
         return ("TB", doc[1], doc[2], _later(lambda: _one_liner(doc[3])))
-    if tag == "N":
+    if doc[0] == "N":
         return ("N", doc[1], _later(lambda: _one_liner(doc[2])))
+    assert doc[0] == "U", "oneLiner Beside"  # Haskell's error: documents come reduced
     return _one_liner(doc[1])
 
 
@@ -256,8 +265,9 @@ def _fits(room: int, doc: Doc) -> bool:
         doc = _ev(doc)
         if doc[0] == "ND":
             return False
-        if doc[0] in ("E", "NA"):
+        if doc[0] == "E" or doc[0] == "NA":
             return True
+        assert doc[0] == "TB", "fits"  # Haskell's error: only a laid-out line is measured
         room -= doc[2]
         doc = doc[3]
     return False
@@ -266,28 +276,28 @@ def _fits(room: int, doc: Doc) -> bool:
 def _best(doc: Doc) -> Doc:
     def get(width: int, doc: Doc) -> Doc:
         doc = _ev(doc)
-        tag = doc[0]
-        if tag in ("E", "ND"):
+        if doc[0] == "E" or doc[0] == "ND":
             return doc
-        if tag == "NA":
+        if doc[0] == "NA":
             return ("NA", _later(lambda: get(width, doc[1])))
-        if tag == "TB":
+        if doc[0] == "TB":
             return ("TB", doc[1], doc[2], _later(lambda: get1(width, doc[2], doc[3])))
-        if tag == "N":
+        if doc[0] == "N":
             return ("N", doc[1], _later(lambda: get(width - doc[1], doc[2])))
+        assert doc[0] == "U", "best get"  # Haskell's error: documents come reduced
         return nicest(width, 0, get(width, doc[1]), lambda: get(width, doc[2]))
 
     def get1(width: int, used: int, doc: Doc) -> Doc:
         doc = _ev(doc)
-        tag = doc[0]
-        if tag in ("E", "ND"):
+        if doc[0] == "E" or doc[0] == "ND":
             return doc
-        if tag == "NA":
+        if doc[0] == "NA":
             return ("NA", _later(lambda: get(width - used, doc[1])))
-        if tag == "TB":
+        if doc[0] == "TB":
             return ("TB", doc[1], doc[2], _later(lambda: get1(width, used + doc[2], doc[3])))
-        if tag == "N":
+        if doc[0] == "N":
             return get1(width, used, doc[2])
+        assert doc[0] == "U", "best get1"  # Haskell's error: documents come reduced
         first = get1(width, used, doc[1])
         return nicest(width, used, first, lambda: get1(width, used, doc[2]))
 
@@ -308,17 +318,17 @@ def render(doc: Doc) -> str:
     column, in_line = 0, False
     while True:
         doc = _ev(doc)
-        tag = doc[0]
-        if tag == "E":
+        if doc[0] == "E":
             return "".join(out)
-        if tag == "N":
+        if doc[0] == "N":
             column += 0 if in_line else doc[1]
             doc = doc[2]
-        elif tag == "NA":
+        elif doc[0] == "NA":
             out.append("\n")
             in_line = False
             doc = doc[1]
         else:
+            assert doc[0] == "TB", "display"  # the best layout holds no choice any more
             if not in_line:
                 out.append(" " * column)
                 in_line = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python.failure import Failure
@@ -40,6 +40,13 @@ from ganeti_agent.htools.types import (
     LoadError,
     MinMaxISpecs,
 )
+
+if TYPE_CHECKING:
+    from twisted.internet.interfaces import IReactorTCP, IReactorUNIX
+
+    class ILiveReactor(IReactorTCP, IReactorUNIX):
+        """A real reactor as the live backends use it: RAPI over TCP, LUXI over a socket."""
+
 
 HYPERVISORS = ("xen-pvm", "xen-hvm", "kvm", "fake", "chroot", "lxc")
 ALLOC_POLICIES = ("preferred", "last_resort", "unallocable")
@@ -78,7 +85,7 @@ class LiveCluster:
         return dataclasses.replace(self.data, nodes=nodes)
 
 
-def run_once(load: Callable[[Any], Deferred[T]]) -> T:
+def run_once(load: Callable[[ILiveReactor], Deferred[T]]) -> T:
     """Run the reactor for one load and return its result, for a synchronous program.
 
     ``load`` gets the reactor (e.g. ``lambda r: luxi.load_data(r, path)``).
@@ -93,7 +100,7 @@ def run_once(load: Callable[[Any], Deferred[T]]) -> T:
     outcome: list[T | Failure] = []
 
     def start() -> None:
-        loading = maybeDeferred(load, reactor)
+        loading = maybeDeferred(load, cast("ILiveReactor", reactor))
         loading.addBoth(outcome.append)
         loading.addBoth(lambda _: reactor.stop())
 

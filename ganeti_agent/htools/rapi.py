@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 from urllib.parse import quote, unquote, urlsplit
 
 from OpenSSL import SSL
@@ -37,6 +37,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IPushProducer,
+    IReactorTCP,
     IReactorTime,
 )
 from twisted.internet.protocol import Protocol, connectionDone
@@ -449,12 +450,18 @@ def _request_target(url: str) -> tuple[bytes, Headers]:
 
 
 class Fetcher:
-    """Fetches the resources over HTTP(S) with Twisted's agent, as Ganeti's curl calls do."""
+    """Fetches the resources over HTTP(S) with Twisted's agent, as Ganeti's curl calls do.
+
+    ``reactor`` must also be an ``IReactorTime`` (every real reactor is), for the timeout.
+    """
 
     def __init__(
-        self, reactor: Any, max_body: int = MAX_BODY_BYTES, query_timeout: float = QUERY_TIMEOUT
+        self,
+        reactor: IReactorTCP,
+        max_body: int = MAX_BODY_BYTES,
+        query_timeout: float = QUERY_TIMEOUT,
     ) -> None:
-        self._clock: IReactorTime = reactor
+        self._clock = cast(IReactorTime, reactor)
         self._max_body = max_body
         self._query_timeout = query_timeout
         self._agent = web_client.Agent(
@@ -525,14 +532,14 @@ def _read_files(directory: str) -> Bodies:
     return Bodies(*bodies)
 
 
-async def _read_http(reactor: Any, master: str) -> Bodies:
+async def _read_http(reactor: IReactorTCP, master: str) -> Bodies:
     fetcher = Fetcher(reactor)
     base = format_host(master)
     bodies = [await fetcher.fetch(base + resource) for resource in RESOURCES]
     return Bodies(*bodies)
 
 
-def read_data(reactor: Any, master: str) -> Deferred[Bodies]:
+def read_data(reactor: IReactorTCP, master: str) -> Deferred[Bodies]:
     """``readData``: fetch the four resources (or read them from a ``file://`` directory).
 
     ``reactor`` must be a real reactor (TCP, SSL, time). The Deferred never
@@ -545,6 +552,6 @@ def read_data(reactor: Any, master: str) -> Deferred[Bodies]:
     return Deferred.fromCoroutine(_read_http(reactor, master))
 
 
-def load_data(reactor: Any, master: str) -> Deferred[LiveCluster]:
+def load_data(reactor: IReactorTCP, master: str) -> Deferred[LiveCluster]:
     """``loadData``: the cluster from the RAPI at ``master``."""
     return read_data(reactor, master).addCallback(parse_data)

@@ -17,13 +17,13 @@ errors are reported.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.interfaces import IReactorTime
 
+from ganeti_agent.core.jsontypes import JSONArray, JSONObject, JSONShapeError, expect_array
 from ganeti_agent.moveinstance import plan
 from ganeti_agent.rapi import jobs
 from ganeti_agent.rapi.client import RapiClient, RapiError, RapiHttpError, sleep
@@ -69,7 +69,8 @@ class MoveResult:
 
 def describe(error: BaseException) -> str:
     """A one-line account of why a side failed, never a traceback."""
-    if isinstance(error, Aborted | plan.PlanError | RapiError | jobs.JobFailed | jobs.JobLost):
+    expected = Aborted | plan.PlanError | RapiError | jobs.JobFailed | jobs.JobLost | JSONShapeError
+    if isinstance(error, expected):
         return str(error)
     return f"unexpected {type(error).__name__}: {error}"
 
@@ -78,8 +79,8 @@ def describe(error: BaseException) -> str:
 class _Shared:
     """What the two sides of one move know of each other."""
 
-    exported: Deferred[tuple[dict[str, Any], dict[str, Any], list[str]]]
-    imported: Deferred[dict[str, Any]]
+    exported: Deferred[tuple[JSONObject, JSONObject, list[str]]]
+    imported: Deferred[JSONObject]
     import_job: str | None = None
     abort_deadline: float | None = None
     source_failed: bool = False
@@ -173,11 +174,11 @@ class InstanceMover:
 
         return check
 
-    async def _wait(self, client: RapiClient, move: plan.InstanceMove, job_id: str) -> list[Any]:
+    async def _wait(self, client: RapiClient, move: plan.InstanceMove, job_id: str) -> JSONArray:
         return await client.wait_for_job(job_id, on_log=self._job_log(move, job_id))
 
-    def _job_log(self, move: plan.InstanceMove, job_id: str) -> Callable[[Sequence[Any]], None]:
-        def log(entry: Sequence[Any]) -> None:
+    def _job_log(self, move: plan.InstanceMove, job_id: str) -> Callable[[JSONArray], None]:
+        def log(entry: JSONArray) -> None:
             if self._detail is not None:
                 self._detail(move.label, f"job {job_id}: {str(entry[3])[:500]}")
 
@@ -195,7 +196,7 @@ class InstanceMover:
                 ) from None
             raise
         plan.check_movable(move, details)
-        tags = [str(tag) for tag in details.get("tags") or []]
+        tags = [str(tag) for tag in expect_array(details.get("tags") or [], f"{name} tags")]
         self._say(move, "reading instance information from the source cluster")
         info_job = await self.source.get_instance_info(name, static=True)
         info = plan.instance_info(await self._wait(self.source, move, info_job))
@@ -230,7 +231,7 @@ class InstanceMover:
             try:
                 await self.dest.wait_for_job(
                     job_id,
-                    on_log=self._import_log(move, job_id, shared, len(info["disks"])),
+                    on_log=self._import_log(move, job_id, shared, plan.count_disks(info)),
                     on_unchanged=self._give_up_after_abort(shared, job_id),
                 )
             except jobs.JobFailed as exc:
@@ -247,10 +248,10 @@ class InstanceMover:
 
     def _import_log(
         self, move: plan.InstanceMove, job_id: str, shared: _Shared, disk_count: int
-    ) -> Callable[[Sequence[Any]], None]:
+    ) -> Callable[[JSONArray], None]:
         report = self._job_log(move, job_id)
 
-        def log(entry: Sequence[Any]) -> None:
+        def log(entry: JSONArray) -> None:
             if entry[2] != REMOTE_IMPORT_LOG:
                 report(entry)
                 return

@@ -16,8 +16,9 @@ import optparse
 from collections.abc import Sequence
 from copy import copy
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from ganeti_agent.core.jsontypes import JSONObject
 from ganeti_agent.moveinstance import params
 from ganeti_agent.rapi.client import DEFAULT_PORT
 
@@ -31,14 +32,18 @@ MAX_INSTANCES = 10000
 MAX_PARALLEL = 64
 
 
-def _check_key_values(option: optparse.Option, opt: str, value: str) -> dict[str, Any]:
+def _check_key_values(
+    option: optparse.Option, opt: str, value: str
+) -> dict[str, params.ParamValue]:
     try:
         return params.split_key_values(opt, value)
     except params.ParameterError as exc:
         raise optparse.OptionValueError(str(exc)) from None
 
 
-def _check_ident_key_values(option: optparse.Option, opt: str, value: str) -> tuple[str, Any]:
+def _check_ident_key_values(
+    option: optparse.Option, opt: str, value: str
+) -> tuple[str, params.IdentGroup]:
     try:
         return params.split_ident_key_values(opt, value)
     except params.ParameterError as exc:
@@ -76,10 +81,10 @@ class MoveOptions:
     debug: int = 0
     verbose: bool = False
     iallocator: str | None = None
-    beparams: dict[str, Any] = field(default_factory=dict)
-    hvparams: dict[str, Any] = field(default_factory=dict)
-    osparams: dict[str, Any] = field(default_factory=dict)
-    nics: list[dict[str, Any]] = field(default_factory=list)
+    beparams: JSONObject = field(default_factory=dict)
+    hvparams: JSONObject = field(default_factory=dict)
+    osparams: JSONObject = field(default_factory=dict)
+    nics: list[JSONObject] = field(default_factory=list)
     net_map: dict[str, str] = field(default_factory=dict)
     dest_instance_name: str | None = None
     dest_primary_node: str | None = None

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TypeAlias
+
+from ganeti_agent.core.jsontypes import JSON, JSONObject
 
 NO_PREFIX = "no_"
 UN_PREFIX = "-"
@@ -66,6 +68,12 @@ HYPERVISOR_TYPES: Mapping[str, str] = {
 }
 
 
+ParamValue: TypeAlias = str | bool | None
+"""A value as written: ``key=text``, or the bare ``key``/``no_key``/``-key`` forms."""
+IdentGroup: TypeAlias = dict[str, ParamValue] | bool | None
+"""One ``--net`` group: its settings, or False/None when the group is removed."""
+
+
 class ParameterError(ValueError):
     """A parameter value Ganeti would refuse; the text is Ganeti's."""
 
@@ -84,13 +92,13 @@ def unescape_and_split(text: str, separator: str = ",") -> list[str]:
     return [re.sub(r"\\(.)", r"\1", piece) for piece in merged]
 
 
-def split_key_values(option: str, text: str) -> dict[str, Any]:
+def split_key_values(option: str, text: str) -> dict[str, ParamValue]:
     """``a=1,no_b,-c,d`` → ``{"a": "1", "b": False, "c": None, "d": True}``."""
-    values: dict[str, Any] = {}
+    values: dict[str, ParamValue] = {}
     if not text:
         return values
     for element in unescape_and_split(text):
-        value: Any
+        value: ParamValue
         if "=" in element:
             key, value = element.split("=", 1)
         elif element.startswith(NO_PREFIX):
@@ -105,7 +113,7 @@ def split_key_values(option: str, text: str) -> dict[str, Any]:
     return values
 
 
-def split_ident_key_values(option: str, text: str) -> tuple[str, Any]:
+def split_ident_key_values(option: str, text: str) -> tuple[str, IdentGroup]:
     """``0:link=br1`` → ``("0", {"link": "br1"})``; ``no_0``/``-0`` remove a group."""
     ident, _, rest = text.partition(":")
     removes = ident.startswith(NO_PREFIX) or (
@@ -140,7 +148,7 @@ def parse_unit(text: object) -> int:
     return whole + (4 - whole % 4 if whole % 4 else 0)
 
 
-def _force_one(key: str, kind: str, value: Any) -> Any:
+def _force_one(key: str, kind: str, value: JSON) -> JSON:
     if kind in ("string", "maybe-string"):
         if value is None and kind == "maybe-string":
             return None
@@ -162,15 +170,17 @@ def _force_one(key: str, kind: str, value: Any) -> Any:
             raise ParameterError(
                 f"'{key}' (value {value}) is not a valid size. error: {exc}"
             ) from None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"'{key}' (value {value}) is not a valid integer") from None
+    if isinstance(value, str | int | float):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise ParameterError(f"'{key}' (value {value}) is not a valid integer")
 
 
-def force_types(values: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:
+def force_types(values: Mapping[str, JSON], types: Mapping[str, str]) -> JSONObject:
     """Ganeti's ``ForceDictType``: unknown keys refused, values converted to their type."""
-    result: dict[str, Any] = {}
+    result: JSONObject = {}
     for key, value in values.items():
         if key not in types:
             raise ParameterError(f"Unknown parameter '{key}'")
@@ -178,7 +188,7 @@ def force_types(values: Mapping[str, Any], types: Mapping[str, str]) -> dict[str
     return result
 
 
-def parse_nic_option(values: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
+def parse_nic_option(values: Sequence[tuple[str, IdentGroup]]) -> list[JSONObject]:
     """Ganeti's ``ParseNicOption``: ``--net`` values as a list of per-index overrides.
 
     An empty value (``link=``) means "unset" (None), as Ganeti's master does:
@@ -188,7 +198,7 @@ def parse_nic_option(values: Sequence[tuple[str, Any]]) -> list[dict[str, Any]]:
         count = max(int(index) + 1 for index, _ in values)
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"Invalid NIC index passed: {exc}") from None
-    nics: list[dict[str, Any]] = [{} for _ in range(count)]
+    nics: list[JSONObject] = [{} for _ in range(count)]
     for index, settings in values:
         position = int(index)
         if not isinstance(settings, dict):

@@ -13,8 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from ganeti_agent.core.jsontypes import (
+    JSON,
+    JSONArray,
+    JSONObject,
+    expect_array,
+    expect_object,
+    member,
+)
 from ganeti_agent.moveinstance.options import UNMOVABLE_TEMPLATES, MoveOptions
 from ganeti_agent.rapi import x509
 
@@ -38,10 +45,10 @@ class InstanceMove:
     iallocator: str | None = None
     disk_template: str | None = None
     compress: str = "none"
-    beparams: Mapping[str, Any] = field(default_factory=dict)
-    hvparams: Mapping[str, Any] = field(default_factory=dict)
-    osparams: Mapping[str, Any] = field(default_factory=dict)
-    nics: Sequence[Mapping[str, Any]] = ()
+    beparams: Mapping[str, JSON] = field(default_factory=dict)
+    hvparams: Mapping[str, JSON] = field(default_factory=dict)
+    osparams: Mapping[str, JSON] = field(default_factory=dict)
+    nics: Sequence[Mapping[str, JSON]] = ()
     net_map: Mapping[str, str] = field(default_factory=dict)
     opportunistic_tries: int = 0
     opportunistic_delay: int = 30
@@ -79,7 +86,7 @@ def moves_for(options: MoveOptions) -> list[InstanceMove]:
     ]
 
 
-def check_movable(move: InstanceMove, details: Mapping[str, Any]) -> None:
+def check_movable(move: InstanceMove, details: Mapping[str, JSON]) -> None:
     """Refuse, before anything starts, a disk template that cannot cross clusters."""
     template = move.disk_template or details.get("disk_template")
     if template in UNMOVABLE_TEMPLATES:
@@ -88,28 +95,41 @@ def check_movable(move: InstanceMove, details: Mapping[str, Any]) -> None:
         )
 
 
-def instance_info(result: Sequence[Any]) -> dict[str, Any]:
+def instance_info(result: Sequence[JSON]) -> JSONObject:
     """The one instance's record in the result of ``GET …/info?static=1``."""
-    if not result or not isinstance(result[0], dict) or len(result[0]) != 1:
+    first = result[0] if result else None
+    if not isinstance(first, dict) or len(first) != 1:
         raise PlanError(f"unexpected instance information: {str(result)[:200]}")
-    (info,) = result[0].values()
+    (info,) = first.values()
     if not isinstance(info, dict):
         raise PlanError(f"unexpected instance information: {str(info)[:200]}")
     return info
 
 
-def check_info_movable(move: InstanceMove, info: Mapping[str, Any]) -> None:
+def _disk_records(info: Mapping[str, JSON]) -> list[JSONObject]:
+    """The instance's disks, each an object; JSONShapeError names what is wrong."""
+    disks = expect_array(member(info, "disks", "instance information"), "instance disks")
+    return [expect_object(disk, f"instance disk {index}") for index, disk in enumerate(disks)]
+
+
+def count_disks(info: Mapping[str, JSON]) -> int:
+    """How many disks the instance has: how many the destination must listen for."""
+    return len(_disk_records(info))
+
+
+def check_info_movable(move: InstanceMove, info: Mapping[str, JSON]) -> None:
     """Refuse an ext instance whose disks name no ExtStorage provider."""
     template = move.disk_template or info.get("disk_template")
     check_movable(move, {"disk_template": template})
-    if template == "ext" and not all(disk.get("provider") for disk in info.get("disks", [])):
+    disks = _disk_records(info) if "disks" in info else []
+    if template == "ext" and not all(disk.get("provider") for disk in disks):
         raise PlanError(
             "disk template ext needs an ExtStorage provider per disk, and the source"
             " cluster reports none; cannot move"
         )
 
 
-def export_info(result: Sequence[Any]) -> dict[str, Any]:
+def export_info(result: Sequence[JSON]) -> JSONObject:
     """The prepare-export result, checked for what the next two requests need."""
     info = result[0] if result else None
     if not isinstance(info, dict) or not {"handshake", "x509_key_name", "x509_ca"} <= info.keys():
@@ -121,12 +141,14 @@ def export_info(result: Sequence[Any]) -> dict[str, Any]:
     return info
 
 
-def import_info(message: Any, disk_count: int) -> dict[str, Any]:
+def import_info(message: JSON, disk_count: int) -> JSONObject:
     """The ``remote-import`` log message of the creation job, checked."""
     if not isinstance(message, dict) or not {"x509_ca", "disks"} <= message.keys():
         raise PlanError(f"remote-import information without CA or disks: {str(message)[:200]}")
     disks = message["disks"]
-    if not isinstance(disks, list) or len(disks) != disk_count:
+    if not isinstance(disks, list):
+        raise PlanError(f"remote-import disks are not a list: {str(disks)[:200]}")
+    if len(disks) != disk_count:
         raise PlanError(
             f"destination listens for {len(disks)} disks, the instance has {disk_count}"
         )
@@ -137,12 +159,12 @@ def import_info(message: Any, disk_count: int) -> dict[str, Any]:
     return message
 
 
-def _disks(info: Mapping[str, Any], template: str) -> list[dict[str, Any]]:
-    disks: list[dict[str, Any]] = []
-    for disk in info["disks"]:
-        entry: dict[str, Any] = {
-            "size": disk["size"],
-            "mode": disk["mode"],
+def _disks(info: Mapping[str, JSON], template: JSON) -> JSONArray:
+    disks: JSONArray = []
+    for disk in _disk_records(info):
+        entry: JSONObject = {
+            "size": member(disk, "size", "instance disk"),
+            "mode": member(disk, "mode", "instance disk"),
             "name": disk.get("name"),
         }
         if disk.get("spindles") is not None:
@@ -153,14 +175,16 @@ def _disks(info: Mapping[str, Any], template: str) -> list[dict[str, Any]]:
     return disks
 
 
-def _source_nic(raw: Sequence[Any]) -> dict[str, Any]:
-    if not isinstance(raw, list | tuple) or len(raw) != len(_NIC_FIELDS):
+def _source_nic(raw: JSON) -> JSONObject:
+    if not isinstance(raw, list) or len(raw) != len(_NIC_FIELDS):
         raise PlanError(
             "Received NIC information does not match expected format; "
             "Do the versions of this tool and the source cluster match?"
         )
     values = dict(zip(_NIC_FIELDS, raw, strict=True))
-    nic = {key: values[key] for key in ("ip", "mac", "mode", "link", "vlan", "network", "name")}
+    nic: JSONObject = {
+        key: values[key] for key in ("ip", "mac", "mode", "link", "vlan", "network", "name")
+    }
     if nic["network"] is not None:
         for key in ("mode", "link", "vlan"):
             del nic[key]
@@ -170,17 +194,19 @@ def _source_nic(raw: Sequence[Any]) -> dict[str, Any]:
     return nic
 
 
-def _map_nic(nic: dict[str, Any], net_map: Mapping[str, str]) -> dict[str, Any]:
-    if nic.get("network") is not None and nic["network"] in net_map:
-        return {**nic, "network": net_map[nic["network"]]}
-    if nic.get("link") is not None and nic["link"] in net_map:
-        return {**nic, "link": net_map[nic["link"]]}
+def _map_nic(nic: JSONObject, net_map: Mapping[str, str]) -> JSONObject:
+    network, link = nic.get("network"), nic.get("link")
+    if isinstance(network, str) and network in net_map:
+        return {**nic, "network": net_map[network]}
+    if isinstance(link, str) and link in net_map:
+        return {**nic, "link": net_map[link]}
     return nic
 
 
-def nics_for(move: InstanceMove, info: Mapping[str, Any]) -> list[dict[str, Any]]:
+def nics_for(move: InstanceMove, info: Mapping[str, JSON]) -> list[JSONObject]:
     """The source's NICs, networks by name, mapped by ``--net-map``, then ``--net`` on top."""
-    nics = [_map_nic(_source_nic(raw), move.net_map) for raw in info["nics"]]
+    source = expect_array(member(info, "nics", "instance information"), "instance nics")
+    nics = [_map_nic(_source_nic(raw), move.net_map) for raw in source]
     if len(move.nics) > len(nics):
         raise PlanError("Can not create new NICs")
     for index, override in enumerate(move.nics):
@@ -190,62 +216,68 @@ def nics_for(move: InstanceMove, info: Mapping[str, Any]) -> list[dict[str, Any]
 
 def creation_body(
     move: InstanceMove,
-    info: Mapping[str, Any],
-    export: Mapping[str, Any],
+    info: Mapping[str, JSON],
+    export: Mapping[str, JSON],
     tags: Sequence[str],
     opportunistic: bool,
-) -> dict[str, Any]:
+) -> JSONObject:
     """The ``POST /2/instances`` body (without ``__version__``, which the client adds)."""
-    template = move.disk_template or info["disk_template"]
+    template = move.disk_template or member(info, "disk_template", "instance information")
     return {
         "mode": INSTANCE_REMOTE_IMPORT,
         "name": move.dest_name,
         "disk_template": template,
         "disks": _disks(info, template),
-        "nics": nics_for(move, info),
+        "nics": [*nics_for(move, info)],
         "os": info.get("os"),
         "pnode": move.primary_node,
         "snode": move.secondary_node,
-        "start": info["config_state"] == "up",
+        "start": member(info, "config_state", "instance information") == "up",
         "ip_check": False,
         "name_check": False,
         "iallocator": move.iallocator,
-        "hypervisor": info["hypervisor"],
-        "source_handshake": export["handshake"],
-        "source_x509_ca": export["x509_ca"],
+        "hypervisor": member(info, "hypervisor", "instance information"),
+        "source_handshake": member(export, "handshake", "prepared export"),
+        "source_x509_ca": member(export, "x509_ca", "prepared export"),
         "compress": move.compress,
-        "source_instance_name": info["name"],
-        "beparams": {**info.get("be_instance", {}), **move.beparams},
-        "hvparams": {**info.get("hv_instance", {}), **move.hvparams},
-        "osparams": {**info.get("os_instance", {}), **move.osparams},
+        "source_instance_name": member(info, "name", "instance information"),
+        "beparams": {**_parameters(info, "be_instance"), **move.beparams},
+        "hvparams": {**_parameters(info, "hv_instance"), **move.hvparams},
+        "osparams": {**_parameters(info, "os_instance"), **move.osparams},
         "opportunistic_locking": opportunistic,
-        "tags": list(tags),
+        "tags": [*tags],
         "wait_for_sync": False,
     }
 
 
+def _parameters(info: Mapping[str, JSON], name: str) -> JSONObject:
+    """The instance's own parameters of one kind (``be_instance``…); none when absent."""
+    return expect_object(info.get(name, {}), f"instance {name}")
+
+
 def export_body(
-    move: InstanceMove, export: Mapping[str, Any], imported: Mapping[str, Any]
-) -> dict[str, Any]:
+    move: InstanceMove, export: Mapping[str, JSON], imported: Mapping[str, JSON]
+) -> JSONObject:
     """The ``PUT …/export`` body: remote mode, towards the destination's listeners."""
     return {
-        "destination": imported["disks"],
+        "destination": member(imported, "disks", "remote-import information"),
         "mode": EXPORT_MODE_REMOTE,
         "shutdown": True,
         "remove_instance": not move.keep_source_instance,
-        "x509_key_name": export["x509_key_name"],
-        "destination_x509_ca": imported["x509_ca"],
+        "x509_key_name": member(export, "x509_key_name", "prepared export"),
+        "destination_x509_ca": member(imported, "x509_ca", "remote-import information"),
         "compress": move.compress,
     }
 
 
-def check_export_result(result: Sequence[Any]) -> None:
+def check_export_result(result: Sequence[JSON]) -> None:
     """An export job's ``[finalised, [per-disk success…]]``; PlanError unless all went well."""
     outcome = result[0] if result else None
-    if not isinstance(outcome, list | tuple) or len(outcome) != 2:
+    if not isinstance(outcome, list) or len(outcome) != 2:
         raise PlanError(f"unexpected export result: {str(outcome)[:200]}")
     finalised, disks = outcome
     if finalised and isinstance(disks, list) and all(disks):
         return
-    failed = [str(index) for index, ok in enumerate(disks or []) if not ok]
+    listed = disks if isinstance(disks, list) else []
+    failed = [str(index) for index, ok in enumerate(listed) if not ok]
     raise PlanError(f"Export failed for disks {', '.join(failed)}")

@@ -18,7 +18,6 @@ import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlencode
 
 import treq
@@ -38,6 +37,14 @@ from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, ResponseFailed
 from twisted.web.iweb import IPolicyForHTTPS, IResponse
 from zope.interface import implementer
 
+from ganeti_agent.core.jsontypes import (
+    JSON,
+    JSONArray,
+    JSONObject,
+    JSONShapeError,
+    expect_array,
+    expect_object,
+)
 from ganeti_agent.rapi import jobs
 
 DEFAULT_PORT = 5080
@@ -51,7 +58,7 @@ DEFAULT_TIMEOUT = 60.0
 WAIT_RETRIES = 3
 WAIT_RETRY_DELAY = 1.0
 
-LogCallback = Callable[[Sequence[Any]], None]
+LogCallback = Callable[[JSONArray], None]
 
 
 class RapiError(Exception):
@@ -168,14 +175,14 @@ def encode_body(body: object) -> bytes:
     return json.dumps(body, sort_keys=True).encode("utf-8")
 
 
-def _is_tls_failure(failure_reasons: Sequence[Any]) -> bool:
+def _is_tls_failure(failure_reasons: Sequence[object]) -> bool:
     return any(
         getattr(reason, "check", lambda *_: None)(SSL.Error) is not None
         for reason in failure_reasons
     )
 
 
-def _describe(reasons: Sequence[Any]) -> str:
+def _describe(reasons: Sequence[object]) -> str:
     texts = [str(getattr(reason, "value", reason)) for reason in reasons]
     return "; ".join(text for text in texts if text) or "connection lost"
 
@@ -224,7 +231,7 @@ class RapiClient:
         path: str,
         query: Sequence[tuple[str, object]] = (),
         body: object = None,
-    ) -> Any:
+    ) -> JSON:
         """Send one request; the decoded JSON answer, or a RapiError saying what went wrong."""
         url = self.endpoint.base_url + path + (f"?{encode_query(query)}" if query else "")
         data = encode_body(body) if body is not None else None
@@ -256,7 +263,7 @@ class RapiClient:
             raise RapiConnectionError(f"{url}: request failed: {exc}") from None
         return self._decode(url, response.code, raw)
 
-    def _tls_message(self, url: str, reasons: Sequence[Any]) -> str:
+    def _tls_message(self, url: str, reasons: Sequence[object]) -> str:
         against = (
             f"the CA file {self.endpoint.ca_file}" if self.endpoint.ca_file else "the system CAs"
         )
@@ -277,9 +284,9 @@ class RapiClient:
         return b"".join(chunks)
 
     @staticmethod
-    def _decode(url: str, code: int, raw: bytes) -> Any:
+    def _decode(url: str, code: int, raw: bytes) -> JSON:
         try:
-            value = json.loads(raw) if raw.strip() else None
+            value: JSON = json.loads(raw) if raw.strip() else None
         except ValueError:
             if code != 200:
                 raise RapiHttpError(url, code, raw[:200].decode("utf-8", "replace")) from None
@@ -294,10 +301,10 @@ class RapiClient:
 
     # Resources, one method each, named after Ganeti's client.
 
-    async def get_version(self) -> Any:
+    async def get_version(self) -> JSON:
         return await self.request("GET", "/version")
 
-    async def get_info(self) -> Any:
+    async def get_info(self) -> JSON:
         return await self.request("GET", f"/{RAPI_VERSION}/info")
 
     async def get_features(self) -> list[str]:
@@ -308,14 +315,19 @@ class RapiClient:
             if exc.code == 404:
                 return []
             raise
-        return [str(feature) for feature in features or []]
+        if not features:
+            return []
+        url = f"{self.endpoint.base_url}/{RAPI_VERSION}/features"
+        return [str(feature) for feature in _array(url, features)]
 
     @staticmethod
     def _instance_path(name: str, tail: str = "") -> str:
         return f"/{RAPI_VERSION}/instances/{quote(name, safe='')}{tail}"
 
-    async def get_instance(self, name: str) -> Any:
-        return await self.request("GET", self._instance_path(name))
+    async def get_instance(self, name: str) -> JSONObject:
+        """The instance's record; RapiResponseError when the answer is not an object."""
+        path = self._instance_path(name)
+        return _object(self.endpoint.base_url + path, await self.request("GET", path))
 
     async def get_instance_info(self, name: str, static: bool | None = None) -> str:
         query = [] if static is None else [("static", static)]
@@ -325,7 +337,7 @@ class RapiClient:
         path = self._instance_path(name, "/prepare-export")
         return str(await self.request("PUT", path, [("mode", mode)]))
 
-    async def create_instance(self, body: Mapping[str, Any]) -> str:
+    async def create_instance(self, body: Mapping[str, JSON]) -> str:
         """POST /2/instances with a version-1 body; refused first if the server cannot take it."""
         if INSTANCE_CREATE_REQV1 not in await self.get_features():
             raise RapiError(
@@ -335,7 +347,7 @@ class RapiClient:
         document = {**body, "__version__": 1}
         return str(await self.request("POST", f"/{RAPI_VERSION}/instances", (), document))
 
-    async def export_instance(self, name: str, body: Mapping[str, Any]) -> str:
+    async def export_instance(self, name: str, body: Mapping[str, JSON]) -> str:
         return str(await self.request("PUT", self._instance_path(name, "/export"), (), dict(body)))
 
     async def shutdown_instance(self, name: str) -> str:
@@ -343,13 +355,13 @@ class RapiClient:
 
     # Bulk queries and the repairs ganeti-harep submits; each write answers a job id.
 
-    async def get_groups(self, bulk: bool = False) -> Any:
+    async def get_groups(self, bulk: bool = False) -> JSON:
         return await self.request("GET", f"/{RAPI_VERSION}/groups", _bulk(bulk))
 
-    async def get_nodes(self, bulk: bool = False) -> Any:
+    async def get_nodes(self, bulk: bool = False) -> JSON:
         return await self.request("GET", f"/{RAPI_VERSION}/nodes", _bulk(bulk))
 
-    async def get_instances(self, bulk: bool = False) -> Any:
+    async def get_instances(self, bulk: bool = False) -> JSON:
         return await self.request("GET", f"/{RAPI_VERSION}/instances", _bulk(bulk))
 
     async def add_instance_tags(
@@ -394,19 +406,19 @@ class RapiClient:
         path = self._instance_path(name, "/reinstall")
         return str(await self.request("POST", path, _with_reason([], reason), {"start": start}))
 
-    async def get_job_status(self, job_id: str) -> Any:
+    async def get_job_status(self, job_id: str) -> JSON:
         return await self.request("GET", f"/{RAPI_VERSION}/jobs/{quote(job_id, safe='')}")
 
-    async def cancel_job(self, job_id: str) -> Any:
+    async def cancel_job(self, job_id: str) -> JSON:
         return await self.request("DELETE", f"/{RAPI_VERSION}/jobs/{quote(job_id, safe='')}")
 
     async def wait_for_job_change(
         self,
         job_id: str,
         fields: Sequence[str],
-        previous_job_info: Sequence[Any] | None,
+        previous_job_info: Sequence[JSON] | None,
         previous_log_serial: int | None,
-    ) -> Any:
+    ) -> JSON:
         """One long poll: the changed ``{job_info, log_entries}``, or None if nothing changed."""
         body = {
             "fields": list(fields),
@@ -433,7 +445,7 @@ class RapiClient:
         job_id: str,
         on_log: LogCallback | None = None,
         on_unchanged: Callable[[], None] | None = None,
-    ) -> list[Any]:
+    ) -> JSONArray:
         """Wait for a job as Ganeti's ``GenericPollJob`` does; its opresult list.
 
         Long-polls ``/wait`` for ``status`` until final, handing each new log
@@ -442,7 +454,7 @@ class RapiClient:
         Raises JobFailed, JobLost or RapiError. A /wait whose connection drops
         is retried up to WAIT_RETRIES times in a row.
         """
-        previous_info: list[Any] | None = None
+        previous_info: JSONArray | None = None
         previous_serial: int | None = None
         while True:
             change = await self._wait_once(job_id, previous_info, previous_serial)
@@ -450,10 +462,15 @@ class RapiClient:
                 if on_unchanged is not None:
                     on_unchanged()
                 continue
-            if not isinstance(change, dict) or not isinstance(change.get("job_info"), list):
-                raise RapiResponseError(f"job {job_id}: malformed wait answer {change!r}")
-            (status,) = change["job_info"][:1] or [None]
-            entries = jobs.log_entries(change)
+            job_info = change.get("job_info") if isinstance(change, dict) else None
+            if not isinstance(change, dict) or not isinstance(job_info, list):
+                shown = jobs.excerpt(change)
+                raise RapiResponseError(f"job {job_id}: malformed wait answer {shown}")
+            (status,) = job_info[:1] or [None]
+            try:
+                entries = jobs.log_entries(change)
+            except jobs.MalformedAnswer as exc:
+                raise RapiResponseError(f"job {job_id}: {exc}") from None
             for entry in entries:
                 if on_log is not None:
                     on_log(entry)
@@ -464,7 +481,7 @@ class RapiClient:
                     )
             if not entries and status in jobs.FINAL_STATUSES:
                 break
-            previous_info = change["job_info"]
+            previous_info = job_info
         try:
             job = await self.get_job_status(job_id)
         except RapiHttpError as exc:
@@ -476,8 +493,8 @@ class RapiClient:
         return jobs.job_result(job_id, job)
 
     async def _wait_once(
-        self, job_id: str, previous_info: list[Any] | None, previous_serial: int | None
-    ) -> Any:
+        self, job_id: str, previous_info: JSONArray | None, previous_serial: int | None
+    ) -> JSON:
         failures = 0
         while True:
             try:
@@ -493,6 +510,22 @@ class RapiClient:
                 if failures > WAIT_RETRIES:
                     raise
                 await sleep(self._reactor, self._wait_retry_delay)
+
+
+def _object(url: str, answer: JSON) -> JSONObject:
+    """``answer`` as a JSON object, or a RapiResponseError naming the resource."""
+    try:
+        return expect_object(answer, url)
+    except JSONShapeError as exc:
+        raise RapiResponseError(str(exc)) from None
+
+
+def _array(url: str, answer: JSON) -> JSONArray:
+    """``answer`` as a JSON array, or a RapiResponseError naming the resource."""
+    try:
+        return expect_array(answer, url)
+    except JSONShapeError as exc:
+        raise RapiResponseError(str(exc)) from None
 
 
 def _bulk(bulk: bool) -> list[tuple[str, object]]:

@@ -8,9 +8,13 @@ exception ``[class name, [arguments…]]``. Pure functions, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from ganeti_agent.core.jsontypes import JSON, JSONArray
+
+#: How much of a malformed answer an error message repeats.
+MAX_SHOWN = 200
 
 FINAL_STATUSES = frozenset({"success", "error", "canceling", "canceled"})
 #: Ganeti's ``ECODE_TEMP_NORES``: an opportunistic allocation found no free nodes.
@@ -22,7 +26,7 @@ class EncodedError:
     """A Ganeti exception as a job result carries it (``errors.EncodeException``)."""
 
     kind: str
-    arguments: tuple[Any, ...]
+    arguments: tuple[JSON, ...]
 
     @property
     def error_code(self) -> str | None:
@@ -35,6 +39,18 @@ class EncodedError:
         message = str(self.arguments[0]) if self.arguments else "(no message)"
         code = self.error_code
         return f"{self.kind}: {message}" + (f" ({code})" if code else "")
+
+
+class MalformedAnswer(ValueError):
+    """A job answer of the wrong shape; the message repeats at most MAX_SHOWN characters."""
+
+
+def excerpt(value: object) -> str:
+    """``repr(value)``, cut to :data:`MAX_SHOWN` characters: answers come from the network."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN:
+        return text
+    return f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
 
 
 class JobFailed(Exception):
@@ -55,19 +71,17 @@ class JobLost(Exception):
         self.job_id = job_id
 
 
-def decode_error(value: object) -> EncodedError | None:
+def decode_error(value: JSON) -> EncodedError | None:
     """``["OpPrereqError", ["msg", "wrong_input"]]`` → EncodedError; anything else → None."""
-    if (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and isinstance(value[0], str)
-        and isinstance(value[1], list | tuple)
-    ):
-        return EncodedError(value[0], tuple(value[1]))
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    kind, arguments = value
+    if isinstance(kind, str) and isinstance(arguments, list):
+        return EncodedError(kind, tuple(arguments))
     return None
 
 
-def job_result(job_id: str, job: Mapping[str, Any]) -> list[Any]:
+def job_result(job_id: str, job: Mapping[str, JSON]) -> JSONArray:
     """The opresult list of a successful job; JobFailed otherwise (GenericPollJob's tail)."""
     status = job.get("status")
     results = job.get("opresult")
@@ -88,11 +102,12 @@ def job_result(job_id: str, job: Mapping[str, Any]) -> list[Any]:
     raise JobFailed(job_id, f"status {status!r}, result {results!r}")
 
 
-def log_entries(change: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+def log_entries(change: Mapping[str, JSON]) -> list[JSONArray]:
     """The ``[serial, timestamp, type, message]`` entries of a ``/wait`` answer, checked."""
     entries = change.get("log_entries") or []
-    if not isinstance(entries, list) or not all(
-        isinstance(entry, list) and len(entry) == 4 for entry in entries
-    ):
-        raise ValueError(f"malformed log entries: {entries!r}")
-    return entries
+    if not isinstance(entries, list):
+        raise MalformedAnswer(f"malformed log entries: {excerpt(entries)}")
+    checked = [entry for entry in entries if isinstance(entry, list) and len(entry) == 4]
+    if len(checked) != len(entries):
+        raise MalformedAnswer(f"malformed log entries: {excerpt(entries)}")
+    return checked

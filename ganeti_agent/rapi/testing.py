@@ -18,7 +18,7 @@ import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cryptography import x509 as crypto_x509
@@ -26,15 +26,31 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from twisted.internet.defer import Deferred
-from twisted.internet.ssl import PrivateCertificate
+from twisted.internet.interfaces import IReactorSSL, IReactorTime, ITCPTransport
+from twisted.internet.ssl import Port, PrivateCertificate
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from ganeti_agent.core.jsontypes import (
+    JSON,
+    JSONArray,
+    JSONObject,
+    JSONShapeError,
+    expect_array,
+    expect_int,
+    expect_object,
+    expect_str,
+    member,
+)
 from ganeti_agent.rapi import x509 as signing
 
-FIXED_TIMESTAMP = [1700000000, 0]
+FIXED_TIMESTAMP: JSONArray = [1700000000, 0]
 #: Encoded Ganeti errors, as job results carry them.
-EncodedError = list[Any]
+EncodedError = JSONArray
+
+
+class IFakeClusterReactor(IReactorSSL, IReactorTime):
+    """What a fake cluster needs of a reactor: a TLS port, and timers for held /wait polls."""
 
 
 def self_signed_certificate(common_name: str) -> tuple[bytes, bytes]:
@@ -68,13 +84,13 @@ class RecordedRequest:
     method: str
     path: str
     query: list[tuple[str, str]]
-    body: Any
+    body: JSON
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JSONObject:
         return {
             "method": self.method,
             "path": self.path,
-            "query": [list(pair) for pair in self.query],
+            "query": [[name, value] for name, value in self.query],
             "body": self.body,
         }
 
@@ -87,9 +103,9 @@ class FakeJob:
     kind: str
     instance: str
     status: str = "queued"
-    log: list[list[Any]] = field(default_factory=list)
+    log: list[JSONArray] = field(default_factory=list)
     opstatus: list[str] = field(default_factory=lambda: ["queued"])
-    opresult: list[Any] = field(default_factory=lambda: [None])
+    opresult: JSONArray = field(default_factory=lambda: [None])
     waiters: list[Callable[[], None]] = field(default_factory=list)
 
     def changed(self) -> None:
@@ -97,7 +113,7 @@ class FakeJob:
         for wake in waiters:
             wake()
 
-    def succeed(self, result: Any) -> None:
+    def succeed(self, result: JSON) -> None:
         self.status, self.opstatus, self.opresult = "success", ["success"], [result]
         self.changed()
 
@@ -109,15 +125,15 @@ class FakeJob:
         self.status, self.opstatus = "running", ["running"]
         self.changed()
 
-    def add_log(self, log_type: str, message: Any) -> None:
+    def add_log(self, log_type: str, message: JSON) -> None:
         self.log.append([len(self.log) + 1, FIXED_TIMESTAMP, log_type, message])
         self.changed()
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> JSONObject:
         return {
             "id": self.job_id,
             "status": self.status,
-            "opstatus": self.opstatus,
+            "opstatus": list(self.opstatus),
             "opresult": self.opresult,
             "oplog": [[entry] for entry in self.log],
             "summary": [f"{self.kind}({self.instance})"],
@@ -131,25 +147,25 @@ def instance_records(
     disks: int = 1,
     tags: list[str] | None = None,
     config_state: str = "up",
-    nics: list[list[Any]] | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+    nics: list[JSONArray] | None = None,
+) -> tuple[JSONObject, JSONObject]:
     """(``GET /2/instances/<name>`` answer, static ``info`` job result) of a typical instance."""
-    disk_list = [
+    disk_list: JSONArray = [
         {"size": 1024 * (index + 1), "mode": "rw", "name": None, "spindles": None}
         for index in range(disks)
     ]
-    nic_list = nics or [
+    nic_list: list[JSONArray] = nics or [
         [None, "nic-uuid-0", None, "aa:00:00:00:00:01", "bridged", "br0", "", None, None]
     ]
-    details = {
+    details: JSONObject = {
         "name": name,
-        "tags": list(tags or []),
+        "tags": list[JSON](tags or []),
         "disk_template": disk_template,
         "status": "running" if config_state == "up" else "ADMIN_down",
         "admin_state": config_state,
         "os": "debootstrap+default",
     }
-    info = {
+    info: JSONObject = {
         "name": name,
         "config_state": config_state,
         "run_state": config_state,
@@ -159,7 +175,7 @@ def instance_records(
         "pnode": "node1.example.com",
         "snodes": ["node2.example.com"] if disk_template == "drbd" else [],
         "disks": disk_list,
-        "nics": nic_list,
+        "nics": list[JSON](nic_list),
         "be_instance": {"maxmem": 512},
         "hv_instance": {},
         "os_instance": {},
@@ -177,23 +193,24 @@ class FakeCluster:
         secret: str = "cluster-domain-secret",  # noqa: S107 (a fake cluster's)
         users: dict[str, tuple[str, bool]] | None = None,
         read_needs_auth: bool = False,
-        info: dict[str, Any] | None = None,
+        info: JSONObject | None = None,
         features: list[str] | None = None,
         first_job_id: int = 100,
         wait_timeout: float = 0.5,
-        reactor: Any = None,
+        reactor: IFakeClusterReactor | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as default_reactor
 
-            reactor = default_reactor
+            reactor = cast(IFakeClusterReactor, default_reactor)
         self.name = name
         self.secret = secret
         self.users = dict(users or {"admin": ("secret", True)})
         self.read_needs_auth = read_needs_auth
-        self.info: dict[str, Any] = info if info is not None else {"name": name}
-        self.features = (
-            features
+        self.info: JSONObject = info if info is not None else {"name": name}
+        #: The /2/features answer; any JSON, so that a test can play a server that answers wrongly.
+        self.features: JSON = (
+            [*features]
             if features is not None
             else [
                 "instance-create-reqv1",
@@ -203,8 +220,8 @@ class FakeCluster:
                 "instance-multi-alloc",
             ]
         )
-        self.instances: dict[str, dict[str, Any]] = {}
-        self.instance_info: dict[str, dict[str, Any]] = {}
+        self.instances: dict[str, JSONObject] = {}
+        self.instance_info: dict[str, JSONObject] = {}
         self.jobs: dict[int, FakeJob] = {}
         self.requests: list[RecordedRequest] = []
         #: Job kind → the encoded error the next such job ends with.
@@ -225,9 +242,10 @@ class FakeCluster:
 
     # Set-up
 
-    def add_instance(self, details: dict[str, Any], info: dict[str, Any]) -> None:
-        self.instances[details["name"]] = details
-        self.instance_info[details["name"]] = info
+    def add_instance(self, details: JSONObject, info: JSONObject) -> None:
+        name = str(details["name"])
+        self.instances[name] = details
+        self.instance_info[name] = info
 
     def resource(self) -> Resource:
         return _ClusterResource(self)
@@ -235,11 +253,12 @@ class FakeCluster:
     def site(self) -> Site:
         return Site(self.resource())
 
-    def listen_tls(self, certificate: tuple[bytes, bytes]) -> Any:
+    def listen_tls(self, certificate: tuple[bytes, bytes]) -> Port:
         """Serve over HTTPS on 127.0.0.1 with ``(key PEM, certificate PEM)``; the port object."""
         key_pem, cert_pem = certificate
         options = PrivateCertificate.loadPEM(key_pem + cert_pem).options()
-        return self._reactor.listenSSL(0, self.site(), options, interface="127.0.0.1")
+        port = self._reactor.listenSSL(0, self.site(), options, interface="127.0.0.1")
+        return cast(Port, port)
 
     # Jobs
 
@@ -249,23 +268,24 @@ class FakeCluster:
         self.jobs[job.job_id] = job
         return job
 
-    def submit(self, kind: str, instance: str, body: Any) -> int:
+    def submit(self, kind: str, instance: str, body: JSON) -> int:
         job = self._new_job(kind, instance)
         error = None if kind == "export" else self.failures.pop(kind, None)
         if error is not None:
             job.fail(error)
             return job.job_id
-        getattr(self, f"_run_{kind.replace('-', '_')}")(job, body)
+        run: Callable[[FakeJob, JSON], None] = getattr(self, f"_run_{kind.replace('-', '_')}")
+        run(job, body)
         return job.job_id
 
-    def _run_info(self, job: FakeJob, body: Any) -> None:
+    def _run_info(self, job: FakeJob, body: JSON) -> None:
         job.succeed({job.instance: self.instance_info[job.instance]})
 
-    def _run_shutdown(self, job: FakeJob, body: Any) -> None:
+    def _run_shutdown(self, job: FakeJob, body: JSON) -> None:
         self.instances[job.instance]["admin_state"] = "down"
         job.succeed(None)
 
-    def _run_prepare_export(self, job: FakeJob, body: Any) -> None:
+    def _run_prepare_export(self, job: FakeJob, body: JSON) -> None:
         salt = f"{job.job_id:08x}"
         key_name = f"x509-{job.job_id}"
         job.succeed(
@@ -278,22 +298,32 @@ class FakeCluster:
             }
         )
 
-    def _run_create(self, job: FakeJob, body: dict[str, Any]) -> None:
-        problem = signing.check_remote_export_handshake(self.secret, body["source_handshake"])
+    def _run_create(self, job: FakeJob, body: JSON) -> None:
+        try:
+            fields = expect_object(body, "creation body")
+            handshake = expect_array(
+                member(fields, "source_handshake", "creation body"), "handshake"
+            )
+            source_ca = expect_str(member(fields, "source_x509_ca", "creation body"), "source CA")
+            disk_count = len(expect_array(member(fields, "disks", "creation body"), "disks"))
+        except JSONShapeError as exc:
+            job.fail(["OpPrereqError", [str(exc), "invalid"]])
+            return
+        problem = signing.check_remote_export_handshake(self.secret, handshake)
         if problem is None:
             try:
-                signing.load_signed_x509_certificate(body["source_x509_ca"], self.secret)
+                signing.load_signed_x509_certificate(source_ca, self.secret)
             except signing.SignatureError as exc:
                 problem = str(exc)
         if problem is not None:
             job.fail(["OpPrereqError", [problem, "invalid"]])
             return
         salt = f"{job.job_id:08x}"
-        disks = [
+        disks: JSONArray = [
             signing.remote_import_disk_info(
                 self.secret, salt, index, "10.0.0.1", 11000 + index, f"magic{job.job_id}x{index}"
             )
-            for index in range(len(body["disks"]))
+            for index in range(disk_count)
         ]
         job.run()
         job.add_log(
@@ -306,7 +336,7 @@ class FakeCluster:
             },
         )
 
-    def _run_export(self, job: FakeJob, body: dict[str, Any]) -> None:
+    def _run_export(self, job: FakeJob, body: JSON) -> None:
         if "export" in self.failures:
             error = self.failures.pop("export")
             job.fail(error)
@@ -314,19 +344,24 @@ class FakeCluster:
                 self._finish_peer_import(["OpExecError", ["Disk 0 failed to receive data"]])
             return
         try:
-            signing.check_x509_key_name(self.secret, body["x509_key_name"])
-            signing.load_signed_x509_certificate(body["destination_x509_ca"], self.secret)
-            for index, disk in enumerate(body["destination"]):
-                signing.check_remote_export_disk_info(self.secret, index, disk)
-        except (signing.SignatureError, KeyError, TypeError) as exc:
+            fields = expect_object(body, "export body")
+            key_name = expect_array(member(fields, "x509_key_name", "export body"), "key name")
+            signing.check_x509_key_name(self.secret, key_name)
+            dest_ca = expect_str(member(fields, "destination_x509_ca", "export body"), "CA")
+            signing.load_signed_x509_certificate(dest_ca, self.secret)
+            destination = expect_array(member(fields, "destination", "export body"), "disks")
+            for index, disk in enumerate(destination):
+                disk_info = expect_array(disk, f"destination disk {index}")
+                signing.check_remote_export_disk_info(self.secret, index, disk_info)
+        except (signing.SignatureError, JSONShapeError) as exc:
             job.fail(["OpPrereqError", [str(exc), "invalid"]])
             self._finish_peer_import(["OpExecError", ["Disk 0 failed to receive data"]])
             return
-        if body.get("remove_instance"):
+        if fields.get("remove_instance"):
             self.instances.pop(job.instance, None)
         else:
             self.instances[job.instance]["exported"] = True
-        job.succeed([True, [True] * len(body["destination"])])
+        job.succeed([True, [True] * len(destination)])
         self._finish_peer_import(None)
 
     def _finish_peer_import(self, error: EncodedError | None) -> None:
@@ -340,7 +375,7 @@ class FakeCluster:
                     job.fail(error)
                 return
 
-    def cancel(self, job: FakeJob) -> list[Any]:
+    def cancel(self, job: FakeJob) -> JSONArray:
         if job.status in ("success", "error", "canceled"):
             return [False, f"Job {job.job_id} is finished"]
         if job.status == "running" and not self.cancel_running:
@@ -350,13 +385,13 @@ class FakeCluster:
         job.changed()
         return [True, f"Job {job.job_id} canceled"]
 
-    def job_change(self, job: FakeJob, body: Any) -> dict[str, Any] | None:
+    def job_change(self, job: FakeJob, body: JSON) -> JSONObject | None:
         """The /wait answer now, or None while nothing changed (Ganeti's rule)."""
         previous_info = body.get("previous_job_info") if isinstance(body, dict) else None
         previous_serial = body.get("previous_log_serial") if isinstance(body, dict) else None
         serial = previous_serial if isinstance(previous_serial, int) else 0
-        entries = [entry for entry in job.log if entry[0] > serial]
-        info = [job.status]
+        entries: JSONArray = [entry for entry in job.log if expect_int(entry[0], "serial") > serial]
+        info: JSONArray = [job.status]
         if info != previous_info or entries or job.status not in ("queued", "waiting", "running"):
             return {"job_info": info, "log_entries": entries}
         return None
@@ -379,6 +414,7 @@ class _ClusterResource(Resource):
         parts = urlsplit(request.uri.decode("utf-8"))
         path = unquote(parts.path)
         raw = request.content.read() if request.content is not None else b""
+        body: JSON
         try:
             body = json.loads(raw) if raw.strip() else None
         except ValueError:
@@ -426,7 +462,7 @@ class _ClusterResource(Resource):
         return user if known is not None and known[0] == password else None
 
     def _route(
-        self, request: Request, method: str, segments: list[str], query: dict[str, str], body: Any
+        self, request: Request, method: str, segments: list[str], query: dict[str, str], body: JSON
     ) -> bytes | int:
         cluster = self.cluster
         match method, segments:
@@ -462,7 +498,7 @@ class _ClusterResource(Resource):
                 return self._wait(request, self._job(job_id), body)
         raise _HttpError(404, "Not Found", f"No resource for {method} /{'/'.join(segments)}")
 
-    def _instance(self, name: str) -> dict[str, Any]:
+    def _instance(self, name: str) -> JSONObject:
         try:
             return self.cluster.instances[name]
         except KeyError:
@@ -474,12 +510,11 @@ class _ClusterResource(Resource):
         except (KeyError, ValueError):
             raise _HttpError(404, "Not Found", f"Job {job_id} not found") from None
 
-    def _wait(self, request: Request, job: FakeJob, body: Any) -> bytes | int:
+    def _wait(self, request: Request, job: FakeJob, body: JSON) -> bytes | int:
         cluster = self.cluster
         if cluster.drop_waits > 0:
             cluster.drop_waits -= 1
-            transport: Any = request.transport
-            transport.abortConnection()
+            cast(ITCPTransport, request.transport).abortConnection()
             return NOT_DONE_YET
         change = cluster.job_change(job, body)
         if change is not None:
@@ -515,11 +550,11 @@ class _HttpError(Exception):
         self.code, self.title, self.explain = code, title, explain
 
 
-def _encode(request: Request, code: int, value: Any) -> bytes:
+def _encode(request: Request, code: int, value: JSON) -> bytes:
     request.setResponseCode(code)
     request.setHeader(b"Content-Type", b"application/json")
     return json.dumps(value).encode("utf-8")
 
 
-def _reply(request: Request, code: int, value: Any) -> bytes:
+def _reply(request: Request, code: int, value: JSON) -> bytes:
     return _encode(request, code, value)

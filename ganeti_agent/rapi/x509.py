@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ganeti_agent.core.jsontypes import JSONArray
+
 SIGNATURE_HEADER = "X-Ganeti-Signature"
 #: Ganeti's remote import/export protocol version and handshake text.
 RIE_VERSION = 0
@@ -100,7 +102,7 @@ def _handshake_message(version: object) -> str:
     return f"{version}:{RIE_HANDSHAKE}"
 
 
-def remote_export_handshake(key: str, salt: str) -> list[object]:
+def remote_export_handshake(key: str, salt: str) -> JSONArray:
     """``[version, hmac, salt]``, which the source sends to prove it shares the secret."""
     return [RIE_VERSION, sha1_hmac(key, _handshake_message(RIE_VERSION), salt), salt]
 
@@ -127,7 +129,7 @@ def _disk_message(index: int, host: object, port: object, magic: object) -> str:
 
 def remote_import_disk_info(
     key: str, salt: str, index: int, host: str, port: int, magic: str
-) -> list[object]:
+) -> JSONArray:
     """``[host, port, magic, hmac, salt]``: where the destination listens for disk ``index``."""
     return [host, port, magic, sha1_hmac(key, _disk_message(index, host, port, magic), salt), salt]
 
@@ -145,7 +147,7 @@ def check_remote_export_disk_info(key: str, index: int, disk_info: Sequence[obje
         raise SignatureError("HMAC is wrong")
 
 
-def x509_key_name(key: str, name: str, salt: str) -> list[str]:
+def x509_key_name(key: str, name: str, salt: str) -> JSONArray:
     """``[name, hmac, salt]``: the source's export key, as prepare-export returns it."""
     return [name, sha1_hmac(key, name, salt), salt]
 

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import reactor
 from twisted.internet.endpoints import UNIXClientEndpoint, UNIXServerEndpoint, connectProtocol
@@ -67,7 +67,7 @@ def ours(lock_file: Path) -> Program:
     async def run(socket: str, arguments: tuple[str, ...]) -> tuple[str, str, int]:
         parsed = options.parse([f"-L{socket}", f"--lock-file={lock_file}", *arguments])
         out, err = io.StringIO(), io.StringIO()
-        code = await cli.program(reactor, parsed, out, err, poll_delay=0)
+        code = await cli.program(cast(cli.IHarepReactor, reactor), parsed, out, err, poll_delay=0)
         return out.getvalue(), err.getvalue(), code
 
     return run

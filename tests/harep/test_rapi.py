@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from twisted.internet import reactor
@@ -59,7 +59,9 @@ async def record_rapi(scenario: Scenario, directory: Path) -> list[dict[str, Any
             served.rapi.requests.clear()
             parsed = options.parse(_arguments(served, directory / "lock", step.arguments))
             out, err = io.StringIO(), io.StringIO()
-            code = await cli.program(reactor, parsed, out, err, poll_delay=0)
+            code = await cli.program(
+                cast(cli.IHarepReactor, reactor), parsed, out, err, poll_delay=0
+            )
             tags = {inst.name: list(inst.tags) for inst in master.cluster.instances}
             steps.append(
                 {
@@ -144,7 +146,7 @@ async def test_a_wrong_password_is_one_error_line(directory: Path) -> None:
         served.password_file.write_text("wrong\n")
         parsed = options.parse(_arguments(served, directory / "lock", ()))
         out, err = io.StringIO(), io.StringIO()
-        code = await cli.program(reactor, parsed, out, err, poll_delay=0)
+        code = await cli.program(cast(cli.IHarepReactor, reactor), parsed, out, err, poll_delay=0)
     assert code == 1
     assert out.getvalue() == ""
     [line] = err.getvalue().splitlines()

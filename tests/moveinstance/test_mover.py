@@ -15,7 +15,7 @@ from twisted.internet import reactor as global_reactor
 from ganeti_agent.moveinstance import cli, options, plan
 from ganeti_agent.moveinstance.mover import InstanceMover
 from ganeti_agent.rapi.testing import FakeCluster, instance_records, link
-from tests.rapi.support import certificate
+from tests.rapi.support import at, certificate
 from tests.support import async_test, free_port
 
 reactor: Any = global_reactor  # the real one: TCP, TLS, timers and name resolution
@@ -86,6 +86,23 @@ async def test_failed_export_aborts_the_import_and_reports_both(tmp_path: Path) 
 
 
 @async_test
+async def test_an_answer_of_the_wrong_shape_is_one_clear_line(tmp_path: Path) -> None:
+    async with clusters(tmp_path, ["web1", "web2"]) as pair:
+        pair.source.instances["web1"]["tags"] = 5
+        del pair.source.instance_info["web2"]["hypervisor"]
+        status, out, _ = await run(
+            [*pair.arguments, "-I", "hail", "127.0.0.1", "localhost", "web1", "web2"]
+        )
+    assert status == cli.EXIT_MOVE_FAILED
+    assert out.splitlines()[1:] == [
+        "web1: Failed (Source error: web1 tags: expected an array, got number,"
+        " destination error: Aborted)",
+        "web2: Failed (Source error: Aborted,"
+        " destination error: instance information: missing member 'hypervisor')",
+    ]
+
+
+@async_test
 async def test_import_that_cannot_be_cancelled_is_given_up_on(tmp_path: Path) -> None:
     async with clusters(tmp_path) as pair:
         pair.source.failures["export"] = ["OpExecError", ["Export failed, disk 0"]]
@@ -152,7 +169,7 @@ async def test_keep_source_instance_stops_it_first(tmp_path: Path) -> None:
         shutdown = source_paths.index(("PUT", "/2/instances/web1/shutdown"))
         assert shutdown < source_paths.index(("PUT", "/2/instances/web1/export"))
         export = next(r for r in pair.source.requests if r.path.endswith("/export"))
-        assert export.body["remove_instance"] is False and export.body["shutdown"] is True
+        assert at(export.body, "remove_instance") is False and at(export.body, "shutdown") is True
         assert pair.source.instances["web1"]["admin_state"] == "down"
 
 
@@ -177,7 +194,7 @@ async def test_opportunistic_attempt_then_a_normal_one(tmp_path: Path) -> None:
         )
     assert status == cli.EXIT_SUCCESS, out
     creations = [r.body for r in pair.dest.requests if r.method == "POST"]
-    assert [body["opportunistic_locking"] for body in creations] == [True, False]
+    assert [at(body, "opportunistic_locking") for body in creations] == [True, False]
     assert "opportunistic attempt failed, next one in" in err
 
 
@@ -197,9 +214,9 @@ async def test_parallel_moves_share_one_reactor(tmp_path: Path) -> None:
     for name in names:
         assert f"{name}: export finished" in err
         creation = next(
-            r.body for r in pair.dest.requests if r.method == "POST" and r.body["name"] == name
+            r.body for r in pair.dest.requests if r.method == "POST" and at(r.body, "name") == name
         )
-        assert creation["tags"] == [f"owner:{name}"]
+        assert at(creation, "tags") == [f"owner:{name}"]
 
 
 @async_test

@@ -6,14 +6,19 @@ from typing import Any
 
 import pytest
 
+from ganeti_agent.core.jsontypes import JSONArray, JSONObject, expect_object
 from ganeti_agent.moveinstance import plan
 from ganeti_agent.rapi import x509
 from ganeti_agent.rapi.testing import instance_records
-from tests.rapi.support import certificate
+from tests.rapi.support import at, certificate
 
 SIGNED = x509.sign_x509_certificate(certificate("plan-ca")[1].decode(), "k", "00aa")
-EXPORT = {"handshake": [0, "h", "s"], "x509_key_name": ["x509-1", "d", "s"], "x509_ca": SIGNED}
-NETWORK_NIC = [
+EXPORT: JSONObject = {
+    "handshake": [0, "h", "s"],
+    "x509_key_name": ["x509-1", "d", "s"],
+    "x509_ca": SIGNED,
+}
+NETWORK_NIC: JSONArray = [
     None,
     "u1",
     "10.1.0.5",
@@ -26,7 +31,7 @@ NETWORK_NIC = [
 ]
 
 
-def info_of(**settings: Any) -> dict[str, Any]:
+def info_of(**settings: Any) -> JSONObject:
     return instance_records("web1", **settings)[1]
 
 
@@ -62,7 +67,7 @@ def test_creation_body_is_the_real_one_plus_our_keys() -> None:
 
 def test_named_disks_and_spindles_are_kept() -> None:
     info = info_of(disks=2)
-    info["disks"][0].update(name="root", spindles=2)
+    expect_object(at(info, "disks", 0), "disk").update(name="root", spindles=2)
     disks = plan.creation_body(plan.InstanceMove("web1", "web1"), info, EXPORT, [], False)["disks"]
     assert disks == [
         {"size": 1024, "mode": "rw", "name": "root", "spindles": 2},
@@ -118,13 +123,14 @@ def test_ext_needs_a_provider() -> None:
     with pytest.raises(plan.PlanError, match="ExtStorage provider"):
         plan.check_info_movable(move, info_of(disk_template="ext"))
     info = info_of(disk_template="ext")
-    info["disks"][0]["provider"] = "rbd-ext"
+    expect_object(at(info, "disks", 0), "disk")["provider"] = "rbd-ext"
     plan.check_info_movable(move, info)
-    assert plan.creation_body(move, info, EXPORT, [], False)["disks"][0]["provider"] == "rbd-ext"
+    body = plan.creation_body(move, info, EXPORT, [], False)
+    assert at(body, "disks", 0, "provider") == "rbd-ext"
 
 
 def test_export_body_keeps_the_source_when_asked() -> None:
-    imported = {"disks": [["h", 1, "m", "d", "s"]], "x509_ca": SIGNED}
+    imported: JSONObject = {"disks": [["h", 1, "m", "d", "s"]], "x509_ca": SIGNED}
     body = plan.export_body(
         plan.InstanceMove("w", "w", keep_source_instance=True), EXPORT, imported
     )

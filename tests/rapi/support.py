@@ -10,6 +10,7 @@ from typing import Any
 
 from twisted.internet import reactor as global_reactor
 
+from ganeti_agent.core.jsontypes import JSON, expect_array, expect_object
 from ganeti_agent.rapi.client import RapiClient, RapiEndpoint
 from ganeti_agent.rapi.testing import FakeCluster, self_signed_certificate
 
@@ -23,6 +24,16 @@ def certificate(name: str) -> tuple[bytes, bytes]:
     if name not in _CERTIFICATES:
         _CERTIFICATES[name] = self_signed_certificate(name)
     return _CERTIFICATES[name]
+
+
+def at(value: JSON, *path: str | int) -> JSON:
+    """The part of ``value`` at ``path`` (member names, array indexes), each step checked."""
+    for step in path:
+        if isinstance(step, str):
+            value = expect_object(value, "test value")[step]
+        else:
+            value = expect_array(value, "test value")[step]
+    return value
 
 
 @dataclass

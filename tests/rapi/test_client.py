@@ -15,7 +15,7 @@ from ganeti_agent.rapi.client import (
     RapiTlsError,
 )
 from ganeti_agent.rapi.testing import instance_records
-from tests.rapi.support import certificate, served
+from tests.rapi.support import at, certificate, served
 from tests.support import async_test, free_port
 
 
@@ -28,7 +28,7 @@ async def test_answers_and_sends_what_ganeti_client_sends(tmp_path: Path) -> Non
         rapi.cluster.add_instance(*instance_records("web1"))
         job = await client.get_instance_info("web1", static=True)
         result = await client.wait_for_job(job)
-    assert result[0]["web1"]["name"] == "web1"
+    assert at(result, 0, "web1", "name") == "web1"
     info_request, wait_request, job_request = rapi.cluster.requests[-3:]
     assert (info_request.path, info_request.query) == ("/2/instances/web1/info", [("static", "1")])
     assert wait_request.body == {
@@ -118,13 +118,23 @@ async def test_dropped_wait_is_asked_again(tmp_path: Path) -> None:
         rapi.cluster.drop_waits = 2
         client = rapi.client()
         job = await client.get_instance_info("web1", static=True)
-        assert (await client.wait_for_job(job))[0]["web1"]["name"] == "web1"
+        assert at(await client.wait_for_job(job), 0, "web1", "name") == "web1"
         waits = [r for r in rapi.cluster.requests if r.path.endswith("/wait")]
         assert len(waits) == 3
         rapi.cluster.drop_waits = rapi_client.WAIT_RETRIES + 1
         job = await client.get_instance_info("web1", static=True)
         with pytest.raises(RapiConnectionError, match="connection broken"):
             await client.wait_for_job(job)
+
+
+@async_test
+async def test_answer_of_the_wrong_shape_is_a_response_error(tmp_path: Path) -> None:
+    async with served(tmp_path) as rapi:
+        rapi.cluster.features = {"instance-create-reqv1": True}
+        with pytest.raises(RapiResponseError, match="/2/features: expected an array, got object"):
+            await rapi.client().get_features()
+        rapi.cluster.features = None
+        assert await rapi.client().get_features() == []
 
 
 @async_test
@@ -147,3 +157,15 @@ def test_query_encoding_follows_ganeti() -> None:
     with pytest.raises(ValueError, match="invalid query data type"):
         rapi_client.encode_query([("x", [1])])
     assert rapi_client.encode_body({"b": 1, "a": None}) == b'{"a": null, "b": 1}'
+
+
+@async_test
+async def test_a_malformed_wait_answer_is_one_bounded_response_error(tmp_path: Path) -> None:
+    async with served(tmp_path) as rapi:
+        rapi.cluster.add_instance(*instance_records("web1"))
+        client = rapi.client()
+        job = await client.get_instance_info("web1", static=True)
+        rapi.cluster.jobs[int(job)].log.append([99, "x" * 100_000])
+        with pytest.raises(RapiResponseError, match=f"job {job}: malformed log entries") as caught:
+            await client.wait_for_job(job)
+    assert len(str(caught.value)) < 400

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ganeti_agent.core.jsontypes import expect_array
 from ganeti_agent.rapi.client import RapiClient, RapiEndpoint
 from tests.harep import fake_master
 from tests.harep.fake_rapi import PASSWORD, USER, served_rapi
-from tests.rapi.support import reactor
+from tests.rapi.support import at, reactor
 from tests.support import async_test
 
 
@@ -33,8 +34,9 @@ async def test_bulk_queries_and_repairs(tmp_path: Path) -> None:
             await client.recreate_instance_disks("i1", "hail"),
             await client.reinstall_instance("i1", start=False),
         ]
-    assert [g["name"] for g in groups] == ["default", "manual"]
-    assert len(nodes) == 7 and [i["name"] for i in instances] == ["primary-off"]
+    assert [at(g, "name") for g in expect_array(groups, "groups")] == ["default", "manual"]
+    assert len(expect_array(nodes, "nodes")) == 7
+    assert [at(i, "name") for i in expect_array(instances, "instances")] == ["primary-off"]
     assert jobs == ["1000", "1001", "1002", "1003", "1004", "1005"]
     sent = [(r.method, r.path, r.query, r.body) for r in served.rapi.requests]
     assert sent == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ganeti_agent.core.jsontypes import JSONObject
 from ganeti_agent.rapi import jobs
 
 
@@ -12,7 +13,7 @@ def test_success_gives_the_results() -> None:
 
 
 def test_error_names_the_failing_opcode() -> None:
-    job = {
+    job: JSONObject = {
         "status": "error",
         "opstatus": ["error"],
         "opresult": [["OpPrereqError", ["No free nodes", "temp_insufficient_resources"]]],
@@ -25,7 +26,7 @@ def test_error_names_the_failing_opcode() -> None:
 
 
 def test_partial_failure_and_cancel_and_unknown() -> None:
-    job = {
+    job: JSONObject = {
         "status": "error",
         "opstatus": ["success", "error"],
         "opresult": [None, ["OpExecError", ["disk 0 failed"]]],
