@@ -69,7 +69,7 @@ def _node_drbd_seconds(path: Path, repeat: int) -> tuple[float, int]:
     def answer() -> None:
         nonlocal size
         entries = config.drbd_by_node.get(node.uuid, [])
-        size = len(encode_reply(key, "1234567890", Reply(0, entries, config.serial)))
+        size = len(encode_reply(key, "1234567890", Reply(0, [*entries], config.serial)))
 
     return best_time(answer, repeat), size
 

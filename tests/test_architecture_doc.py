@@ -19,7 +19,7 @@ from twisted.internet import reactor
 
 import ganeti_agent.collectors
 from ganeti_agent.core.settings import parse_settings
-from ganeti_agent.server.tap import CommandLine, Options, make_agent
+from ganeti_agent.server.tap import CommandLine, Options, agent_reactor, make_agent
 from ganeti_agent.server.web import AgentSite
 from tests.support import REPO, async_test
 
@@ -72,7 +72,7 @@ async def test_the_toy_collector_of_the_guide_is_served(
     options.parseOptions(["--data-dir", str(tmp_path), "--no-confd"])
     settings = parse_settings(ONLY_THE_TOY, "agent.conf")
     _collectors, api = make_agent(
-        settings, CommandLine.from_options(options), reactor, MultiService()
+        settings, CommandLine.from_options(options), agent_reactor(), MultiService()
     )
     site: Any = AgentSite(api.resource(), False)
     port: Any = reactor.listenTCP(0, site, interface="127.0.0.1")

@@ -20,14 +20,14 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import NoReturn, TypeAlias
 
 from ganeti_agent import __version__
 from ganeti_agent.cli.nagios import PluginState, Verdict, evaluate, select, unknown
 from ganeti_agent.cli.targets import ADDRESS_KINDS, DEFAULT_PORT, file_sd_targets
 from ganeti_agent.core.files import write_atomically
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from ganeti_agent.core.settings import PORT, SECONDS, parse_port
 from ganeti_agent.server.access import PasswordTooLong, hash_password
 
@@ -42,14 +42,16 @@ class ToolParser(argparse.ArgumentParser):
     guidelines want UNKNOWN (3) and a status line on stdout.
     """
 
-    def __init__(self, *args: Any, plugin: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.plugin = plugin
+    plugin = False
 
     def error(self, message: str) -> NoReturn:
         if self.plugin:
             _plugin_usage_error(self.prog, message)
         super().error(message)
+
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[ToolParser]"
+"""The subcommand table of ``ganeti-agent``, each subcommand a :class:`ToolParser`."""
 
 
 def _plugin_usage_error(prog: str, message: str) -> NoReturn:
@@ -86,7 +88,7 @@ def _seconds(value: str) -> float:
     return seconds
 
 
-def _targets_parser(commands: Any) -> None:
+def _targets_parser(commands: Subcommands) -> None:
     targets = commands.add_parser("targets", help="Prometheus file_sd targets of the cluster")
     targets.add_argument("--config-data", help="config.data (default: Ganeti's, GANETI_ROOTDIR)")
     targets.add_argument("--port", type=_port, default=DEFAULT_PORT, help="agent port (1815)")
@@ -95,8 +97,9 @@ def _targets_parser(commands: Any) -> None:
     targets.add_argument("-o", "--output", help="write this file atomically instead of stdout")
 
 
-def _check_parser(commands: Any) -> None:
-    check = commands.add_parser("check", help="Nagios/Icinga plugin", plugin=True)
+def _check_parser(commands: Subcommands) -> None:
+    check = commands.add_parser("check", help="Nagios/Icinga plugin")
+    check.plugin = True
     check.add_argument("-u", "--url", default=DEFAULT_URL, help=f"agent URL ({DEFAULT_URL})")
     check.add_argument(
         "-C", "--collector", action="append", default=[], help="check only this (repeatable)"
@@ -176,7 +179,7 @@ def _check_verdict(arguments: argparse.Namespace) -> Verdict:
     if arguments.local:
         from ganeti_agent.cli.local import local_reports
 
-        reports: JSONValue | str = local_reports(arguments.config, arguments.data_dir)
+        reports: list[JSON] | str = local_reports(arguments.config, arguments.data_dir)
     else:
         reports = fetch_reports(arguments)
     if isinstance(reports, str):
@@ -187,7 +190,7 @@ def _check_verdict(arguments: argparse.Namespace) -> Verdict:
     return evaluate(selected, arguments.warning_on_temporary)
 
 
-def fetch_reports(arguments: argparse.Namespace) -> list[JSONValue] | str:
+def fetch_reports(arguments: argparse.Namespace) -> list[JSON] | str:
     """``/1/report/all`` of a running agent, or why it could not be had."""
     url = arguments.url.rstrip("/") + "/1/report/all"
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
@@ -210,7 +213,7 @@ def fetch_reports(arguments: argparse.Namespace) -> list[JSONValue] | str:
         reason = getattr(exc, "reason", exc)
         return f"cannot reach the agent at {url}: {reason}"
     try:
-        reports = json.loads(body)
+        reports: JSON = json.loads(body)
     except ValueError as exc:
         return f"agent at {url} sent invalid JSON: {exc}"
     if not isinstance(reports, list):

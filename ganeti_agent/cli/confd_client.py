@@ -31,8 +31,8 @@ from ganeti_agent.confd.client import ConfdClient, IConfdReactor, QueryResult
 from ganeti_agent.confd.constants import DEFAULT_PORT, RequestType
 from ganeti_agent.confd.queries import read_key
 from ganeti_agent.core.cluster import ClusterUnavailable
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 
 
 class ExitCode(enum.IntEnum):
@@ -76,13 +76,13 @@ def request_type(text: str) -> RequestType:
         raise argparse.ArgumentTypeError(f"unknown request type {text!r} ({names})") from None
 
 
-def parse_query(text: str | None) -> JSONValue:
+def parse_query(text: str | None) -> JSON:
     """No query, a JSON object when it starts with ``{``, ``null``, else a plain string."""
     if text is None or text == "null":
         return None
     if text.startswith("{"):
         try:
-            value: JSONValue = json.loads(text)
+            value: JSON = json.loads(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"invalid JSON query: {exc}") from None
         return value
@@ -124,7 +124,7 @@ def unanswered(what: str) -> Failed:
 def line(out: TextIO, test: str, result: QueryResult) -> None:
     """Print one step; raise ``Failed`` unless some peer answered with status OK."""
     best = result.best
-    record: dict[str, JSONValue] = {"test": test, "ok": best is not None and best.ok}
+    record: dict[str, JSON] = {"test": test, "ok": best is not None and best.ok}
     if best is not None:
         record.update(status=best.status, answer=best.answer, serial=best.serial)
     else:
@@ -165,15 +165,15 @@ async def sequence(client: ConfdClient, requests: int, out: TextIO) -> None:
     line(out, "master", master_result)
     assert master_result.best is not None
     master = master_result.best.answer
-    fields: JSONValue = {"3": [0, 1, 2]}
-    steps: list[tuple[str, RequestType, JSONValue]] = [
+    fields: JSON = {"3": [0, 1, 2]}
+    steps: list[tuple[str, RequestType, JSON]] = [
         ("master-fields", RequestType.CLUSTER_MASTER, fields),
         ("master-role", RequestType.NODE_ROLE_BYNAME, master),
         ("node-pip-list", RequestType.NODE_PIP_LIST, None),
         ("mc-pip-list", RequestType.MC_PIP_LIST, None),
         ("instances-ips-list", RequestType.INSTANCES_IPS_LIST, None),
     ]
-    ips: JSONValue = []
+    ips: JSON = []
     for name, rtype, query in steps:
         result = await client.query(rtype, query)
         line(out, name, result)

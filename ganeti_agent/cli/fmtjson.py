@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ganeti_agent import __version__
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.report import pretty_json
 
 PROGRAM = "ganeti-fmtjson"
@@ -44,7 +45,7 @@ def format_stream(name: str, stream: TextIO, out: TextIO, err: TextIO) -> bool:
         if not text.strip():
             print(f"fmtjson: {name}: empty input, expected a JSON document", file=err)
             return False
-        value = json.loads(text)
+        value: JSON = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         print(f"fmtjson: {name}: not JSON: {exc}", file=err)
         return False

@@ -9,27 +9,32 @@ the same choice).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorCore
 from twisted.python.failure import Failure
 
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.framework import CollectedReport
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.settings import AgentSettings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from ganeti_agent.server.tap import IAgentReactor
 
 T = TypeVar("T")
 
 
-def local_reports(config: str | None, data_dir: str | None) -> list[JSONValue] | str:
+def local_reports(config: str | None, data_dir: str | None) -> list[JSON] | str:
     """The reports of the active stateless collectors, or why there are none."""
     try:
         settings = load_settings(config)
     except SettingsError as exc:
         return str(exc)
-    from twisted.internet import reactor
+    from ganeti_agent.server.tap import agent_reactor
 
+    reactor = agent_reactor()
     outcome = run_once(reactor, lambda: _collect(settings, data_dir, reactor))
     if isinstance(outcome, Failure):
         return f"running the collectors failed: {outcome.getErrorMessage()}"
@@ -54,8 +59,8 @@ def run_once(reactor: IReactorCore, work: Callable[[], Deferred[T]]) -> T | Fail
 
 
 def _collect(
-    settings: AgentSettings, data_dir: str | None, reactor: Any
-) -> Deferred[list[JSONValue]]:
+    settings: AgentSettings, data_dir: str | None, reactor: IAgentReactor
+) -> Deferred[list[JSON]]:
     from ganeti_agent.server.tap import CommandLine, make_agent
 
     parent = MultiService()
@@ -63,8 +68,12 @@ def _collect(
     parent.startService()
     chosen = [m for m in collectors.active() if not m.collector.stateful]
     gathered = collectors.reports(chosen)
-    reports = gathered.addCallback(lambda done: [r.report.to_json_object() for r in done])
+    reports = gathered.addCallback(_report_objects)
     return reports.addBoth(lambda result: _stopped(parent, result))
+
+
+def _report_objects(done: list[CollectedReport]) -> list[JSON]:
+    return [collected.report.to_json_object() for collected in done]
 
 
 def _stopped(parent: MultiService, result: T) -> T:

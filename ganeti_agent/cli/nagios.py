@@ -12,7 +12,8 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ganeti_agent.core.report import JSONValue, StatusCode, worst
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import StatusCode, worst
 from ganeti_agent.core.status import report_status
 
 SERVICE = "GANETI"
@@ -65,7 +66,7 @@ def _perf_label(name: str) -> str:
     return f"'{name}'" if any(c in name for c in " '=") else name
 
 
-def select(reports: Sequence[JSONValue], wanted: Iterable[str]) -> list[JSONValue] | str:
+def select(reports: Sequence[JSON], wanted: Iterable[str]) -> list[JSON] | str:
     """The reports of the wanted collectors (all if none named), or what is missing."""
     names = list(wanted)
     if not names:
@@ -77,7 +78,7 @@ def select(reports: Sequence[JSONValue], wanted: Iterable[str]) -> list[JSONValu
     return [by_name[name] for name in names]
 
 
-def evaluate(reports: Sequence[JSONValue], temporary_is_warning: bool = False) -> Verdict:
+def evaluate(reports: Sequence[JSON], temporary_is_warning: bool = False) -> Verdict:
     """One verdict over several reports; the text names every collector that is not OK."""
     if not reports:
         return unknown("the agent reported no collectors")

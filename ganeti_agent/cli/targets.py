@@ -14,7 +14,7 @@ from typing import Literal
 from ganeti_agent.confd.answers import node_role
 from ganeti_agent.confd.config import ClusterConfig, Node
 from ganeti_agent.confd.constants import NodeRole
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON, JSONObject, expect_int
 
 AddressKind = Literal["name", "primary-ip", "secondary-ip"]
 ADDRESS_KINDS: tuple[AddressKind, ...] = ("name", "primary-ip", "secondary-ip")
@@ -25,12 +25,12 @@ def role_of(config: ClusterConfig, node: Node) -> str:
     """``master``, ``candidate``, ``regular``, ``drained`` or ``offline``."""
     answer = node_role(config, node.name).answer
     try:
-        return NodeRole(answer).name.lower()
-    except ValueError:
+        return NodeRole(expect_int(answer, "node role")).name.lower()
+    except ValueError:  # JSONShapeError included: an error text instead of a role
         return "unknown"
 
 
-def _raw_node(config: ClusterConfig, node: Node) -> Mapping[str, JSONValue]:
+def _raw_node(config: ClusterConfig, node: Node) -> Mapping[str, JSON]:
     nodes = config.raw.get("nodes")
     raw = nodes.get(node.uuid) if isinstance(nodes, Mapping) else None
     return raw if isinstance(raw, Mapping) else {}
@@ -71,15 +71,15 @@ def file_sd_targets(
     port: int = DEFAULT_PORT,
     address: AddressKind = "name",
     include_offline: bool = False,
-) -> list[dict[str, JSONValue]]:
+) -> list[dict[str, JSON]]:
     """One target group per node, sorted by node name; offline nodes only if asked."""
-    groups: list[dict[str, JSONValue]] = []
+    groups: list[dict[str, JSON]] = []
     cluster = cluster_name(config)
     for node in sorted(config.nodes.values(), key=lambda n: n.name):
         role = role_of(config, node)
         if role == "offline" and not include_offline:
             continue
-        labels = {
+        labels: JSONObject = {
             "ganeti_cluster": cluster,
             "ganeti_node": node.name,
             "ganeti_node_group": group_name(config, node),

@@ -8,16 +8,62 @@ confd server; the counters come from the server the tap puts in the collectors' 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 
-from ganeti_agent.confd.server import ConfdServer
+from ganeti_agent.confd.server import ConfdCounters, ConfdServer
 from ganeti_agent.confd.source import ConfigSource
-from ganeti_agent.core.framework import AgentContext, Collector
-from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, flag, number
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.framework import AgentContext, Collector, TypedCollector
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.metrics import Family, Sample, family, flag
+from ganeti_agent.core.report import Category, Kind
 
 
-class ConfdCollector(Collector):
+@dataclass(frozen=True)
+class ConfdState:
+    """The confd server at one moment: its counters and what it answers from.
+
+    ``loads`` and ``load_failures`` are None when the configuration is not read from a
+    local config.data; ``config_serial`` is None while there is no configuration.
+    """
+
+    counters: ConfdCounters
+    key_loaded: bool
+    config_serial: int | None
+    config_error: str | None
+    loads: int | None = None
+    load_failures: int | None = None
+
+
+def confd_state(server: ConfdServer) -> ConfdState:
+    """A snapshot: the counters are copied, since the server's own keep counting."""
+    counters = server.counters
+    source = server.source
+    config = source.status.config
+    local = source if isinstance(source, ConfigSource) else None
+    return ConfdState(
+        counters=replace(counters, requests=dict(counters.requests), drops=dict(counters.drops)),
+        key_loaded=source.key is not None,
+        config_serial=config.serial if config is not None else None,
+        config_error=source.status.error if config is None else None,
+        loads=local.loads if local is not None else None,
+        load_failures=local.load_failures if local is not None else None,
+    )
+
+
+def confd_data(state: ConfdState) -> JSON:
+    data = state.counters.to_json()
+    data["keyLoaded"] = state.key_loaded
+    data["configLoaded"] = state.config_serial is not None
+    data["configSerial"] = state.config_serial
+    data["configError"] = state.config_error
+    if state.loads is not None and state.load_failures is not None:
+        data["configLoads"] = state.loads
+        data["configLoadFailures"] = state.load_failures
+    return data
+
+
+class ConfdCollector(TypedCollector[ConfdState]):
     """Request, drop and reply counters, plus the state of the configuration and key."""
 
     name = "confd"
@@ -28,21 +74,14 @@ class ConfdCollector(Collector):
         super().__init__(context)
         self.server = server
 
-    def collect(self) -> JSONValue:
-        data = self.server.counters.to_json()
-        source = self.server.source
-        config = source.status.config
-        data["keyLoaded"] = source.key is not None
-        data["configLoaded"] = config is not None
-        data["configSerial"] = config.serial if config is not None else None
-        data["configError"] = source.status.error if config is None else None
-        if isinstance(source, ConfigSource):
-            data["configLoads"] = source.loads
-            data["configLoadFailures"] = source.load_failures
-        return data
+    def result(self) -> ConfdState:
+        return confd_state(self.server)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return confd_samples(data)
+    def to_data(self, result: ConfdState) -> JSON:
+        return confd_data(result)
+
+    def samples(self, result: ConfdState) -> Iterator[Sample]:
+        return confd_samples(result)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
@@ -62,56 +101,32 @@ CONFD_DROPS = family(
     "Datagrams confd dropped without a reply, by reason (bad-hmac, clock-skew, ...).",
     "reason",
 )
-CONFD_COUNTERS: FieldTable = (
-    ("received", family("ganeti_confd_received_total", "counter", "Datagrams received."), 1),
-    ("replies", family("ganeti_confd_replies_total", "counter", "Replies sent."), 1),
-    (
-        "errorReplies",
-        family("ganeti_confd_error_replies_total", "counter", "Replies with an error status."),
-        1,
-    ),
-    (
-        "oversizedReplies",
-        family(
-            "ganeti_confd_oversized_replies_total",
-            "counter",
-            "Answers too large for UDP, replaced by a short error reply.",
-        ),
-        1,
-    ),
-    (
-        "sendErrors",
-        family("ganeti_confd_send_errors_total", "counter", "Replies the socket refused."),
-        1,
-    ),
-    (
-        "internalErrors",
-        family(
-            "ganeti_confd_internal_errors_total",
-            "counter",
-            "Requests whose answer failed inside the agent (logged, not answered).",
-        ),
-        1,
-    ),
-    (
-        "configLoads",
-        family("ganeti_confd_config_loads_total", "counter", "Loads of config.data."),
-        1,
-    ),
-    (
-        "configLoadFailures",
-        family(
-            "ganeti_confd_config_load_failures_total",
-            "counter",
-            "Versions of config.data refused (the last good one kept answering).",
-        ),
-        1,
-    ),
-    (
-        "configSerial",
-        family("ganeti_confd_config_serial", "gauge", "Serial number of the loaded config.data."),
-        1,
-    ),
+CONFD_RECEIVED = family("ganeti_confd_received_total", "counter", "Datagrams received.")
+CONFD_REPLIES = family("ganeti_confd_replies_total", "counter", "Replies sent.")
+CONFD_ERROR_REPLIES = family(
+    "ganeti_confd_error_replies_total", "counter", "Replies with an error status."
+)
+CONFD_OVERSIZED_REPLIES = family(
+    "ganeti_confd_oversized_replies_total",
+    "counter",
+    "Answers too large for UDP, replaced by a short error reply.",
+)
+CONFD_SEND_ERRORS = family(
+    "ganeti_confd_send_errors_total", "counter", "Replies the socket refused."
+)
+CONFD_INTERNAL_ERRORS = family(
+    "ganeti_confd_internal_errors_total",
+    "counter",
+    "Requests whose answer failed inside the agent (logged, not answered).",
+)
+CONFD_CONFIG_LOADS = family("ganeti_confd_config_loads_total", "counter", "Loads of config.data.")
+CONFD_CONFIG_LOAD_FAILURES = family(
+    "ganeti_confd_config_load_failures_total",
+    "counter",
+    "Versions of config.data refused (the last good one kept answering).",
+)
+CONFD_CONFIG_SERIAL = family(
+    "ganeti_confd_config_serial", "gauge", "Serial number of the loaded config.data."
 )
 CONFD_CONFIG_LOADED = family(
     "ganeti_confd_config_loaded", "gauge", "1 if confd has a configuration to answer from."
@@ -119,18 +134,26 @@ CONFD_CONFIG_LOADED = family(
 CONFD_KEY_LOADED = family("ganeti_confd_key_loaded", "gauge", "1 if confd has the cluster's key.")
 
 
-def confd_samples(data: JSONValue) -> Iterator[Sample]:
+def confd_samples(state: ConfdState) -> Iterator[Sample]:
     """The confd counters as Prometheus counters (monotonic since the agent started)."""
-    if not isinstance(data, Mapping):
-        return
-    for key, declared in (("requests", CONFD_REQUESTS), ("drops", CONFD_DROPS)):
-        counts = data.get(key)
-        for name, count in counts.items() if isinstance(counts, Mapping) else ():
-            found = number(count)
-            if found is not None:
-                yield Sample(declared, (str(name),), found)
-    yield from fields(data, CONFD_COUNTERS, ())
-    for key, declared in (("configLoaded", CONFD_CONFIG_LOADED), ("keyLoaded", CONFD_KEY_LOADED)):
-        loaded = data.get(key)
-        if isinstance(loaded, bool):
-            yield flag(declared, (), loaded)
+    counters = state.counters
+    for rtype, count in counters.requests.items():
+        yield Sample(CONFD_REQUESTS, (rtype.name,), float(count))
+    for reason, count in counters.drops.items():
+        yield Sample(CONFD_DROPS, (reason.value,), float(count))
+    figures: tuple[tuple[Family, int | None], ...] = (
+        (CONFD_RECEIVED, counters.received),
+        (CONFD_REPLIES, counters.replies),
+        (CONFD_ERROR_REPLIES, counters.error_replies),
+        (CONFD_OVERSIZED_REPLIES, counters.oversized_replies),
+        (CONFD_SEND_ERRORS, counters.send_errors),
+        (CONFD_INTERNAL_ERRORS, counters.internal_errors),
+        (CONFD_CONFIG_LOADS, state.loads),
+        (CONFD_CONFIG_LOAD_FAILURES, state.load_failures),
+        (CONFD_CONFIG_SERIAL, state.config_serial),
+    )
+    for declared, value in figures:
+        if value is not None:
+            yield Sample(declared, (), float(value))
+    yield flag(CONFD_CONFIG_LOADED, (), state.config_serial is not None)
+    yield flag(CONFD_KEY_LOADED, (), state.key_loaded)

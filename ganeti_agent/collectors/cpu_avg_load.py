@@ -9,7 +9,8 @@ report's shape and its two error objects are mond's, which htools reads.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from ganeti_agent.core.files import InputError, read_text
 from ganeti_agent.core.framework import (
@@ -17,10 +18,12 @@ from ganeti_agent.core.framework import (
     AgentContext,
     Collector,
     StatefulCollector,
+    TypedCollector,
     Window,
 )
-from ganeti_agent.core.metrics import Sample, family, number
-from ganeti_agent.core.report import JSONValue, Kind
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.metrics import Sample, family
+from ganeti_agent.core.report import Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.proc_stat import CpuTicks, parse_proc_stat
 
@@ -35,21 +38,34 @@ def clock_ticks_per_second() -> int:
         return 100
 
 
+@dataclass(frozen=True)
+class AverageLoad:
+    """Busy CPUs on average between two samples: 0 to 1 per CPU, 0 to N for the total."""
+
+    cpus: tuple[float, ...]
+    total: float
+
+
+@dataclass(frozen=True)
+class NoAverage:
+    """Why the window gives no average yet, in mond's words (htools reads them)."""
+
+    reason: str
+
+
+LoadResult = AverageLoad | NoAverage
+
+
 def average_load(
     oldest: tuple[float, CpuTicks], newest: tuple[float, CpuTicks], ticks_per_second: int
-) -> dict[str, JSONValue]:
-    """Busy CPUs on average between two samples: 0 to 1 per CPU, 0 to N for the total."""
+) -> AverageLoad:
     (then, before), (now, after) = oldest, newest
     ticks = (now - then) * ticks_per_second
-    cpus = [(a - b) / ticks for a, b in zip(after.cpus, before.cpus, strict=False)]
-    return {
-        "cpu_number": len(cpus),
-        "cpus": cpus,
-        "cpu_total": (after.total - before.total) / ticks,
-    }
+    cpus = tuple((a - b) / ticks for a, b in zip(after.cpus, before.cpus, strict=False))
+    return AverageLoad(cpus, (after.total - before.total) / ticks)
 
 
-class CpuAvgLoadCollector(StatefulCollector):
+class CpuAvgLoadCollector(StatefulCollector, TypedCollector[LoadResult]):
     """Samples /proc/stat every ``interval`` seconds into a window of ``window`` seconds."""
 
     name = NAME
@@ -83,19 +99,34 @@ class CpuAvgLoadCollector(StatefulCollector):
             self.window.clear()
         self.window.add(when, ticks)
 
-    def collect(self) -> JSONValue:
+    def result(self) -> LoadResult:
         oldest, newest = self.window.oldest, self.window.newest
         if oldest is None or newest is None:
-            return {"error": "Empty buffer"}
+            return NoAverage("Empty buffer")
         if newest[0] <= oldest[0]:
-            return {
-                "error": "Time covered by data is not sufficient."
+            return NoAverage(
+                "Time covered by data is not sufficient."
                 f"The window considered is {self.window_seconds:g}"
-            }
+            )
         return average_load(oldest, newest, self.ticks_per_second)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return load_samples(data)
+    def to_data(self, result: LoadResult) -> JSON:
+        if isinstance(result, NoAverage):
+            return {"error": result.reason}
+        return {
+            "cpu_number": len(result.cpus),
+            "cpus": list(result.cpus),
+            "cpu_total": result.total,
+        }
+
+    def samples(self, result: LoadResult) -> Iterator[Sample]:
+        """Per-CPU and aggregate load; no average yet gives none."""
+        if isinstance(result, NoAverage):
+            return
+        for index, load in enumerate(result.cpus):
+            yield Sample(CPU_LOAD, (str(index),), load)
+        yield Sample(CPU_LOAD_AGGREGATE, (), result.total)
+        yield Sample(CPU_NUMBER, (), float(len(result.cpus)))
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
@@ -109,18 +140,3 @@ CPU_LOAD_AGGREGATE = family(
     "Average busy CPUs of the whole node (0..number of CPUs).",
 )
 CPU_NUMBER = family("ganeti_cpu_number", "gauge", "Number of CPUs in the cpu-avg-load report.")
-
-
-def load_samples(data: JSONValue) -> Iterator[Sample]:
-    """Per-CPU and aggregate load; the error objects of an empty window give none."""
-    if not isinstance(data, Mapping):
-        return
-    cpus = data.get("cpus")
-    for index, load in enumerate(cpus if isinstance(cpus, list) else []):
-        found = number(load)
-        if found is not None:
-            yield Sample(CPU_LOAD, (str(index),), found)
-    for key, declared in (("cpu_total", CPU_LOAD_AGGREGATE), ("cpu_number", CPU_NUMBER)):
-        found = number(data.get(key))
-        if found is not None:
-            yield Sample(declared, (), found)

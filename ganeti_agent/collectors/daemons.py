@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -31,10 +31,11 @@ from ganeti_agent.core.framework import (
     Collector,
     CollectorError,
     SampledCollector,
+    TypedCollector,
 )
-from ganeti_agent.core.metrics import FieldTable, Sample, family, fields, flag, label
-from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode, status_object
-from ganeti_agent.core.status import status_of
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.metrics import Sample, family, flag
+from ganeti_agent.core.report import Category, Kind, StatusCode, status_object
 
 PREFIX = "daemon-"
 AGENT_NAME = "ganeti-agent"
@@ -326,11 +327,21 @@ class ProcessProbe:
         )
 
 
-def daemon_data(program: str, probe: Probe, code: StatusCode, message: str) -> dict[str, JSONValue]:
+@dataclass(frozen=True)
+class DaemonState:
+    """One daemon's report before it is written: what was found, and the verdict."""
+
+    program: str
+    probe: Probe
+    code: StatusCode
+    message: str
+
+
+def daemon_data(state: DaemonState) -> JSON:
     """The report data; the usage figures are null while the daemon is not running."""
-    usage = probe.usage
+    usage = state.probe.usage
     return {
-        "daemon": program,
+        "daemon": state.program,
         "pid": usage.pid if usage else None,
         "memory": usage.memory if usage else None,
         "size_unit": SIZE_UNIT,
@@ -338,7 +349,7 @@ def daemon_data(program: str, probe: Probe, code: StatusCode, message: str) -> d
         "cpu_usage": usage.cpu_usage if usage else None,
         "cpu_seconds": usage.cpu_seconds if usage else None,
         "threads": usage.threads if usage else None,
-        "status": status_object(code, message),
+        "status": status_object(state.code, state.message),
     }
 
 
@@ -357,7 +368,7 @@ def judge(probe: Probe, need: Need, why_unknown: str) -> tuple[StatusCode, str]:
     return StatusCode.OK, f"not running ({probe.reason}); not needed on this node"
 
 
-class GanetiDaemonCollector(SampledCollector):
+class GanetiDaemonCollector(SampledCollector, TypedCollector[DaemonState]):
     """The status of one Ganeti daemon on this node."""
 
     category = Category.DAEMON
@@ -404,19 +415,23 @@ class GanetiDaemonCollector(SampledCollector):
         except CollectorError:
             return True  # listed, so that its report shows the configuration error
 
-    def collect(self) -> Deferred[JSONValue]:
-        asked = self.roles.fetch()
-        asked.addCallback(self._report)
-        return asked
+    def result(self) -> Deferred[DaemonState]:
+        return self.roles.fetch().addCallback(self._report)
 
-    def _report(self, role: int | None) -> JSONValue:
+    def to_data(self, result: DaemonState) -> JSON:
+        return daemon_data(result)
+
+    def samples(self, result: DaemonState) -> Iterator[Sample]:
+        return daemon_samples(result)
+
+    def _report(self, role: int | None) -> DaemonState:
         need = self.need(role)
         probe = self._probe()
         why = self.roles.error or "the node's role is unknown"
         code, message = judge(probe, need, why)
         if role is not None and need is Need.NOT_NEEDED and probe.usage is None:
             message = message.replace("on this node", f"on a {ROLE_NAMES[role]}")
-        return daemon_data(self.spec.program, probe, code, message)
+        return DaemonState(self.spec.program, probe, code, message)
 
     def sample(self) -> None:
         """One CPU reading of the daemon; a missing or bad pid file is for the report."""
@@ -437,11 +452,8 @@ class GanetiDaemonCollector(SampledCollector):
             return Probe(reason=f"no pid file {path}")
         return self.probe.probe(pid, self.spec.program)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return daemon_samples(data)
 
-
-class AgentDaemonCollector(SampledCollector):
+class AgentDaemonCollector(SampledCollector, TypedCollector[DaemonState]):
     """This agent's own process: answering at all means it runs."""
 
     name = PREFIX + AGENT_NAME
@@ -455,13 +467,16 @@ class AgentDaemonCollector(SampledCollector):
     def sample(self) -> None:
         self.probe.sample(os.getpid(), None)
 
-    def collect(self) -> JSONValue:
+    def result(self) -> DaemonState:
         probe = self.probe.probe(os.getpid(), None)
         code, message = judge(probe, Need.REQUIRED, "")
-        return daemon_data(AGENT_NAME, probe, code, message)
+        return DaemonState(AGENT_NAME, probe, code, message)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return daemon_samples(data)
+    def to_data(self, result: DaemonState) -> JSON:
+        return daemon_data(result)
+
+    def samples(self, result: DaemonState) -> Iterator[Sample]:
+        return daemon_samples(result)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
@@ -479,48 +494,35 @@ DAEMON_STATUS = family(
     *_DAEMON,
 )
 DAEMON_RUNNING = family("ganeti_daemon_running", "gauge", "1 if the daemon runs.", *_DAEMON)
-DAEMON_FIELDS: FieldTable = (
-    (
-        "memory",
-        family("ganeti_daemon_resident_memory_bytes", "gauge", "Resident memory.", *_DAEMON),
-        1,
-    ),
-    (
-        "uptime",
-        family("ganeti_daemon_uptime_seconds", "gauge", "Time since the daemon started.", *_DAEMON),
-        1,
-    ),
-    (
-        "cpu_usage",
-        family(
-            "ganeti_daemon_cpu_usage_percent",
-            "gauge",
-            "CPU used over the collector's last sampling interval, percent of one CPU.",
-            *_DAEMON,
-        ),
-        1,
-    ),
-    (
-        "cpu_seconds",
-        family(
-            "ganeti_daemon_cpu_seconds_total",
-            "counter",
-            "User and system CPU seconds of the daemon's process since it started.",
-            *_DAEMON,
-        ),
-        1,
-    ),
-    ("threads", family("ganeti_daemon_threads", "gauge", "Number of threads.", *_DAEMON), 1),
+DAEMON_MEMORY = family("ganeti_daemon_resident_memory_bytes", "gauge", "Resident memory.", *_DAEMON)
+DAEMON_UPTIME = family(
+    "ganeti_daemon_uptime_seconds", "gauge", "Time since the daemon started.", *_DAEMON
 )
+DAEMON_CPU_USAGE = family(
+    "ganeti_daemon_cpu_usage_percent",
+    "gauge",
+    "CPU used over the collector's last sampling interval, percent of one CPU.",
+    *_DAEMON,
+)
+DAEMON_CPU_SECONDS = family(
+    "ganeti_daemon_cpu_seconds_total",
+    "counter",
+    "User and system CPU seconds of the daemon's process since it started.",
+    *_DAEMON,
+)
+DAEMON_THREADS = family("ganeti_daemon_threads", "gauge", "Number of threads.", *_DAEMON)
 
 
-def daemon_samples(data: JSONValue) -> Iterator[Sample]:
-    """Status and usage of one daemon; sizes only in the unit the families promise."""
-    if not isinstance(data, Mapping):
+def daemon_samples(state: DaemonState) -> Iterator[Sample]:
+    """Status and usage of one daemon; the usage only while it runs."""
+    daemon = (state.program,)
+    yield Sample(DAEMON_STATUS, daemon, float(state.code))
+    usage = state.probe.usage
+    yield flag(DAEMON_RUNNING, daemon, usage is not None)
+    if usage is None:
         return
-    daemon = (label(data.get("daemon")),)
-    code, _message = status_of(Kind.STATUS, data)
-    yield Sample(DAEMON_STATUS, daemon, float(code))
-    yield flag(DAEMON_RUNNING, daemon, data.get("pid") is not None)
-    if data.get("size_unit", SIZE_UNIT) == SIZE_UNIT:
-        yield from fields(data, DAEMON_FIELDS, daemon)
+    yield Sample(DAEMON_MEMORY, daemon, float(usage.memory))
+    yield Sample(DAEMON_UPTIME, daemon, float(usage.uptime))
+    yield Sample(DAEMON_CPU_USAGE, daemon, float(usage.cpu_usage))
+    yield Sample(DAEMON_CPU_SECONDS, daemon, float(usage.cpu_seconds))
+    yield Sample(DAEMON_THREADS, daemon, float(usage.threads))

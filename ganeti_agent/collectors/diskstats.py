@@ -6,24 +6,30 @@ import os
 from collections.abc import Iterable, Iterator
 
 from ganeti_agent.core.files import read_text
-from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
-from ganeti_agent.core.metrics import Family, FieldTable, Sample, family, fields, label, objects
-from ganeti_agent.core.report import Category, JSONValue, Kind
-from ganeti_agent.parsers.diskstats import parse_diskstats
+from ganeti_agent.core.framework import AgentContext, Collector, CollectorError, TypedCollector
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.metrics import Family, Sample, family
+from ganeti_agent.core.report import Category, Kind
+from ganeti_agent.parsers.diskstats import DiskStat, parse_diskstats
 from ganeti_agent.parsers.errors import ParseError
 
 NAME = "diskstats"
 
 
-def diskstats_data(text: str, source: str) -> list[dict[str, JSONValue]]:
-    """The report data for the text of a diskstats file."""
+def read_diskstats(text: str, source: str) -> list[DiskStat]:
+    """The devices of a diskstats file's text; a malformed file is a CollectorError."""
     try:
-        return [stat.to_json() for stat in parse_diskstats(text)]
+        return parse_diskstats(text)
     except ParseError as exc:
         raise CollectorError(f"{source}: cannot parse: {exc.reason}") from None
 
 
-class DiskstatsCollector(Collector):
+def diskstats_data(stats: list[DiskStat]) -> JSON:
+    """The report's data: one object per device, in the file's order."""
+    return [stat.to_json() for stat in stats]
+
+
+class DiskstatsCollector(TypedCollector[list[DiskStat]]):
     """Reads the kernel's block device counters at query time."""
 
     name = NAME
@@ -37,11 +43,18 @@ class DiskstatsCollector(Collector):
     def available(self) -> bool:
         return os.path.exists(self.path)
 
-    def collect(self) -> JSONValue:
-        return diskstats_data(read_text(self.path), self.path)
+    def result(self) -> list[DiskStat]:
+        return read_diskstats(read_text(self.path), self.path)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return disk_samples(data)
+    def to_data(self, result: list[DiskStat]) -> JSON:
+        return diskstats_data(result)
+
+    def samples(self, result: list[DiskStat]) -> Iterator[Sample]:
+        for stat in result:
+            device = (stat.name,)
+            for key, value in stat.counters:
+                declared, scale = DISKSTATS_FIELDS[key]
+                yield Sample(declared, device, float(value) * scale)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
@@ -56,7 +69,7 @@ def _counter(name: str, help_text: str) -> Family:
     return family(name, "counter", help_text, *_DISK)
 
 
-DISKSTATS_FIELDS: FieldTable = (
+_FIELD_ROWS: tuple[tuple[str, Family, float], ...] = (
     ("readsNum", _counter("ganeti_diskstats_reads_completed_total", "Reads completed."), 1),
     ("mergedReads", _counter("ganeti_diskstats_reads_merged_total", "Reads merged."), 1),
     ("secRead", _counter("ganeti_diskstats_read_bytes_total", "Bytes read."), SECTOR_BYTES),
@@ -109,9 +122,5 @@ DISKSTATS_FIELDS: FieldTable = (
         0.001,
     ),
 )
-"""Wire key, family and scale: sectors are 512 bytes, times are milliseconds."""
-
-
-def disk_samples(data: JSONValue) -> Iterator[Sample]:
-    for disk in objects(data):
-        yield from fields(disk, DISKSTATS_FIELDS, (label(disk.get("name")),))
+DISKSTATS_FIELDS = {key: (declared, scale) for key, declared, scale in _FIELD_ROWS}
+"""Counter, family and scale: sectors are 512 bytes, times are milliseconds."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.logger import Logger
@@ -20,24 +21,22 @@ from twisted.python.failure import Failure
 from ganeti_agent.core.cluster import ClusterQueries
 from ganeti_agent.core.executor import CommandRunner, ExecutionError, ProcessResult
 from ganeti_agent.core.files import read_text
-from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
+from ganeti_agent.core.framework import AgentContext, Collector, CollectorError, TypedCollector
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import (
     Family,
-    FieldTable,
     MetricType,
     Sample,
-    duration_seconds,
     family,
-    fields,
     flag,
-    label,
-    number,
-    objects,
 )
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.parsers.drbd import (
     CONNECTED_STATES,
+    Device,
     DrbdStatus,
+    PerfIndicators,
+    SyncStatus,
     drbd9_version,
     parse_drbd,
     parse_pairing,
@@ -94,7 +93,7 @@ def pairing_from_cluster(
     except Exception as exc:
         return succeed(({}, str(exc) or type(exc).__name__))
 
-    def decoded(answer: JSONValue) -> tuple[dict[int, str], str | None]:
+    def decoded(answer: JSON) -> tuple[dict[int, str], str | None]:
         try:
             return parse_pairing(answer), None
         except ValueError as exc:
@@ -106,7 +105,15 @@ def pairing_from_cluster(
     return asked.addCallbacks(decoded, failed)
 
 
-class DrbdCollector(Collector):
+@dataclass(frozen=True)
+class PairedDrbd:
+    """A DRBD status and the instance of each minor that has one."""
+
+    status: DrbdStatus
+    pairing: Mapping[int, str]
+
+
+class DrbdCollector(TypedCollector[PairedDrbd]):
     """Reads /proc/drbd (or drbdsetup on DRBD 9) at query time."""
 
     name = NAME
@@ -124,7 +131,7 @@ class DrbdCollector(Collector):
     def available(self) -> bool:
         return os.path.exists(self.path)
 
-    def collect(self) -> Deferred[JSONValue]:
+    def result(self) -> Deferred[PairedDrbd]:
         text = read_text(self.path)
         timeout = self.settings.timeout
         status = drbd_status(text, self.context.runner, self.drbdsetup, timeout)
@@ -137,19 +144,22 @@ class DrbdCollector(Collector):
             raise CollectorError(f"{self.path}: cannot parse: {failure.value.reason}")
         raise CollectorError(str(failure.value))
 
-    def _with_pairing(self, status: DrbdStatus) -> Deferred[JSONValue]:
-        def paired(result: tuple[dict[int, str], str | None]) -> JSONValue:
+    def _with_pairing(self, status: DrbdStatus) -> Deferred[PairedDrbd]:
+        def paired(result: tuple[dict[int, str], str | None]) -> PairedDrbd:
             pairing, problem = result
             if problem is not None:
                 log.warn("Can't get pairing info: {problem}", problem=problem)
-            return status.to_json(pairing)
+            return PairedDrbd(status, pairing)
 
         return pairing_from_cluster(
             self.context.current_cluster(), self.context.hostname
         ).addCallback(paired)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return drbd_samples(data)
+    def to_data(self, result: PairedDrbd) -> JSON:
+        return result.status.to_json(result.pairing)
+
+    def samples(self, result: PairedDrbd) -> Iterator[Sample]:
+        return drbd_samples(result)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
@@ -191,59 +201,44 @@ def _minor_family(name: str, kind: MetricType, help_text: str) -> Family:
     return family(name, kind, help_text, *_MINOR)
 
 
-DRBD_PERF_FIELDS: FieldTable = (
+DRBD_COUNTER_FAMILIES: tuple[tuple[Family, int], ...] = (
     (
-        "networkSend",
         _minor_family("ganeti_drbd_network_sent_bytes_total", "counter", "Bytes sent to the peer."),
         KIB,
     ),
     (
-        "networkReceive",
         _minor_family(
             "ganeti_drbd_network_received_bytes_total", "counter", "Bytes received from the peer."
         ),
         KIB,
     ),
     (
-        "diskWrite",
         _minor_family(
             "ganeti_drbd_disk_written_bytes_total", "counter", "Bytes written to the local disk."
         ),
         KIB,
     ),
     (
-        "diskRead",
         _minor_family(
             "ganeti_drbd_disk_read_bytes_total", "counter", "Bytes read from the local disk."
         ),
         KIB,
     ),
     (
-        "activityLog",
         _minor_family(
             "ganeti_drbd_activitylog_writes_total", "counter", "Activity log metadata updates."
         ),
         1,
     ),
+    (_minor_family("ganeti_drbd_bitmap_writes_total", "counter", "Bitmap metadata updates."), 1),
+    (_minor_family("ganeti_drbd_local_pending", "gauge", "Open requests to the local disk."), 1),
     (
-        "bitMap",
-        _minor_family("ganeti_drbd_bitmap_writes_total", "counter", "Bitmap metadata updates."),
-        1,
-    ),
-    (
-        "localCount",
-        _minor_family("ganeti_drbd_local_pending", "gauge", "Open requests to the local disk."),
-        1,
-    ),
-    (
-        "pending",
         _minor_family(
             "ganeti_drbd_remote_pending", "gauge", "Requests sent to the peer, unanswered."
         ),
         1,
     ),
     (
-        "unacknowledged",
         _minor_family(
             "ganeti_drbd_remote_unacknowledged",
             "gauge",
@@ -252,7 +247,6 @@ DRBD_PERF_FIELDS: FieldTable = (
         1,
     ),
     (
-        "applicationPending",
         _minor_family(
             "ganeti_drbd_application_pending",
             "gauge",
@@ -260,14 +254,10 @@ DRBD_PERF_FIELDS: FieldTable = (
         ),
         1,
     ),
-    ("epochs", _minor_family("ganeti_drbd_epochs", "gauge", "Number of epoch objects."), 1),
-    (
-        "outOfSync",
-        _minor_family("ganeti_drbd_out_of_sync_bytes", "gauge", "Bytes out of sync."),
-        KIB,
-    ),
 )
-"""Wire key in ``perfIndicators``, family and scale (DRBD counts KiB)."""
+"""The families of the counters line, in its order, and their scale (DRBD counts KiB)."""
+DRBD_EPOCHS = _minor_family("ganeti_drbd_epochs", "gauge", "Number of epoch objects.")
+DRBD_OUT_OF_SYNC = _minor_family("ganeti_drbd_out_of_sync_bytes", "gauge", "Bytes out of sync.")
 DRBD_SYNC_RATIO = _minor_family(
     "ganeti_drbd_sync_progress_ratio", "gauge", "Resynchronisation progress (0..1)."
 )
@@ -279,49 +269,52 @@ DRBD_SYNC_REMAINING = _minor_family(
     "gauge",
     "Estimated time until resynchronisation finishes.",
 )
-SPEED_UNITS = {"KiloByte/Second": KIB, "MegaByte/Second": KIB * KIB}
+SPEED_UNITS = {"K": KIB, "M": KIB * KIB}
 
 
-def drbd_samples(data: JSONValue) -> Iterator[Sample]:
-    if not isinstance(data, Mapping):
-        return
-    version = data.get("versionInfo")
-    if isinstance(version, Mapping) and "version" in version:
-        labels = (label(version.get("version")), label(version.get("api")))
-        yield Sample(DRBD_VERSION, labels, 1.0)
-    for device in objects(data.get("deviceInfos")):
-        yield from _device_samples(device)
+def drbd_samples(paired: PairedDrbd) -> Iterator[Sample]:
+    version = paired.status.version.get("version")
+    if version is not None:
+        api = paired.status.version.get("api") or ""
+        yield Sample(DRBD_VERSION, (version, api), 1.0)
+    for device in paired.status.devices:
+        yield from _device_samples(device, paired.pairing.get(device.minor, ""))
 
 
-def _device_samples(device: Mapping[str, JSONValue]) -> Iterator[Sample]:
-    minor = (label(device.get("minor")), label(device.get("instance")))
-    states = tuple(
-        label(device.get(key))
-        for key in ("connectionState", "localRole", "remoteRole", "localState", "remoteState")
+def _device_samples(device: Device, instance: str) -> Iterator[Sample]:
+    minor = (str(device.minor), instance)
+    states = (
+        device.connection_state,
+        device.local_role,
+        device.remote_role,
+        device.local_state,
+        device.remote_state,
     )
     yield Sample(DRBD_DEVICE_INFO, minor + states, 1.0)
-    yield flag(DRBD_CONNECTED, minor, device.get("connectionState") in CONNECTED_STATES)
-    if "localRole" in device:
-        yield flag(DRBD_PRIMARY, minor, device.get("localRole") == "Primary")
-    for side, key in (("local", "localState"), ("remote", "remoteState")):
-        if key in device:
-            yield flag(DRBD_UP_TO_DATE, (*minor, side), device.get(key) == "UpToDate")
-    perf = device.get("perfIndicators")
-    if isinstance(perf, Mapping):
-        yield from fields(perf, DRBD_PERF_FIELDS, minor)
-    sync = device.get("syncStatus")
-    if isinstance(sync, Mapping):
-        yield from _sync_samples(sync, minor)
+    yield flag(DRBD_CONNECTED, minor, device.connection_state in CONNECTED_STATES)
+    if device.configured:
+        yield flag(DRBD_PRIMARY, minor, device.local_role == "Primary")
+        yield flag(DRBD_UP_TO_DATE, (*minor, "local"), device.local_state == "UpToDate")
+        yield flag(DRBD_UP_TO_DATE, (*minor, "remote"), device.remote_state == "UpToDate")
+    if device.perf is not None:
+        yield from _perf_samples(device.perf, minor)
+    if device.sync is not None:
+        yield from _sync_samples(device.sync, minor)
 
 
-def _sync_samples(sync: Mapping[str, JSONValue], minor: tuple[str, ...]) -> Iterator[Sample]:
-    percentage = number(sync.get("percentage"))
-    if percentage is not None:
-        yield Sample(DRBD_SYNC_RATIO, minor, percentage / 100)
-    speed = number(sync.get("speed"))
-    unit = SPEED_UNITS.get(label(sync.get("speedUnit")))
-    if speed is not None and unit is not None:
-        yield Sample(DRBD_SYNC_SPEED, minor, speed * unit)
-    remaining = duration_seconds(sync.get("timeToFinish"))
-    if remaining is not None:
-        yield Sample(DRBD_SYNC_REMAINING, minor, remaining)
+def _perf_samples(perf: PerfIndicators, minor: tuple[str, ...]) -> Iterator[Sample]:
+    for (declared, scale), count in zip(DRBD_COUNTER_FAMILIES, perf.counters, strict=True):
+        yield Sample(declared, minor, float(count) * scale)
+    if perf.epochs is not None:
+        yield Sample(DRBD_EPOCHS, minor, float(perf.epochs))
+    if perf.out_of_sync is not None:
+        yield Sample(DRBD_OUT_OF_SYNC, minor, float(perf.out_of_sync) * KIB)
+
+
+def _sync_samples(sync: SyncStatus, minor: tuple[str, ...]) -> Iterator[Sample]:
+    yield Sample(DRBD_SYNC_RATIO, minor, sync.percentage / 100)
+    unit = SPEED_UNITS.get(sync.speed_unit)
+    if unit is not None:
+        yield Sample(DRBD_SYNC_SPEED, minor, float(sync.speed) * unit)
+    hours, minutes, seconds = sync.time_to_finish
+    yield Sample(DRBD_SYNC_REMAINING, minor, float((hours * 60 + minutes) * 60 + seconds))

@@ -15,27 +15,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import psutil
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from ganeti_agent.collectors.hypervisor_nics import kvm_nics, xen_nics
+from ganeti_agent.collectors.hypervisor_nics import HostNic, kvm_nics, xen_nics
 from ganeti_agent.core.executor import ExecutionError, ProcessResult
 from ganeti_agent.core.files import InputError, read_text
-from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
-from ganeti_agent.core.metrics import (
-    FieldTable,
-    Sample,
-    family,
-    fields,
-    flag,
-    label,
-    objects,
-)
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.framework import AgentContext, Collector, CollectorError, TypedCollector
+from ganeti_agent.core.jsontypes import JSON, JSONObject
+from ganeti_agent.core.metrics import Family, Sample, family, flag
+from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.parsers.cpuinfo import CpuInfo, parse_cpuinfo
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.meminfo import MemInfo, parse_meminfo
@@ -62,28 +56,75 @@ def _decode(result: ProcessResult) -> str:
         raise CollectorError(f"{command}: invalid byte sequence at offset {exc.start}") from None
 
 
-def xen_data(
-    info: XenInfo, dom0: ListEntry | None, nics: list[dict[str, JSONValue]] | None = None
-) -> dict[str, JSONValue]:
-    """Report data from ``xl info``, Domain-0's line of ``xl list`` and the guests' vifs."""
-    return {
-        "hypervisor": "xen",
-        "version": info.version,
-        "memory_unit": MEMORY_UNIT,
-        "memory_total": info.total_memory,
-        "memory_free": info.free_memory,
-        "memory_dom0": dom0.memory if dom0 else None,
-        "cpu_total": info.nr_cpus,
-        "cpu_nodes": info.nr_nodes,
-        "cpu_sockets": info.cpu_sockets,
-        "cpu_dom0": dom0.vcpus if dom0 else None,
-        "cpu_mhz": info.cpu_mhz,
-        "xen": dict(info.fields),
-        "NICs": nics or [],
-    }
+@dataclass(frozen=True)
+class HostFigures:
+    """A hypervisor's view of its host, the same figures for both (memory in MiB).
+
+    ``details`` is what only this hypervisor tells (the report's ``xen`` or ``kvm``).
+    """
+
+    hypervisor: str
+    version: str | None
+    memory_total: int
+    memory_free: int
+    memory_dom0: int | None
+    cpu_total: int
+    cpu_nodes: int | None
+    cpu_sockets: int | None
+    cpu_dom0: int | None
+    cpu_mhz: float | None
+    details: JSONObject
+    nics: list[HostNic] = field(default_factory=list)
+
+    def to_json(self) -> JSON:
+        return {
+            "hypervisor": self.hypervisor,
+            "version": self.version,
+            "memory_unit": MEMORY_UNIT,
+            "memory_total": self.memory_total,
+            "memory_free": self.memory_free,
+            "memory_dom0": self.memory_dom0,
+            "cpu_total": self.cpu_total,
+            "cpu_nodes": self.cpu_nodes,
+            "cpu_sockets": self.cpu_sockets,
+            "cpu_dom0": self.cpu_dom0,
+            "cpu_mhz": self.cpu_mhz,
+            self.hypervisor: self.details,
+            "NICs": [nic.to_json() for nic in self.nics],
+        }
 
 
-class XenHypervisorCollector(Collector):
+def xen_figures(
+    info: XenInfo, dom0: ListEntry | None, nics: list[HostNic] | None = None
+) -> HostFigures:
+    """The figures of ``xl info``, Domain-0's line of ``xl list`` and the guests' vifs."""
+    return HostFigures(
+        hypervisor="xen",
+        version=info.version,
+        memory_total=info.total_memory,
+        memory_free=info.free_memory,
+        memory_dom0=dom0.memory if dom0 else None,
+        cpu_total=info.nr_cpus,
+        cpu_nodes=info.nr_nodes,
+        cpu_sockets=info.cpu_sockets,
+        cpu_dom0=dom0.vcpus if dom0 else None,
+        cpu_mhz=info.cpu_mhz,
+        details={key: value for key, value in info.fields.items()},
+        nics=nics or [],
+    )
+
+
+class HypervisorCollector(TypedCollector[HostFigures]):
+    """What both hypervisor collectors share: their report and samples come from figures."""
+
+    def to_data(self, result: HostFigures) -> JSON:
+        return result.to_json()
+
+    def samples(self, result: HostFigures) -> Iterator[Sample]:
+        return hypervisor_samples(result)
+
+
+class XenHypervisorCollector(HypervisorCollector):
     """Xen's view of the host, from ``xl info`` (``xm`` via the ``xl`` option)."""
 
     name = "hypervisor-xen"
@@ -99,21 +140,21 @@ class XenHypervisorCollector(Collector):
         xen_dir = os.path.join(self.context.proc_root, "xen")
         return os.path.isdir(xen_dir) and self.context.find_command(self.command) is not None
 
-    def collect(self) -> Deferred[JSONValue]:
+    def result(self) -> Deferred[HostFigures]:
         asked = self.context.runner.run([self.command, "info"], self.settings.timeout)
         info: Deferred[XenInfo] = asked.addCallbacks(self._info, self._failed)
         return info.addCallback(self._with_dom0)
 
-    def _with_dom0(self, info: XenInfo) -> Deferred[JSONValue]:
+    def _with_dom0(self, info: XenInfo) -> Deferred[HostFigures]:
         listed = self.context.runner.run([self.command, "list"], self.settings.timeout)
         found = listed.addCallbacks(self._domains, self._no_domains)
         return found.addCallback(lambda domains: self._data(info, domains))
 
-    def _data(self, info: XenInfo, domains: list[ListEntry]) -> JSONValue:
+    def _data(self, info: XenInfo, domains: list[ListEntry]) -> HostFigures:
         dom0 = next((entry for entry in domains if entry.domid == 0), None)
         names = {entry.domid: entry.name for entry in domains}
         nics = xen_nics(self.settings.option("sys-root", DEFAULT_SYS_ROOT), names)
-        return xen_data(info, dom0, nics)
+        return xen_figures(info, dom0, nics)
 
     def _info(self, result: ProcessResult) -> XenInfo:
         try:
@@ -137,18 +178,15 @@ class XenHypervisorCollector(Collector):
         failure.trap(ExecutionError)
         raise CollectorError(failure.getErrorMessage())
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return hypervisor_samples(data)
 
-
-def kvm_data(
+def kvm_figures(
     meminfo: MemInfo,
     cpuinfo: CpuInfo,
     release: str | None,
-    numa: list[dict[str, JSONValue]],
-    nics: list[dict[str, JSONValue]] | None = None,
-) -> dict[str, JSONValue]:
-    """Report data of a KVM host, with Ganeti's arithmetic for the memory figures.
+    numa: list[JSON],
+    nics: list[HostNic] | None = None,
+) -> HostFigures:
+    """The figures of a KVM host, with Ganeti's arithmetic for the memory figures.
 
     As Ganeti's KVM hypervisor: free memory is MemFree + Buffers + Cached, each rounded
     down to MiB before the sum, and the host (dom0) uses Active. Sockets are the
@@ -156,19 +194,18 @@ def kvm_data(
     """
     hugepage_size = meminfo.get("Hugepagesize")
     available = meminfo.get("MemAvailable")
-    return {
-        "hypervisor": "kvm",
-        "version": release,
-        "memory_unit": MEMORY_UNIT,
-        "memory_total": meminfo.mib("MemTotal"),
-        "memory_free": sum(meminfo.mib(key) for key in ("MemFree", "Buffers", "Cached")),
-        "memory_dom0": meminfo.mib("Active"),
-        "cpu_total": cpuinfo.cpu_number,
-        "cpu_nodes": max(1, len(numa)),
-        "cpu_sockets": cpuinfo.sockets,
-        "cpu_dom0": cpuinfo.cpu_number,
-        "cpu_mhz": cpuinfo.mhz,
-        "kvm": {
+    return HostFigures(
+        hypervisor="kvm",
+        version=release,
+        memory_total=meminfo.mib("MemTotal"),
+        memory_free=sum(meminfo.mib(key) for key in ("MemFree", "Buffers", "Cached")),
+        memory_dom0=meminfo.mib("Active"),
+        cpu_total=cpuinfo.cpu_number,
+        cpu_nodes=max(1, len(numa)),
+        cpu_sockets=cpuinfo.sockets,
+        cpu_dom0=cpuinfo.cpu_number,
+        cpu_mhz=cpuinfo.mhz,
+        details={
             "memory_available": available // 1024 if available is not None else None,
             "hugepages_total": meminfo.get("HugePages_Total"),
             "hugepages_free": meminfo.get("HugePages_Free"),
@@ -179,8 +216,8 @@ def kvm_data(
             "load_average": [round(load, 2) for load in psutil.getloadavg()],
             "numa_nodes": numa,
         },
-        "NICs": nics or [],
-    }
+        nics=nics or [],
+    )
 
 
 def count_numa_nodes(node_dir: str) -> int:
@@ -188,7 +225,7 @@ def count_numa_nodes(node_dir: str) -> int:
     return max(1, len(numa_nodes(node_dir)))
 
 
-def numa_nodes(node_dir: str) -> list[dict[str, JSONValue]]:
+def numa_nodes(node_dir: str) -> list[JSON]:
     """Each online NUMA node's CPUs and memory (MiB); empty where the kernel has no such files.
 
     The nodes are ``online``'s (the ``nodeN`` directories where that file is missing);
@@ -209,13 +246,13 @@ def _node_directories(node_dir: str) -> list[int]:
     return sorted(int(name[4:]) for name in names if _NUMA_NODE.fullmatch(name))
 
 
-def _numa_node(node_dir: str, node: int) -> dict[str, JSONValue]:
+def _numa_node(node_dir: str, node: int) -> dict[str, JSON]:
     base = os.path.join(node_dir, f"node{node}")
-    entry: dict[str, JSONValue] = {"node": node, "cpus": None}
+    entry: dict[str, JSON] = {"node": node, "cpus": None}
     entry.update(memory_total=None, memory_free=None)
     try:
         cpulist = read_text(os.path.join(base, "cpulist"), 4096)
-        cpus: list[JSONValue] = list(parse_kernel_list(cpulist))
+        cpus: list[JSON] = list(parse_kernel_list(cpulist))
         counters = parse_node_meminfo(read_text(os.path.join(base, "meminfo")))
     except (InputError, ParseError):
         return entry
@@ -226,7 +263,7 @@ def _numa_node(node_dir: str, node: int) -> dict[str, JSONValue]:
     return entry
 
 
-class KvmHypervisorCollector(Collector):
+class KvmHypervisorCollector(HypervisorCollector):
     """A KVM host's resources: with KVM the host kernel is the hypervisor."""
 
     name = "hypervisor-kvm"
@@ -239,7 +276,7 @@ class KvmHypervisorCollector(Collector):
     def available(self) -> bool:
         return os.path.exists(self.settings.option("device", DEFAULT_KVM_DEVICE))
 
-    def collect(self) -> JSONValue:
+    def result(self) -> HostFigures:
         meminfo = self._parsed(self._proc("meminfo"), parse_meminfo)
         cpuinfo = self._parsed(self._proc("cpuinfo"), parse_cpuinfo)
         try:
@@ -249,7 +286,7 @@ class KvmHypervisorCollector(Collector):
         numa = numa_nodes(self.settings.option("node-dir", DEFAULT_NODE_DIR))
         nic_dir = os.path.join(self.context.paths.kvm_hypervisor_dir, "nic")
         nics = kvm_nics(self.settings.option("sys-root", DEFAULT_SYS_ROOT), nic_dir)
-        return kvm_data(meminfo, cpuinfo, release, numa, nics)
+        return kvm_figures(meminfo, cpuinfo, release, numa, nics)
 
     @staticmethod
     def _parsed(path: str, parse: Callable[[str], T]) -> T:
@@ -258,9 +295,6 @@ class KvmHypervisorCollector(Collector):
             return parse(text)
         except ParseError as exc:
             raise CollectorError(f"{path}: cannot parse: {exc.reason}") from None
-
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return hypervisor_samples(data)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
@@ -272,52 +306,61 @@ _HV = ("hypervisor",)
 HYPERVISOR_INFO = family(
     "ganeti_hypervisor_info", "gauge", "Hypervisor and its version; always 1.", *_HV, "version"
 )
-HYPERVISOR_FIELDS: FieldTable = (
-    (
-        "memory_total",
-        family("ganeti_hypervisor_memory_total_bytes", "gauge", "Memory of the host.", *_HV),
-        MIB,
-    ),
-    (
-        "memory_free",
-        family("ganeti_hypervisor_memory_free_bytes", "gauge", "Memory free for instances.", *_HV),
-        MIB,
-    ),
-    ("cpu_total", family("ganeti_hypervisor_cpus", "gauge", "Physical CPUs.", *_HV), 1),
-    ("cpu_sockets", family("ganeti_hypervisor_cpu_sockets", "gauge", "CPU sockets.", *_HV), 1),
-    ("cpu_nodes", family("ganeti_hypervisor_numa_nodes", "gauge", "NUMA nodes.", *_HV), 1),
+HYPERVISOR_MEMORY_TOTAL = family(
+    "ganeti_hypervisor_memory_total_bytes", "gauge", "Memory of the host.", *_HV
 )
+HYPERVISOR_MEMORY_FREE = family(
+    "ganeti_hypervisor_memory_free_bytes", "gauge", "Memory free for instances.", *_HV
+)
+HYPERVISOR_CPUS = family("ganeti_hypervisor_cpus", "gauge", "Physical CPUs.", *_HV)
+HYPERVISOR_SOCKETS = family("ganeti_hypervisor_cpu_sockets", "gauge", "CPU sockets.", *_HV)
+HYPERVISOR_NODES = family("ganeti_hypervisor_numa_nodes", "gauge", "NUMA nodes.", *_HV)
 
 
 _NIC = (*_HV, "instance", "interface")
 HYPERVISOR_NIC_UP = family(
     "ganeti_hypervisor_nic_up", "gauge", "1 if an instance's host interface is up.", *_NIC
 )
-HYPERVISOR_NIC_FIELDS: FieldTable = tuple(
-    (key, family(f"ganeti_hypervisor_nic_{name}_total", "counter", text, *_NIC), 1)
-    for key, name, text in (
-        ("bytes_sent", "transmit_bytes", "Bytes the host sent to the instance."),
-        ("bytes_received", "receive_bytes", "Bytes the host received from the instance."),
-        ("packets_sent", "transmit_packets", "Packets the host sent to the instance."),
-        ("packets_received", "receive_packets", "Packets the host received from the instance."),
-        ("errors_in", "receive_errs", "Receive errors of the instance's host interface."),
-        ("errors_out", "transmit_errs", "Transmit errors of the instance's host interface."),
-        ("drops_in", "receive_drop", "Dropped on receive by the instance's host interface."),
-        ("drops_out", "transmit_drop", "Dropped on transmit by the instance's host interface."),
+HYPERVISOR_NIC_COUNTERS = tuple(
+    family(f"ganeti_hypervisor_nic_{name}_total", "counter", text, *_NIC)
+    for name, text in (
+        ("transmit_bytes", "Bytes the host sent to the instance."),
+        ("receive_bytes", "Bytes the host received from the instance."),
+        ("transmit_packets", "Packets the host sent to the instance."),
+        ("receive_packets", "Packets the host received from the instance."),
+        ("receive_errs", "Receive errors of the instance's host interface."),
+        ("transmit_errs", "Transmit errors of the instance's host interface."),
+        ("receive_drop", "Dropped on receive by the instance's host interface."),
+        ("transmit_drop", "Dropped on transmit by the instance's host interface."),
     )
 )
 
 
-def hypervisor_samples(data: JSONValue) -> Iterator[Sample]:
-    if not isinstance(data, Mapping):
-        return
-    hypervisor = (label(data.get("hypervisor")),)
-    yield Sample(HYPERVISOR_INFO, (*hypervisor, label(data.get("version"))), 1.0)
-    if data.get("memory_unit", MEMORY_UNIT) == MEMORY_UNIT:
-        yield from fields(data, HYPERVISOR_FIELDS, hypervisor)
-    for nic in objects(data.get("NICs")):
-        labels = (*hypervisor, label(nic.get("instance")), label(nic.get("name")))
-        up = nic.get("up")
-        if isinstance(up, bool):
-            yield flag(HYPERVISOR_NIC_UP, labels, up)
-        yield from fields(nic, HYPERVISOR_NIC_FIELDS, labels)
+"""Families of a host interface's counters, in the order of ``STATISTICS``."""
+
+
+def hypervisor_samples(figures: HostFigures) -> Iterator[Sample]:
+    hypervisor = (figures.hypervisor,)
+    yield Sample(HYPERVISOR_INFO, (*hypervisor, figures.version or ""), 1.0)
+    sizes: tuple[tuple[Family, float | None, int], ...] = (
+        (HYPERVISOR_MEMORY_TOTAL, figures.memory_total, MIB),
+        (HYPERVISOR_MEMORY_FREE, figures.memory_free, MIB),
+        (HYPERVISOR_CPUS, figures.cpu_total, 1),
+        (HYPERVISOR_SOCKETS, figures.cpu_sockets, 1),
+        (HYPERVISOR_NODES, figures.cpu_nodes, 1),
+    )
+    for declared, value, scale in sizes:
+        if value is not None:
+            yield Sample(declared, hypervisor, float(value) * scale)
+    for nic in figures.nics:
+        yield from _nic_samples(figures.hypervisor, nic)
+
+
+def _nic_samples(hypervisor: str, nic: HostNic) -> Iterator[Sample]:
+    interface = nic.interface
+    labels = (hypervisor, nic.instance or "", interface.name or "")
+    if interface.up is not None:
+        yield flag(HYPERVISOR_NIC_UP, labels, interface.up)
+    for declared, count in zip(HYPERVISOR_NIC_COUNTERS, interface.counters, strict=False):
+        if count is not None:
+            yield Sample(declared, labels, float(count))

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from ganeti_agent.core.files import InputError, read_text
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSONObject
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.netif import (
     STATISTICS,
@@ -46,23 +47,62 @@ def _counter(path: str) -> int | None:
         return None
 
 
-def interface_data(sys_root: str, name: str) -> dict[str, JSONValue]:
-    """What sysfs says of one interface; ``error`` instead of figures when it is absent."""
-    base = os.path.join(sys_root, "class", "net", name)
-    entry: dict[str, JSONValue] = {"name": name}
-    if not os.path.isdir(base):
-        entry["error"] = f"no interface {name} in {os.path.join(sys_root, 'class', 'net')}"
+@dataclass(frozen=True)
+class Interface:
+    """One host interface as sysfs shows it; ``error`` instead of figures when it is absent.
+
+    ``counters`` follow :data:`STATISTICS`; a figure that cannot be read is None.
+    """
+
+    name: str | None
+    error: str = ""
+    link: str | None = None
+    up: bool | None = None
+    mtu: int | None = None
+    counters: tuple[int | None, ...] = ()
+
+    def to_json(self) -> JSONObject:
+        entry: JSONObject = {"name": self.name}
+        if self.error:
+            entry["error"] = self.error
+            return entry
+        entry.update(link=self.link, up=self.up, mtu=self.mtu)
+        entry.update(zip((name for _, name in STATISTICS), self.counters, strict=True))
         return entry
+
+
+@dataclass(frozen=True)
+class HostNic:
+    """An instance's NIC: its instance (None when unknown), index and host interface."""
+
+    instance: str | None
+    index: int
+    interface: Interface
+
+    def to_json(self) -> JSONObject:
+        return {"instance": self.instance, "index": self.index, **self.interface.to_json()}
+
+
+def interface_data(sys_root: str, name: str) -> Interface:
+    """What sysfs says of one interface."""
+    base = os.path.join(sys_root, "class", "net", name)
+    if not os.path.isdir(base):
+        return Interface(name, f"no interface {name} in {os.path.join(sys_root, 'class', 'net')}")
     try:
-        entry["link"] = os.path.basename(os.readlink(os.path.join(base, "master")))
+        link: str | None = os.path.basename(os.readlink(os.path.join(base, "master")))
     except OSError:
-        entry["link"] = None
+        link = None
     state = _text(os.path.join(base, "operstate"))
-    entry["up"] = parse_operstate(state) if state is not None else None
-    entry["mtu"] = _counter(os.path.join(base, "mtu"))
-    for kernel_name, report_name in STATISTICS:
-        entry[report_name] = _counter(os.path.join(base, "statistics", kernel_name))
-    return entry
+    return Interface(
+        name,
+        link=link,
+        up=parse_operstate(state) if state is not None else None,
+        mtu=_counter(os.path.join(base, "mtu")),
+        counters=tuple(
+            _counter(os.path.join(base, "statistics", kernel_name))
+            for kernel_name, _report_name in STATISTICS
+        ),
+    )
 
 
 def _numbered(directory: str) -> list[tuple[int, str]]:
@@ -74,28 +114,27 @@ def _numbered(directory: str) -> list[tuple[int, str]]:
     return sorted((int(name), name) for name in names if name.isdigit())
 
 
-def kvm_nics(sys_root: str, nic_dir: str) -> list[dict[str, JSONValue]]:
+def kvm_nics(sys_root: str, nic_dir: str) -> list[HostNic]:
     """Every NIC Ganeti's KVM hypervisor recorded (``nic/<instance>/<index>``)."""
     try:
         instances = sorted(os.listdir(nic_dir))
     except OSError:
         return []
-    nics: list[dict[str, JSONValue]] = []
+    nics: list[HostNic] = []
     for instance in instances:
         for index, file_name in _numbered(os.path.join(nic_dir, instance)):
             if len(nics) >= MAX_NICS:
                 return nics
             path = os.path.join(nic_dir, instance, file_name)
-            nic: dict[str, JSONValue] = {"instance": instance, "index": index}
             try:
-                nic.update(interface_data(sys_root, parse_tap_name(read_text(path, SMALL_FILE))))
+                interface = interface_data(sys_root, parse_tap_name(read_text(path, SMALL_FILE)))
             except (InputError, ParseError) as exc:
-                nic.update(name=None, error=f"{path}: {exc}")
-            nics.append(nic)
+                interface = Interface(None, f"{path}: {exc}")
+            nics.append(HostNic(instance, index, interface))
     return nics
 
 
-def xen_nics(sys_root: str, domains: Mapping[int, str]) -> list[dict[str, JSONValue]]:
+def xen_nics(sys_root: str, domains: Mapping[int, str]) -> list[HostNic]:
     """Every guest domain's ``vif`` back-end in Dom0, named after its domain when known."""
     try:
         names = os.listdir(os.path.join(sys_root, "class", "net"))
@@ -104,9 +143,7 @@ def xen_nics(sys_root: str, domains: Mapping[int, str]) -> list[dict[str, JSONVa
     found = sorted(
         (vif, name) for name in names if (vif := xen_vif(name)) is not None and vif[0] != 0
     )
-    nics: list[dict[str, JSONValue]] = []
-    for (domid, index), name in found[:MAX_NICS]:
-        nic: dict[str, JSONValue] = {"instance": domains.get(domid), "index": index}
-        nic.update(interface_data(sys_root, name))
-        nics.append(nic)
-    return nics
+    return [
+        HostNic(domains.get(domid), index, interface_data(sys_root, name))
+        for (domid, index), name in found[:MAX_NICS]
+    ]

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.python.failure import Failure
 
 from ganeti_agent.core.cluster import ClusterQueries, ClusterUnavailable
 from ganeti_agent.core.executor import ExecutionError, ProcessResult
-from ganeti_agent.core.framework import AgentContext, Collector, CollectorError
-from ganeti_agent.core.metrics import Sample, family, flag, label, number, objects
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.framework import AgentContext, Collector, CollectorError, TypedCollector
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.metrics import Sample, family, flag
+from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.lvs import (
     LVS_ARGUMENTS,
@@ -30,6 +32,7 @@ from ganeti_agent.parsers.lvs import (
     LogicalVolume,
     instance_disks,
     lv_data,
+    owners,
     parse_lvs,
 )
 
@@ -50,13 +53,11 @@ def cluster_instances(cluster: ClusterQueries, hostname: str) -> Deferred[list[I
     """
 
     def with_disks(
-        lists: tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]],
+        lists: tuple[list[dict[str, JSON]], list[dict[str, JSON]]],
     ) -> Deferred[list[InstanceDisks]]:
         instances = [*lists[0], *lists[1]]
         asked = [cluster.instance_disks(str(instance.get("uuid"))) for instance in instances]
-        gathered: Deferred[list[list[dict[str, JSONValue]]]] = gatherResults(
-            asked, consumeErrors=True
-        )
+        gathered: Deferred[list[list[dict[str, JSON]]]] = gatherResults(asked, consumeErrors=True)
         gathered.addErrback(_first_error)
         return gathered.addCallback(lambda disks: _checked(instances, disks))
 
@@ -72,7 +73,7 @@ def _first_error(failure: Failure) -> None:
 
 
 def _checked(
-    instances: list[dict[str, JSONValue]], disks: list[list[dict[str, JSONValue]]]
+    instances: list[dict[str, JSON]], disks: list[list[dict[str, JSON]]]
 ) -> list[InstanceDisks]:
     result = []
     for instance, its_disks in zip(instances, disks, strict=True):
@@ -85,7 +86,15 @@ def _checked(
     return result
 
 
-class LvCollector(Collector):
+@dataclass(frozen=True)
+class VolumeScan:
+    """The records ``lvs`` printed and this node's instances whose disks use them."""
+
+    volumes: list[LogicalVolume]
+    instances: list[InstanceDisks]
+
+
+class LvCollector(TypedCollector[VolumeScan]):
     """Runs ``lvs`` at query time and maps each volume to its instance."""
 
     name = NAME
@@ -102,7 +111,7 @@ class LvCollector(Collector):
         """Served where the ``lvs`` binary exists (Ganeti nodes always have lvm2)."""
         return self.context.find_command(self.argv[0]) is not None
 
-    def collect(self) -> Deferred[JSONValue]:
+    def result(self) -> Deferred[VolumeScan]:
         ran = self.context.runner.run(self.argv, self.settings.timeout)
         parsed: Deferred[list[LogicalVolume]] = ran.addCallbacks(self._parse, self._run_failed)
         return parsed.addCallback(self._with_instances)
@@ -117,20 +126,23 @@ class LvCollector(Collector):
         except ParseError as exc:
             raise CollectorError(f"cannot parse the output of lvs: {exc.reason}") from None
 
-    def _with_instances(self, volumes: list[LogicalVolume]) -> Deferred[JSONValue]:
+    def _with_instances(self, volumes: list[LogicalVolume]) -> Deferred[VolumeScan]:
         cluster = self.context.current_cluster()
         if cluster is None:
-            return succeed(lv_data(volumes, []))
+            return succeed(VolumeScan(volumes, []))
 
         def failed(failure: Failure) -> list[InstanceDisks]:
             failure.trap(ClusterUnavailable)
             raise CollectorError(f"{INSTANCES_ERROR}: {failure.value}")
 
         found = cluster_instances(cluster, self.context.hostname).addErrback(failed)
-        return found.addCallback(lambda instances: lv_data(volumes, instances))
+        return found.addCallback(lambda instances: VolumeScan(volumes, instances))
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return volume_samples(data)
+    def to_data(self, result: VolumeScan) -> JSON:
+        return lv_data(result.volumes, result.instances)
+
+    def samples(self, result: VolumeScan) -> Iterator[Sample]:
+        return volume_samples(result)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
@@ -144,17 +156,13 @@ LV_ACTIVE = family("ganeti_lv_active", "gauge", "1 if the LV is active (lv_attr)
 LV_OPEN = family("ganeti_lv_open", "gauge", "1 if the LV is open (lv_attr).", *_LV)
 
 
-def volume_samples(data: JSONValue) -> Iterator[Sample]:
+def volume_samples(scan: VolumeScan) -> Iterator[Sample]:
     """One series per volume: its segments repeat the same labels, the first one counts."""
-    for volume in objects(data):
-        labels = tuple(label(volume.get(key)) for key in ("vg_name", "name", "instance"))
-        size = number(volume.get("size"))
-        if size is not None:
-            yield Sample(LV_SIZE, labels, size)
-        segments = number(volume.get("seg_count"))
-        if segments is not None:
-            yield Sample(LV_SEGMENTS, labels, segments)
-        attr = volume.get("attr")
-        if isinstance(attr, str) and len(attr) >= 6:
+    for volume, owner in zip(scan.volumes, owners(scan.volumes, scan.instances), strict=True):
+        labels = (volume.vg_name, volume.name, owner or "")
+        yield Sample(LV_SIZE, labels, float(volume.size))
+        yield Sample(LV_SEGMENTS, labels, float(volume.seg_count))
+        attr = volume.attr
+        if len(attr) >= 6:
             yield flag(LV_ACTIVE, labels, attr[4] == "a")
             yield flag(LV_OPEN, labels, attr[5] == "o")

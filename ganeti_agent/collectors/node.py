@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import psutil
 from twisted.internet.defer import Deferred, succeed
@@ -24,20 +25,15 @@ from twisted.python.failure import Failure
 from ganeti_agent import __version__
 from ganeti_agent.core.executor import ExecutionError, ProcessResult
 from ganeti_agent.core.files import InputError, read_text
-from ganeti_agent.core.framework import AgentContext, Collector, SampledCollector
-from ganeti_agent.core.metrics import (
-    Family,
-    FieldTable,
-    MetricType,
-    Sample,
-    family,
-    fields,
-    flag,
-    label,
-    number,
-    objects,
+from ganeti_agent.core.framework import (
+    AgentContext,
+    Collector,
+    SampledCollector,
+    TypedCollector,
 )
-from ganeti_agent.core.report import JSONValue, Kind
+from ganeti_agent.core.jsontypes import JSON, JSONObject
+from ganeti_agent.core.metrics import Family, MetricType, Sample, family, flag
+from ganeti_agent.core.report import Kind
 from ganeti_agent.parsers.versions import drbd_version, ganeti_release, qemu_version
 
 log = Logger(namespace="ganeti_agent.collectors.node")
@@ -55,6 +51,12 @@ CONSTANTS = os.path.join("ganeti", "_constants.py")
 FAMILIES = {socket.AF_INET: "inet", socket.AF_INET6: "inet6", psutil.AF_LINK: "link"}
 
 
+class CpuTimes(Protocol):
+    """One CPU's cumulative times as psutil gives them (a named tuple per CPU)."""
+
+    def _asdict(self) -> dict[str, float]: ...
+
+
 class CpuLoad:
     """Per-CPU busy fraction (0 to 1) between the last two samples; since boot after one.
 
@@ -67,7 +69,7 @@ class CpuLoad:
         self._newest: list[tuple[float, float]] | None = None
         self.times: list[dict[str, float]] = []
 
-    def sample(self, times: Sequence[Any]) -> None:
+    def sample(self, times: Sequence[CpuTimes]) -> None:
         self._previous, self._newest = self._newest, [(_busy(t), _total(t)) for t in times]
         self.times = [_modes(t) for t in times]
 
@@ -84,7 +86,7 @@ class CpuLoad:
         return loads
 
 
-def _modes(times: Any) -> dict[str, float]:
+def _modes(times: CpuTimes) -> dict[str, float]:
     """Cumulative seconds per mode of one CPU, as psutil names them (user, idle, ...).
 
     Guest time is left out, as in :func:`_total`: the kernel counts it in user time too.
@@ -93,77 +95,146 @@ def _modes(times: Any) -> dict[str, float]:
     return {mode: float(v) for mode, v in fields if mode not in ("guest", "guest_nice")}
 
 
-def _total(times: Any) -> float:
+def _total(times: CpuTimes) -> float:
     """All time of a CPU; guest time is already counted in user time, so it is left out."""
     fields = times._asdict()
     return float(sum(v for k, v in fields.items() if k not in ("guest", "guest_nice")))
 
 
-def _busy(times: Any) -> float:
+def _busy(times: CpuTimes) -> float:
     fields = times._asdict()
     return _total(times) - float(fields.get("idle", 0.0)) - float(fields.get("iowait", 0.0))
 
 
-def memory_data() -> dict[str, JSONValue]:
+def memory_figures() -> dict[str, int | None]:
+    """Memory and swap in bytes, by psutil's names; None where this OS has no figure."""
     virtual = psutil.virtual_memory()._asdict()
     swap = psutil.swap_memory()
     keys = ("total", "available", "used", "free", "buffers", "cached", "shared")
-    memory: dict[str, JSONValue] = {key: virtual.get(key) for key in keys}
+    memory: dict[str, int | None] = {key: virtual.get(key) for key in keys}
     memory.update(swap_total=swap.total, swap_used=swap.used, swap_free=swap.free)
     return memory
 
 
-def filesystem_data() -> list[dict[str, JSONValue]]:
+@dataclass(frozen=True)
+class Filesystem:
+    """A local filesystem: its size, use and free space in bytes, or why they are unknown."""
+
+    device: str
+    mountpoint: str
+    fstype: str
+    usage: tuple[int, int, int] | None = None
+    error: str = ""
+
+    def to_json(self) -> JSONObject:
+        entry: JSONObject = {
+            "device": self.device,
+            "mountpoint": self.mountpoint,
+            "fstype": self.fstype,
+        }
+        if self.usage is None:
+            entry["error"] = self.error
+        else:
+            entry.update(zip(("total", "used", "free"), self.usage, strict=True))
+        return entry
+
+
+def filesystems() -> list[Filesystem]:
     """Local filesystems only (psutil's physical devices): a network mount could hang."""
-    entries: list[dict[str, JSONValue]] = []
+    found: list[Filesystem] = []
     seen: set[str] = set()
     for partition in psutil.disk_partitions(all=False):
         if partition.mountpoint in seen:
             continue
         seen.add(partition.mountpoint)
-        entry: dict[str, JSONValue] = {
-            "device": partition.device,
-            "mountpoint": partition.mountpoint,
-            "fstype": partition.fstype,
-        }
+        where = (partition.device, partition.mountpoint, partition.fstype)
         try:
             usage = psutil.disk_usage(partition.mountpoint)
         except OSError as exc:
-            entry["error"] = f"statvfs {partition.mountpoint}: {exc.strerror or exc}"
+            found.append(
+                Filesystem(*where, error=f"statvfs {partition.mountpoint}: {exc.strerror or exc}")
+            )
         else:
-            entry.update(total=usage.total, used=usage.used, free=usage.free)
-        entries.append(entry)
-    return entries
+            found.append(Filesystem(*where, usage=(usage.total, usage.used, usage.free)))
+    return found
 
 
-def nic_data() -> list[dict[str, JSONValue]]:
+@dataclass(frozen=True)
+class Link:
+    """An interface's link as the kernel reports it."""
+
+    up: bool
+    mtu: int
+    speed: int
+
+
+NIC_COUNTERS = (
+    "bytes_sent",
+    "bytes_received",
+    "packets_sent",
+    "packets_received",
+    "errors_in",
+    "errors_out",
+    "drops_in",
+    "drops_out",
+)
+"""The report's names of an interface's counters, in the order of :attr:`Nic.counters`."""
+
+
+@dataclass(frozen=True)
+class Nic:
+    """A network interface: its link, its counters (:data:`NIC_COUNTERS`), its addresses."""
+
+    name: str
+    link: Link | None = None
+    counters: tuple[int, ...] | None = None
+    addresses: tuple[tuple[str, str, str | None], ...] = ()
+
+    def to_json(self) -> JSONObject:
+        nic: JSONObject = {"name": self.name}
+        if self.link is not None:
+            nic.update(up=self.link.up, mtu=self.link.mtu, speed=self.link.speed)
+        if self.counters is not None:
+            nic.update(zip(NIC_COUNTERS, self.counters, strict=True))
+        nic["addresses"] = [
+            {"family": family, "address": address, "netmask": netmask}
+            for family, address, netmask in self.addresses
+        ]
+        return nic
+
+
+def nics() -> list[Nic]:
     counters = psutil.net_io_counters(pernic=True)
     addresses = psutil.net_if_addrs()
     stats = psutil.net_if_stats()
-    nics: list[dict[str, JSONValue]] = []
+    found: list[Nic] = []
     for name in sorted(set(counters) | set(addresses)):
-        nic: dict[str, JSONValue] = {"name": name}
-        if name in stats:
-            nic.update(up=stats[name].isup, mtu=stats[name].mtu, speed=stats[name].speed)
-        if name in counters:
-            io = counters[name]
-            nic.update(
-                bytes_sent=io.bytes_sent,
-                bytes_received=io.bytes_recv,
-                packets_sent=io.packets_sent,
-                packets_received=io.packets_recv,
-                errors_in=io.errin,
-                errors_out=io.errout,
-                drops_in=io.dropin,
-                drops_out=io.dropout,
+        link = stats.get(name)
+        io = counters.get(name)
+        found.append(
+            Nic(
+                name,
+                Link(link.isup, link.mtu, link.speed) if link is not None else None,
+                (
+                    io.bytes_sent,
+                    io.bytes_recv,
+                    io.packets_sent,
+                    io.packets_recv,
+                    io.errin,
+                    io.errout,
+                    io.dropin,
+                    io.dropout,
+                )
+                if io is not None
+                else None,
+                tuple(
+                    (FAMILIES[a.family], a.address, a.netmask)
+                    for a in addresses.get(name, [])
+                    if a.family in FAMILIES
+                ),
             )
-        nic["addresses"] = [
-            {"family": FAMILIES[a.family], "address": a.address, "netmask": a.netmask}
-            for a in addresses.get(name, [])
-            if a.family in FAMILIES
-        ]
-        nics.append(nic)
-    return nics
+        )
+    return found
 
 
 def _read_optional(path: str, limit: int = SMALL_FILE) -> str | None:
@@ -183,12 +254,12 @@ class VersionReader:
     Ganeti's ``_constants.py`` is ~100 KiB, so it is re-read only when it changes.
     """
 
-    def __init__(self, context: AgentContext, options: Any) -> None:
+    def __init__(self, context: AgentContext, options: Callable[[str, str], str]) -> None:
         self.context = context
         self.options = options
         self._ganeti: tuple[str, float, str | None] | None = None
 
-    def versions(self) -> dict[str, JSONValue]:
+    def versions(self) -> dict[str, str]:
         found: dict[str, str | None] = {
             "linux": self._linux(),
             "drbd": self._drbd(),
@@ -252,6 +323,32 @@ class VersionReader:
         return release
 
 
+@dataclass(frozen=True)
+class NodeFacts:
+    """One look at the node: CPU load and times, memory, filesystems, NICs, versions."""
+
+    loads: list[float]
+    cpu_seconds: list[dict[str, float]]
+    memory: dict[str, int | None]
+    filesystems: list[Filesystem]
+    nics: list[Nic]
+    versions: dict[str, str]
+
+    def to_json(self) -> JSON:
+        cpus: list[JSON] = [*self.loads]
+        memory: JSONObject = {**self.memory}
+        return {
+            "cpu_number": len(self.loads),
+            "cpus": cpus,
+            "cpu_seconds": [dict(modes) for modes in self.cpu_seconds],
+            "size_unit": SIZE_UNIT,
+            "memory": memory,
+            "filesystem": [filesystem.to_json() for filesystem in self.filesystems],
+            "NICs": [nic.to_json() for nic in self.nics],
+            "versions": dict(self.versions),
+        }
+
+
 BinaryStamp = tuple[str, int, int]
 """A program's path, modification time (ns) and size: a change means another version."""
 
@@ -265,7 +362,9 @@ class QemuVersion:
     on each report.
     """
 
-    def __init__(self, context: AgentContext, options: Any, timeout: float) -> None:
+    def __init__(
+        self, context: AgentContext, options: Callable[[str, str], str], timeout: float
+    ) -> None:
         self.context = context
         self.options = options
         self.timeout = timeout
@@ -307,7 +406,7 @@ class QemuVersion:
         log.warn("QEMU version unknown: {error}", error=failure.getErrorMessage()[:200])
 
 
-class NodeCollector(SampledCollector):
+class NodeCollector(SampledCollector, TypedCollector[NodeFacts]):
     """What the node OS sees: CPUs, memory, filesystems, NICs and component versions."""
 
     name = NAME
@@ -323,29 +422,29 @@ class NodeCollector(SampledCollector):
     def sample(self) -> None:
         self.cpu_load.sample(psutil.cpu_times(percpu=True))
 
-    def collect(self) -> Deferred[JSONValue]:
-        return self.qemu.refresh().addCallback(lambda _: self._data())
+    def result(self) -> Deferred[NodeFacts]:
+        return self.qemu.refresh().addCallback(lambda _: self._facts())
 
-    def _data(self) -> JSONValue:
+    def _facts(self) -> NodeFacts:
         if not self.cpu_load.times:  # asked before the timer's first sample
             self.sample()
         versions = self.version_reader.versions()
         if self.qemu.version:
             versions["qemu"] = self.qemu.version
-        loads = self.cpu_load.loads()
-        return {
-            "cpu_number": len(loads),
-            "cpus": loads,
-            "cpu_seconds": list(self.cpu_load.times),
-            "size_unit": SIZE_UNIT,
-            "memory": memory_data(),
-            "filesystem": filesystem_data(),
-            "NICs": nic_data(),
-            "versions": versions,
-        }
+        return NodeFacts(
+            loads=self.cpu_load.loads(),
+            cpu_seconds=list(self.cpu_load.times),
+            memory=memory_figures(),
+            filesystems=filesystems(),
+            nics=nics(),
+            versions=versions,
+        )
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return node_samples(data)
+    def to_data(self, result: NodeFacts) -> JSON:
+        return result.to_json()
+
+    def samples(self, result: NodeFacts) -> Iterator[Sample]:
+        return node_samples(result)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
@@ -373,15 +472,12 @@ NODE_MEMORY = family(
     "type",
 )
 _FS = ("device", "mountpoint", "fstype")
-NODE_FS_FIELDS: FieldTable = (
-    (
-        "total",
-        family("ganeti_node_filesystem_size_bytes", "gauge", "Size of a filesystem.", *_FS),
-        1,
-    ),
-    ("used", family("ganeti_node_filesystem_used_bytes", "gauge", "Used space.", *_FS), 1),
-    ("free", family("ganeti_node_filesystem_free_bytes", "gauge", "Free space.", *_FS), 1),
+NODE_FS_FAMILIES = (
+    family("ganeti_node_filesystem_size_bytes", "gauge", "Size of a filesystem.", *_FS),
+    family("ganeti_node_filesystem_used_bytes", "gauge", "Used space.", *_FS),
+    family("ganeti_node_filesystem_free_bytes", "gauge", "Free space.", *_FS),
 )
+"""Families of a filesystem's total, used and free bytes, in :attr:`Filesystem.usage` order."""
 _NIC = ("interface",)
 NODE_NIC_UP = family("ganeti_node_network_up", "gauge", "1 if the interface is up.", *_NIC)
 
@@ -390,49 +486,18 @@ def _nic_family(name: str, kind: MetricType, help_text: str) -> Family:
     return family(name, kind, help_text, *_NIC)
 
 
-NODE_NIC_FIELDS: FieldTable = (
-    ("mtu", _nic_family("ganeti_node_network_mtu_bytes", "gauge", "MTU of the interface."), 1),
-    (
-        "bytes_sent",
-        _nic_family("ganeti_node_network_transmit_bytes_total", "counter", "Bytes sent."),
-        1,
-    ),
-    (
-        "bytes_received",
-        _nic_family("ganeti_node_network_receive_bytes_total", "counter", "Bytes received."),
-        1,
-    ),
-    (
-        "packets_sent",
-        _nic_family("ganeti_node_network_transmit_packets_total", "counter", "Packets sent."),
-        1,
-    ),
-    (
-        "packets_received",
-        _nic_family("ganeti_node_network_receive_packets_total", "counter", "Packets received."),
-        1,
-    ),
-    (
-        "errors_in",
-        _nic_family("ganeti_node_network_receive_errs_total", "counter", "Receive errors."),
-        1,
-    ),
-    (
-        "errors_out",
-        _nic_family("ganeti_node_network_transmit_errs_total", "counter", "Transmit errors."),
-        1,
-    ),
-    (
-        "drops_in",
-        _nic_family("ganeti_node_network_receive_drop_total", "counter", "Dropped on receive."),
-        1,
-    ),
-    (
-        "drops_out",
-        _nic_family("ganeti_node_network_transmit_drop_total", "counter", "Dropped on transmit."),
-        1,
-    ),
+NODE_NIC_MTU = _nic_family("ganeti_node_network_mtu_bytes", "gauge", "MTU of the interface.")
+NODE_NIC_COUNTERS = (
+    _nic_family("ganeti_node_network_transmit_bytes_total", "counter", "Bytes sent."),
+    _nic_family("ganeti_node_network_receive_bytes_total", "counter", "Bytes received."),
+    _nic_family("ganeti_node_network_transmit_packets_total", "counter", "Packets sent."),
+    _nic_family("ganeti_node_network_receive_packets_total", "counter", "Packets received."),
+    _nic_family("ganeti_node_network_receive_errs_total", "counter", "Receive errors."),
+    _nic_family("ganeti_node_network_transmit_errs_total", "counter", "Transmit errors."),
+    _nic_family("ganeti_node_network_receive_drop_total", "counter", "Dropped on receive."),
+    _nic_family("ganeti_node_network_transmit_drop_total", "counter", "Dropped on transmit."),
 )
+"""Families of an interface's counters, in :data:`NIC_COUNTERS` order."""
 NODE_VERSION = family(
     "ganeti_node_version_info",
     "gauge",
@@ -442,45 +507,30 @@ NODE_VERSION = family(
 )
 
 
-def node_samples(data: JSONValue) -> Iterator[Sample]:
-    if not isinstance(data, Mapping):
-        return
-    cpus = data.get("cpus")
-    for index, busy in enumerate(cpus if isinstance(cpus, list) else []):
-        found = number(busy)
-        if found is not None:
-            yield Sample(NODE_CPU_BUSY, (str(index),), found)
-    cpu_number = number(data.get("cpu_number"))
-    if cpu_number is not None:
-        yield Sample(NODE_CPU_NUMBER, (), cpu_number)
-    per_cpu = data.get("cpu_seconds")
-    for index, modes in enumerate(per_cpu if isinstance(per_cpu, list) else []):
-        for mode, seconds in modes.items() if isinstance(modes, Mapping) else ():
-            found = number(seconds)
-            if found is not None:
-                yield Sample(NODE_CPU_SECONDS, (str(index), str(mode)), found)
-    if data.get("size_unit", SIZE_UNIT) == SIZE_UNIT:
-        yield from _size_samples(data)
-    for nic in objects(data.get("NICs")):
-        interface = (label(nic.get("name")),)
-        up = nic.get("up")
-        if isinstance(up, bool):
-            yield flag(NODE_NIC_UP, interface, up)
-        yield from fields(nic, NODE_NIC_FIELDS, interface)
-    versions = data.get("versions")
-    if isinstance(versions, Mapping):
-        for component, version in versions.items():
-            if isinstance(version, str):
-                yield Sample(NODE_VERSION, (str(component), version), 1.0)
+def node_samples(facts: NodeFacts) -> Iterator[Sample]:
+    for index, busy in enumerate(facts.loads):
+        yield Sample(NODE_CPU_BUSY, (str(index),), busy)
+    yield Sample(NODE_CPU_NUMBER, (), float(len(facts.loads)))
+    for index, modes in enumerate(facts.cpu_seconds):
+        for mode, seconds in modes.items():
+            yield Sample(NODE_CPU_SECONDS, (str(index), mode), seconds)
+    for kind, size in facts.memory.items():
+        if size is not None:
+            yield Sample(NODE_MEMORY, (kind,), float(size))
+    for filesystem in facts.filesystems:
+        where = (filesystem.device, filesystem.mountpoint, filesystem.fstype)
+        for declared, size in zip(NODE_FS_FAMILIES, filesystem.usage or (), strict=False):
+            yield Sample(declared, where, float(size))
+    for nic in facts.nics:
+        yield from _nic_samples(nic)
+    for component, version in facts.versions.items():
+        yield Sample(NODE_VERSION, (component, version), 1.0)
 
 
-def _size_samples(data: Mapping[str, JSONValue]) -> Iterator[Sample]:
-    memory = data.get("memory")
-    if isinstance(memory, Mapping):
-        for key, value in memory.items():
-            found = number(value)
-            if found is not None:
-                yield Sample(NODE_MEMORY, (str(key),), found)
-    for filesystem in objects(data.get("filesystem")):
-        labels = tuple(label(filesystem.get(key)) for key in _FS)
-        yield from fields(filesystem, NODE_FS_FIELDS, labels)
+def _nic_samples(nic: Nic) -> Iterator[Sample]:
+    interface = (nic.name,)
+    if nic.link is not None:
+        yield flag(NODE_NIC_UP, interface, nic.link.up)
+        yield Sample(NODE_NIC_MTU, interface, float(nic.link.mtu))
+    for declared, count in zip(NODE_NIC_COUNTERS, nic.counters or (), strict=False):
+        yield Sample(declared, interface, float(count))

@@ -32,8 +32,9 @@ from ganeti_agent.core.framework import (
     Enablement,
     StatefulCollector,
 )
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import Sample, family, number
-from ganeti_agent.core.report import JSONValue, Kind, StatusCode, status_object
+from ganeti_agent.core.report import Kind, StatusCode, status_object
 from ganeti_agent.parsers.plugin_report import PluginReportError, parse_plugin_report
 
 log = Logger(namespace="ganeti_agent.collectors.plugins")
@@ -118,7 +119,7 @@ class PluginCollector(StatefulCollector):
         super().__init__(context)
         self.category = None
         self.kind = Kind.STATUS
-        self._data: JSONValue = None
+        self._data: JSON = None
         self._error: str | None = NOT_RUN_YET
 
     def available(self) -> bool:
@@ -153,15 +154,15 @@ class PluginCollector(StatefulCollector):
         self.kind = Kind.STATUS
         self._data, self._error = None, message
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         if self._error is not None:
             raise CollectorError(self._error)
         return self._data
 
-    def error_data(self, message: str) -> JSONValue:
+    def error_data(self, message: str) -> JSON:
         return {"status": status_object(StatusCode.UNKNOWN, message)}
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return plugin_samples(self.name, data)
 
 
@@ -233,7 +234,7 @@ PLUGIN_VALUE = family(
 )
 
 
-def plugin_samples(name: str, data: JSONValue) -> Iterator[Sample]:
+def plugin_samples(name: str, data: JSON) -> Iterator[Sample]:
     """Numbers at the top level of a plugin's data, and one level further down."""
     if not isinstance(data, Mapping):
         return

@@ -11,7 +11,7 @@ always covers at most the window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from twisted.internet.defer import Deferred
@@ -25,10 +25,12 @@ from ganeti_agent.core.framework import (
     CollectorError,
     CollectorSettings,
     StatefulCollector,
+    TypedCollector,
     Window,
 )
-from ganeti_agent.core.metrics import Sample, family, number
-from ganeti_agent.core.report import JSONValue, Kind
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.metrics import Sample, family
+from ganeti_agent.core.report import Kind
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.xen import XENTOP_ARGS, parse_xentop
 
@@ -89,7 +91,7 @@ class LoadTracker:
         return result
 
 
-class XenCpuAvgLoadCollector(StatefulCollector):
+class XenCpuAvgLoadCollector(StatefulCollector, TypedCollector[dict[str, float]]):
     """Samples xentop on a timer; the report averages each domain's recent CPU use."""
 
     name = NAME
@@ -120,11 +122,15 @@ class XenCpuAvgLoadCollector(StatefulCollector):
             raise CollectorError(f"{self.command}: cannot parse its output: {exc.reason}") from None
         self.tracker.add(started, values)
 
-    def collect(self) -> JSONValue:
-        return dict(self.tracker.loads())
+    def result(self) -> dict[str, float]:
+        return self.tracker.loads()
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        return instance_load_samples(data)
+    def to_data(self, result: dict[str, float]) -> JSON:
+        return {instance: load for instance, load in result.items()}
+
+    def samples(self, result: dict[str, float]) -> Iterator[Sample]:
+        for instance, load in result.items():
+            yield Sample(INSTANCE_CPU_LOAD, (instance,), load)
 
 
 def collectors(context: AgentContext) -> Iterable[Collector]:
@@ -137,12 +143,3 @@ INSTANCE_CPU_LOAD = family(
     "Average busy virtual CPUs of an instance (xen-cpu-avg-load).",
     "instance",
 )
-
-
-def instance_load_samples(data: JSONValue) -> Iterator[Sample]:
-    if not isinstance(data, Mapping) or "error" in data:
-        return
-    for instance, load in data.items():
-        found = number(load)
-        if found is not None:
-            yield Sample(INSTANCE_CPU_LOAD, (str(instance),), found)

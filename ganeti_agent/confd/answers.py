@@ -23,7 +23,7 @@ from ganeti_agent.confd.constants import (
     RequestType,
 )
 from ganeti_agent.confd.protocol import DictQuery, Query, Reply, Request
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 
 NOT_YET_LOADED = "Configuration not yet loaded"
 _INDEX = re.compile(r"[0-9]+\Z")
@@ -42,7 +42,7 @@ class ConfigStatus:
     error: str = NOT_YET_LOADED
 
 
-def error(answer: JSONValue) -> Reply:
+def error(answer: JSON) -> Reply:
     return Reply(ReplyStatus.ERROR, answer, 0)
 
 
@@ -120,10 +120,10 @@ def node_pip_by_instance_ip(config: ClusterConfig, query: Query) -> Reply:
         if pip is None:
             return error(int(ErrorCode.UNKNOWN_ENTRY))
         return Reply(ReplyStatus.OK, pip, config.serial)
-    triples: list[JSONValue] = []
+    triples: list[JSON] = []
     for ip in query.ip_list:
         pip = _pip_of_instance_ip(config, link, ip)
-        found: list[JSONValue] = [0, pip, config.serial]
+        found: list[JSON] = [0, pip, config.serial]
         triples.append(found if pip is not None else [1, int(ErrorCode.UNKNOWN_ENTRY), 0])
     return Reply(ReplyStatus.OK, triples, config.serial)
 
@@ -144,7 +144,7 @@ def cluster_master(config: ClusterConfig, query: Query) -> Reply:
         return error(f"Master node {config.master_uuid} not found in the configuration")
     if query is None:
         return Reply(ReplyStatus.OK, master.name, config.serial)
-    values: list[JSONValue] = [_master_field(config, master, f) for f in query.fields]
+    values: list[JSON] = [_master_field(config, master, f) for f in query.fields]
     return Reply(ReplyStatus.OK, values, config.serial)
 
 
@@ -160,7 +160,7 @@ def instances_ips_list(config: ClusterConfig, query: Query) -> Reply:
     if isinstance(query, DictQuery):
         return error("Invalid query type")
     link = config.default_link if query is None else query
-    ips: list[JSONValue] = sorted(config.ips_by_link.get(link, {})) if link is not None else []
+    ips: list[JSON] = [*sorted(config.ips_by_link.get(link, {}))] if link is not None else []
     return Reply(ReplyStatus.OK, ips, config.serial)
 
 
@@ -170,7 +170,7 @@ def node_drbd(config: ClusterConfig, query: Query) -> Reply:
     node = config.find_node(query)
     if node is None:
         return error(no_node(query))
-    rows: list[JSONValue] = list(config.drbd_by_node.get(node.uuid, []))
+    rows: list[JSON] = list(config.drbd_by_node.get(node.uuid, []))
     return Reply(ReplyStatus.OK, rows, node.serial)
 
 
@@ -180,10 +180,8 @@ def node_instances(config: ClusterConfig, query: Query) -> Reply:
     node = config.find_node(query)
     if node is None:
         return error(f"Node not found in the configuration: {no_node(query)}")
-    primaries: list[JSONValue] = [
-        serialise.instance(raw) for raw in config.primaries.get(node.uuid, [])
-    ]
-    secondaries: list[JSONValue] = [
+    primaries: list[JSON] = [serialise.instance(raw) for raw in config.primaries.get(node.uuid, [])]
+    secondaries: list[JSON] = [
         serialise.instance(raw) for raw in config.secondaries.get(node.uuid, [])
     ]
     return Reply(ReplyStatus.OK, [primaries, secondaries], node.serial)
@@ -198,7 +196,7 @@ def instance_disks(config: ClusterConfig, query: Query) -> Reply:
             "Instance not found in the configuration: "
             f'OpPrereqError "Instance name {query} not found" ECodeNoEnt'
         )
-    disks: list[JSONValue] = [serialise.disk(raw) for raw in instance.disks]
+    disks: list[JSON] = [serialise.disk(raw) for raw in instance.disks]
     return Reply(ReplyStatus.OK, disks, instance.serial)
 
 
@@ -209,7 +207,7 @@ def pointer_tokens(pointer: str) -> list[str]:
     return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
 
 
-def descend(value: JSONValue, tokens: list[str]) -> JSONValue:
+def descend(value: JSON, tokens: list[str]) -> JSON:
     """Follow ``tokens`` from ``value`` as confd does; ``KeyError`` when nothing is there."""
     for token in tokens:
         if isinstance(value, dict) and token in value:
@@ -221,12 +219,12 @@ def descend(value: JSONValue, tokens: list[str]) -> JSONValue:
     return value
 
 
-def resolve_pointer(document: JSONValue, pointer: str) -> JSONValue:
+def resolve_pointer(document: JSON, pointer: str) -> JSON:
     """RFC 6901 evaluation as confd does it; ``KeyError`` when nothing is there."""
     return descend(document, pointer_tokens(pointer))
 
 
-def resolve_sent(raw: JSONObject, pointer: str) -> JSONValue:
+def resolve_sent(raw: JSONObject, pointer: str) -> JSON:
     """What ``pointer`` finds in the configuration as ganeti-confd re-serialises it.
 
     Only the table member or top-level entry on the way is re-serialised, not the

@@ -14,12 +14,17 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorCore, IReactorTime, IReactorUDP
+from twisted.internet.interfaces import (
+    IDelayedCall,
+    IReactorCore,
+    IReactorTime,
+    IReactorUDP,
+    IUDPTransport,
+)
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -30,8 +35,8 @@ from ganeti_agent.confd.constants import (
     DEFAULT_REQ_COVERAGE,
     RequestType,
 )
-from ganeti_agent.confd.protocol import Reply, decode_reply, encode_request
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.confd.protocol import Address, Reply, decode_reply, encode_request
+from ganeti_agent.core.jsontypes import JSON
 
 log = Logger(namespace="ganeti_agent.confd.client")
 
@@ -90,7 +95,7 @@ class _ReplyReceiver(DatagramProtocol):
     def __init__(self, handler: Callable[[bytes, tuple[str, int]], None]) -> None:
         self.handler = handler
 
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+    def datagramReceived(self, datagram: bytes, addr: Address) -> None:
         self.handler(datagram, (addr[0], addr[1]))
 
 
@@ -120,7 +125,7 @@ class ConfdClient:
     def query(
         self,
         request_type: RequestType,
-        query: JSONValue = None,
+        query: JSON = None,
         wanted: int | None = None,
         timeout: float | None = None,
     ) -> Deferred[QueryResult]:
@@ -150,12 +155,12 @@ class ConfdClient:
         self,
         addresses: list[str | None],
         request_type: RequestType,
-        query: JSONValue,
+        query: JSON,
         wanted: int | None,
         timeout: float,
     ) -> Deferred[QueryResult]:
         pending = _Pending(set(), 0, 0, Deferred())
-        ports: dict[bool, Any] = {}
+        ports: dict[bool, IUDPTransport] = {}
 
         def receive(datagram: bytes, addr: tuple[str, int]) -> None:
             self._receive(pending, datagram, addr)
@@ -166,9 +171,10 @@ class ConfdClient:
             ipv6 = isIPv6Address(address)
             if ipv6 not in ports:
                 interface = "::" if ipv6 else ""
-                ports[ipv6] = self.reactor.listenUDP(
+                listening = self.reactor.listenUDP(
                     0, _ReplyReceiver(receive), interface, maxPacketSize=MAX_DATAGRAM
                 )
+                ports[ipv6] = IUDPTransport(listening)
             rsalt = str(uuid.uuid4())
             datagram = encode_request(self.key, request_type, query, rsalt, self.wall_clock())
             try:

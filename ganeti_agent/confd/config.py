@@ -22,9 +22,9 @@ import re
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from json.decoder import JSONDecodeError
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 
 #: mond's six collectors, the only ones confd reports on (spec/monitoring.md 6.2).
 DATA_COLLECTORS = (
@@ -44,7 +44,7 @@ ACTIVE_WORDS |= {"false": False, "no": False, "off": False, "0": False}
 #: Table members (or instances indexed) between two yields of :func:`load_steps`.
 STEP_ITEMS = 200
 
-JSONObject = dict[str, JSONValue]
+JSONObject = dict[str, JSON]
 T = TypeVar("T")
 Steps = Generator[None, None, T]
 
@@ -106,7 +106,7 @@ class ClusterConfig:
     node_names: dict[str, Node] = field(default_factory=dict)
     instance_names: dict[str, Instance] = field(default_factory=dict)
     ips_by_link: dict[str, dict[str, str]] = field(default_factory=dict)
-    drbd_by_node: dict[str, list[list[JSONValue]]] = field(default_factory=dict)
+    drbd_by_node: dict[str, list[list[JSON]]] = field(default_factory=dict)
     primaries: dict[str, list[JSONObject]] = field(default_factory=dict)
     secondaries: dict[str, list[JSONObject]] = field(default_factory=dict)
     node_pips: list[str] = field(default_factory=list)
@@ -148,14 +148,14 @@ def _object(value: object, where: str) -> JSONObject:
     return value
 
 
-def _string(obj: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+def _string(obj: Mapping[str, JSON], key: str, where: str, default: str | None = None) -> str:
     value = obj.get(key, default)
     if not isinstance(value, str):
         raise ConfigError(f"{where}: key {key!r} missing or not a string")
     return value
 
 
-def _int(obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
+def _int(obj: Mapping[str, JSON], key: str, where: str, default: int | None = None) -> int:
     value = obj.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where}: key {key!r} missing or not a number")
@@ -176,7 +176,7 @@ def _node(uuid: str, raw: object) -> Node:
     )
 
 
-def _instance(uuid: str, raw: object, disks: Mapping[str, JSONValue]) -> Instance:
+def _instance(uuid: str, raw: object, disks: Mapping[str, JSON]) -> Instance:
     where = f"instances/{uuid}"
     obj = _object(raw, where)
     disk_list = obj.get("disks", [])
@@ -201,7 +201,7 @@ def _instance(uuid: str, raw: object, disks: Mapping[str, JSONValue]) -> Instanc
     )
 
 
-def _drbd_ends(disk: Mapping[str, JSONValue]) -> tuple[str, str, int, int] | None:
+def _drbd_ends(disk: Mapping[str, JSON]) -> tuple[str, str, int, int] | None:
     """``(node_a, node_b, minor_a, minor_b)`` of a DRBD disk, None for other types."""
     if disk.get("dev_type") not in ("drbd", "drbd8"):
         return None
@@ -238,7 +238,7 @@ def _index_drbd(config: ClusterConfig) -> Steps[None]:
                 node_a, node_b, minor_a, minor_b = ends
                 for node, peer, minor in ((node_a, node_b, minor_a), (node_b, node_a, minor_b)):
                     role = "primary" if instance.primary_node == node else "secondary"
-                    row: list[JSONValue] = [
+                    row: list[JSON] = [
                         config.node_name(node),
                         minor,
                         instance.name,
@@ -281,7 +281,7 @@ def _index_instances(config: ClusterConfig, nicparams_default: str | None) -> St
                 config.ips_by_link.setdefault(link, {})[str(nic["ip"])] = instance.name
 
 
-def _active(value: JSONValue, name: str, warnings: list[str]) -> bool:
+def _active(value: JSON, name: str, warnings: list[str]) -> bool:
     """A collector's ``active`` flag: a JSON bool, or a word such as "no" written by hand.
 
     Anything else keeps Ganeti's default (active) and is reported once per load.
@@ -297,7 +297,7 @@ def _active(value: JSONValue, name: str, warnings: list[str]) -> bool:
 
 
 def _collectors(
-    cluster: Mapping[str, JSONValue], hypervisors: list[str], warnings: list[str]
+    cluster: Mapping[str, JSON], hypervisors: list[str], warnings: list[str]
 ) -> JSONObject:
     configured = cluster.get("data_collectors")
     configured = configured if isinstance(configured, dict) else {}
@@ -315,14 +315,14 @@ def _collectors(
     return answer
 
 
-def _default_link(cluster: Mapping[str, JSONValue]) -> str | None:
+def _default_link(cluster: Mapping[str, JSON]) -> str | None:
     nicparams = cluster.get("nicparams")
     default = nicparams.get("default") if isinstance(nicparams, dict) else None
     link = default.get("link") if isinstance(default, dict) else None
     return link if isinstance(link, str) else None
 
 
-def _instances(raw: JSONObject, disks: Mapping[str, JSONValue]) -> Steps[dict[str, Instance]]:
+def _instances(raw: JSONObject, disks: Mapping[str, JSON]) -> Steps[dict[str, Instance]]:
     instances: dict[str, Instance] = {}
     for count, uuid in enumerate(sorted(raw), 1):
         if count % STEP_ITEMS == 0:
@@ -441,7 +441,7 @@ def _object_steps(text: str, index: int, levels: int) -> Steps[tuple[JSONObject,
         if not text.startswith(":", index):
             raise JSONDecodeError("Expecting ':' delimiter", text, index)
         index = _skip(text, index + 1)
-        value: JSONValue
+        value: JSON
         if levels > 1 and text.startswith("{", index):
             value, index = yield from _object_steps(text, index, levels - 1)
         else:

@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass
 from json.decoder import scanstring as _scan_string  # type: ignore[attr-defined]
-from typing import Any, TypeAlias
+from typing import NoReturn, TypeAlias, TypeGuard
 
 from ganeti_agent.confd.constants import (
     MAGIC,
@@ -26,7 +26,7 @@ from ganeti_agent.confd.constants import (
     RequestField,
     RequestType,
 )
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON, JSONObject
 
 ENVELOPE_KEYS = frozenset({"hmac", "msg", "salt"})
 REQUEST_KEYS = frozenset({"protocol", "type", "query", "rsalt"})
@@ -80,30 +80,31 @@ def verify(key: bytes, salt: str, msg: str, digest: str) -> bool:
     return hmac.compare_digest(expected.encode("ascii"), digest.lower().encode("ascii"))
 
 
-def dump_compact(value: Any) -> str:
+def dump_compact(value: JSON) -> str:
     """Compact, ASCII-only JSON: the Haskell daemon's formatting, safe for every client."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def pack(key: bytes, salt: str, msg: str) -> bytes:
     """A signed datagram, formatted as the Haskell side does (hmac, msg, salt)."""
-    envelope = {"hmac": sign(key, salt, msg), "msg": msg, "salt": salt}
+    envelope: JSONObject = {"hmac": sign(key, salt, msg), "msg": msg, "salt": salt}
     return MAGIC + dump_compact(envelope).encode("ascii")
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"invalid JSON constant {name}")
 
 
-def load_json(text: str) -> Any:
+def load_json(text: str) -> JSON:
     """Strict JSON: no NaN/Infinity, which Ganeti's parsers do not know.
 
     Every failure is a ``ValueError``, nesting too deep for the parser included.
     """
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        loaded: JSON = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+    return loaded
 
 
 def load_envelope(text: str) -> dict[str, str]:
@@ -210,6 +211,9 @@ class DictQuery:
 
 Query: TypeAlias = str | DictQuery | None
 
+Address: TypeAlias = tuple[str, int]
+"""A UDP peer as Twisted types it (an IPv6 peer's tuple also has flow and scope)."""
+
 
 @dataclass(frozen=True)
 class Request:
@@ -221,7 +225,8 @@ class Request:
     protocol: int = PROTOCOL_VERSION
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int | float]:
+    """An integer, or a float with an integral value (Haskell's JSON reads both)."""
     if isinstance(value, bool):
         return False
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
@@ -305,10 +310,10 @@ def decode_request(key: bytes, datagram: bytes, now: float) -> Request:
 
 
 def request_message(
-    request_type: RequestType, query: JSONValue, rsalt: str, protocol: int = PROTOCOL_VERSION
+    request_type: RequestType, query: JSON, rsalt: str, protocol: int = PROTOCOL_VERSION
 ) -> str:
     """The inner request text; a None query is left out, as Ganeti's Python client does."""
-    inner: dict[str, JSONValue] = {"protocol": protocol, "type": int(request_type)}
+    inner: dict[str, JSON] = {"protocol": protocol, "type": int(request_type)}
     if query is not None:
         inner["query"] = query
     inner["rsalt"] = rsalt
@@ -316,7 +321,7 @@ def request_message(
 
 
 def encode_request(
-    key: bytes, request_type: RequestType, query: JSONValue, rsalt: str, now: float
+    key: bytes, request_type: RequestType, query: JSON, rsalt: str, now: float
 ) -> bytes:
     """A signed request datagram with the timestamp salt of a client at ``now``."""
     return pack(key, str(int(now)), request_message(request_type, query, rsalt))
@@ -327,7 +332,7 @@ class Reply:
     """The inner reply object."""
 
     status: int
-    answer: JSONValue
+    answer: JSON
     serial: int
     protocol: int = PROTOCOL_VERSION
 

@@ -24,8 +24,8 @@ from ganeti_agent.confd.constants import (
 )
 from ganeti_agent.confd.protocol import Reply
 from ganeti_agent.core.cluster import ClusterQueries, ClusterUnavailable
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 
 NO_ANSWER = "No answer from the Confd server"
 
@@ -81,7 +81,7 @@ class PeerSource:
         return ConfdClient(reactor, key, peers, self.port, self.timeout)
 
 
-def _best_answer(result: QueryResult, what: str) -> JSONValue:
+def _best_answer(result: QueryResult, what: str) -> JSON:
     reply: Reply | None = result.best
     if reply is None:
         raise ClusterUnavailable(NO_ANSWER)
@@ -90,34 +90,34 @@ def _best_answer(result: QueryResult, what: str) -> JSONValue:
     return reply.answer
 
 
-def _list_of_lists(answer: JSONValue, what: str) -> list[list[JSONValue]]:
+def _list_of_lists(answer: JSON, what: str) -> list[list[JSON]]:
     if not isinstance(answer, list) or not all(isinstance(row, list) for row in answer):
         raise ClusterUnavailable(f"confd sent an invalid {what} answer")
     return [list(row) for row in answer if isinstance(row, list)]
 
 
-def _objects(answer: JSONValue, what: str) -> list[dict[str, JSONValue]]:
+def _objects(answer: JSON, what: str) -> list[dict[str, JSON]]:
     if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
         raise ClusterUnavailable(f"confd sent an invalid {what} answer")
     return [item for item in answer if isinstance(item, dict)]
 
 
-def _role(answer: JSONValue) -> int:
+def _role(answer: JSON) -> int:
     if isinstance(answer, bool) or not isinstance(answer, int):
         raise ClusterUnavailable("confd sent an invalid NODE_ROLE_BYNAME answer")
     return answer
 
 
 def node_instances_answer(
-    answer: JSONValue,
-) -> tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]:
+    answer: JSON,
+) -> tuple[list[dict[str, JSON]], list[dict[str, JSON]]]:
     """The two instance lists of a NODE_INSTANCES answer, checked."""
     if not isinstance(answer, list) or len(answer) != 2:
         raise ClusterUnavailable("confd sent an invalid NODE_INSTANCES answer")
     return _objects(answer[0], "NODE_INSTANCES"), _objects(answer[1], "NODE_INSTANCES")
 
 
-def data_collectors_answer(answer: JSONValue) -> dict[str, bool]:
+def data_collectors_answer(answer: JSON) -> dict[str, bool]:
     """Activation per collector from a DATA_COLLECTORS answer (missing means active)."""
     if not isinstance(answer, dict):
         raise ClusterUnavailable("confd sent an invalid DATA_COLLECTORS answer")
@@ -131,7 +131,7 @@ def data_collectors_answer(answer: JSONValue) -> dict[str, bool]:
 MICROSECONDS = 1_000_000
 
 
-def collector_intervals_answer(answer: JSONValue) -> dict[str, float]:
+def collector_intervals_answer(answer: JSON) -> dict[str, float]:
     """Seconds per collector from a DATA_COLLECTORS answer, which counts microseconds.
 
     ``gnt-cluster modify --data-collector-interval`` stores seconds times 10^6 as given,
@@ -148,19 +148,19 @@ def collector_intervals_answer(answer: JSONValue) -> dict[str, float]:
 class _TypedQueries:
     """The typed questions of ``ClusterQueries``, on top of a subclass's ``ask``."""
 
-    def ask(self, request_type: RequestType, query: str | None) -> Deferred[JSONValue]:
+    def ask(self, request_type: RequestType, query: str | None) -> Deferred[JSON]:
         raise NotImplementedError
 
-    def node_drbd(self, node: str) -> Deferred[list[list[JSONValue]]]:
+    def node_drbd(self, node: str) -> Deferred[list[list[JSON]]]:
         asked = self.ask(RequestType.NODE_DRBD, node)
         return asked.addCallback(_list_of_lists, "NODE_DRBD")
 
     def node_instances(
         self, node: str
-    ) -> Deferred[tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]]:
+    ) -> Deferred[tuple[list[dict[str, JSON]], list[dict[str, JSON]]]]:
         return self.ask(RequestType.NODE_INSTANCES, node).addCallback(node_instances_answer)
 
-    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSONValue]]]:
+    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSON]]]:
         asked = self.ask(RequestType.INSTANCE_DISKS, instance_uuid)
         return asked.addCallback(_objects, "INSTANCE_DISKS")
 
@@ -178,7 +178,7 @@ class RemoteClusterQueries(_TypedQueries):
         self._intervals: dict[str, float] | None = None
         self._hypervisors: list[str] | None = None
 
-    def ask(self, request_type: RequestType, query: str | None = None) -> Deferred[JSONValue]:
+    def ask(self, request_type: RequestType, query: str | None = None) -> Deferred[JSON]:
         """The best OK answer to one question, or a ``ClusterUnavailable`` failure."""
         try:
             client = self.source.client(self.reactor)
@@ -190,12 +190,12 @@ class RemoteClusterQueries(_TypedQueries):
     def refresh(self) -> Deferred[None]:
         """Ask again for the collector activation and the enabled hypervisors."""
 
-        def collectors(answer: JSONValue) -> Deferred[JSONValue]:
+        def collectors(answer: JSON) -> Deferred[JSON]:
             self._collectors = data_collectors_answer(answer)
             self._intervals = collector_intervals_answer(answer)
             return self.ask(RequestType.CONFIG_QUERY, "/cluster/enabled_hypervisors")
 
-        def hypervisors(answer: JSONValue) -> None:
+        def hypervisors(answer: JSON) -> None:
             if isinstance(answer, list):
                 self._hypervisors = [str(item) for item in answer]
 
@@ -225,7 +225,7 @@ class LocalClusterQueries(_TypedQueries):
         self._activation: tuple[object, Mapping[str, bool]] | None = None
         self._intervals: tuple[object, Mapping[str, float]] | None = None
 
-    def ask(self, request_type: RequestType, query: str | None) -> Deferred[JSONValue]:
+    def ask(self, request_type: RequestType, query: str | None) -> Deferred[JSON]:
         current = self.status()
         if current.config is None:
             return fail(ClusterUnavailable(current.error))

@@ -21,16 +21,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 
-JSONObject = dict[str, JSONValue]
+JSONObject = dict[str, JSON]
 PICO = 10**12
 TIME_FIELDS = ("ctime", "mtime")
 #: State fields the records leave out of their JSON while they are empty.
 QUIET_WHEN_EMPTY = ("hv_state_static", "disk_state_static")
 
 
-def ganeti_time(value: JSONValue) -> JSONValue:
+def ganeti_time(value: JSON) -> JSON:
     """A time as it comes back from Ganeti's (seconds, picoseconds) record."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value
@@ -40,7 +40,7 @@ def ganeti_time(value: JSONValue) -> JSONValue:
     return plain_numbers(float(seconds) + picoseconds / PICO)
 
 
-def plain_numbers(value: JSONValue) -> JSONValue:
+def plain_numbers(value: JSON) -> JSON:
     """Numbers with an integral value as integers, everywhere in ``value``."""
     if isinstance(value, float):
         return int(value) if value.is_integer() else value
@@ -52,8 +52,8 @@ def plain_numbers(value: JSONValue) -> JSONValue:
 
 
 def _record(
-    raw: Mapping[str, JSONValue],
-    defaults: Mapping[str, JSONValue],
+    raw: Mapping[str, JSON],
+    defaults: Mapping[str, JSON],
     optional: tuple[str, ...] = (),
     quiet: tuple[str, ...] = (),
 ) -> JSONObject:
@@ -72,11 +72,11 @@ def _record(
         result[key] = ganeti_time(result.get(key, 0))
     tags = result.get("tags")
     if isinstance(tags, list) and all(isinstance(tag, str) for tag in tags):
-        result["tags"] = sorted({str(tag) for tag in tags})
+        result["tags"] = [*sorted({str(tag) for tag in tags})]
     return result
 
 
-def disk(raw: Mapping[str, JSONValue]) -> JSONObject:
+def disk(raw: Mapping[str, JSON]) -> JSONObject:
     """A disk, its children (disks themselves) included."""
     result = _record(
         raw,
@@ -91,7 +91,7 @@ def disk(raw: Mapping[str, JSONValue]) -> JSONObject:
     return result
 
 
-def nic(raw: JSONValue) -> JSONValue:
+def nic(raw: JSON) -> JSON:
     if not isinstance(raw, dict):
         return raw
     return {
@@ -101,7 +101,7 @@ def nic(raw: JSONValue) -> JSONValue:
     }
 
 
-def instance(raw: Mapping[str, JSONValue]) -> JSONObject:
+def instance(raw: Mapping[str, JSON]) -> JSONObject:
     result = _record(
         raw,
         {
@@ -121,24 +121,24 @@ def instance(raw: Mapping[str, JSONValue]) -> JSONObject:
     return result
 
 
-def node(raw: Mapping[str, JSONValue]) -> JSONObject:
+def node(raw: Mapping[str, JSON]) -> JSONObject:
     return _record(raw, {"tags": []}, quiet=QUIET_WHEN_EMPTY)
 
 
-def nodegroup(raw: Mapping[str, JSONValue]) -> JSONObject:
+def nodegroup(raw: Mapping[str, JSON]) -> JSONObject:
     return _record(raw, {"members": [], "tags": []}, quiet=QUIET_WHEN_EMPTY)
 
 
-def network(raw: Mapping[str, JSONValue]) -> JSONObject:
+def network(raw: Mapping[str, JSON]) -> JSONObject:
     optional = ("mac_prefix", "network6", "gateway", "gateway6", "reservations")
     return _record(raw, {"tags": []}, (*optional, "ext_reservations"))
 
 
-def cluster(raw: Mapping[str, JSONValue]) -> JSONObject:
+def cluster(raw: Mapping[str, JSON]) -> JSONObject:
     return _record(raw, {"tags": []})
 
 
-Recorder = Callable[[Mapping[str, JSONValue]], JSONObject]
+Recorder = Callable[[Mapping[str, JSON]], JSONObject]
 
 #: The tables of ``config.data`` whose members are records of one kind.
 TABLES: dict[str, Recorder] = {
@@ -150,7 +150,7 @@ TABLES: dict[str, Recorder] = {
 }
 
 
-def table_member(table: str, value: JSONValue) -> JSONValue:
+def table_member(table: str, value: JSON) -> JSON:
     """A member of one of :data:`TABLES` as sent; anything else with plain numbers."""
     recorder = TABLES.get(table)
     if recorder is None or not isinstance(value, dict):
@@ -158,7 +158,7 @@ def table_member(table: str, value: JSONValue) -> JSONValue:
     return recorder(value)
 
 
-def top_level(key: str, value: JSONValue) -> JSONValue:
+def top_level(key: str, value: JSON) -> JSON:
     """A member of the configuration's top-level object as sent."""
     if key in TABLES and isinstance(value, dict):
         return {uuid: table_member(key, member) for uuid, member in value.items()}
@@ -169,7 +169,7 @@ def top_level(key: str, value: JSONValue) -> JSONValue:
     return plain_numbers(value)
 
 
-def document(raw: Mapping[str, JSONValue]) -> JSONObject:
+def document(raw: Mapping[str, JSON]) -> JSONObject:
     """The whole configuration as sent (CONFIG_QUERY with an empty pointer)."""
     result = {key: top_level(key, value) for key, value in raw.items()}
     for key in TIME_FIELDS:

@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from ganeti_agent.confd.answers import ConfigStatus, answer, error
 from ganeti_agent.confd.constants import RequestType
 from ganeti_agent.confd.protocol import (
+    Address,
     DropReason,
     ProtocolError,
     Query,
@@ -32,7 +33,7 @@ from ganeti_agent.confd.protocol import (
     pack,
     reply_message,
 )
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 
 log = Logger(namespace="ganeti_agent.confd")
 
@@ -69,7 +70,7 @@ class ConfdCounters:
     send_errors: int = 0
     internal_errors: int = 0
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(self) -> dict[str, JSON]:
         """The counters with Ganeti's names for request types (``PING``, ``NODE_DRBD``...)."""
         return {
             "received": self.received,
@@ -112,7 +113,7 @@ class ConfdServer(DatagramProtocol):
         self._last_drop_logged = -DROP_LOG_INTERVAL
         self._seen_rsalts: OrderedDict[int, float] = OrderedDict()
 
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+    def datagramReceived(self, datagram: bytes, addr: Address) -> None:
         """Handle one datagram; whatever goes wrong is a counted drop, never a traceback.
 
         An exception escaping here would reach Twisted, which logs a traceback per
@@ -124,7 +125,7 @@ class ConfdServer(DatagramProtocol):
         except Exception as exc:
             self._drop(DropReason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", addr)
 
-    def _handle(self, datagram: bytes, addr: Any) -> None:
+    def _handle(self, datagram: bytes, addr: Address) -> None:
         key = self.source.key
         if key is None:
             self._drop(DropReason.NO_KEY, "no HMAC key", addr)
@@ -201,7 +202,7 @@ class ConfdServer(DatagramProtocol):
             cached = self._messages[cache_key] = (reply_message(reply), reply.ok)
         return cached
 
-    def _drop(self, reason: DropReason, message: str, addr: Any) -> None:
+    def _drop(self, reason: DropReason, message: str, addr: Address) -> None:
         """Count every drop; log one now and then, so a flood cannot fill the disk."""
         self.counters.drops[reason] += 1
         now = time.monotonic()

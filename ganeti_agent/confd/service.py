@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from twisted.application.internet import TimerService, UDPServer
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 
 from ganeti_agent.confd.client import IConfdReactor
@@ -36,8 +36,8 @@ from ganeti_agent.confd.queries import LocalClusterQueries, PeerSource, RemoteCl
 from ganeti_agent.confd.server import ConfdServer
 from ganeti_agent.confd.source import MAX_CONFIG_SIZE, ConfigSource
 from ganeti_agent.core.cluster import ClusterQueries
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from ganeti_agent.core.settings import AgentSettings, SettingsError, parse_bool
 
 log = Logger(namespace="ganeti_agent.confd")
@@ -134,11 +134,11 @@ class ConfdUDPServer(UDPServer):
         self.description = f"udp:{interface}:{port}"
         self.failed = False
 
-    def _getPort(self) -> Any:
+    def _getPort(self) -> IListeningPort | None:
         if self.failed:
             return None
         try:
-            port = super()._getPort()  # type: ignore[no-untyped-call]
+            port: IListeningPort = super()._getPort()  # type: ignore[no-untyped-call]
         except CannotListenError as exc:
             self.failed = True
             log.error("confd: cannot listen on {where}: {exc}", where=self.description, exc=exc)
@@ -170,15 +170,15 @@ class AgentClusterQueries:
             return self.local
         return self.remote
 
-    def node_drbd(self, node: str) -> Deferred[list[list[JSONValue]]]:
+    def node_drbd(self, node: str) -> Deferred[list[list[JSON]]]:
         return self._current().node_drbd(node)
 
     def node_instances(
         self, node: str
-    ) -> Deferred[tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]]:
+    ) -> Deferred[tuple[list[dict[str, JSON]], list[dict[str, JSON]]]]:
         return self._current().node_instances(node)
 
-    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSONValue]]]:
+    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSON]]]:
         return self._current().instance_disks(instance_uuid)
 
     def node_role(self, node: str) -> Deferred[int]:

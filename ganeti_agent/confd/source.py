@@ -29,7 +29,6 @@ import gc
 import os
 import stat
 from collections.abc import Callable
-from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet import inotify
@@ -142,7 +141,7 @@ class ConfigSource(Service):
         self._watch_problem: str | None = None
         self._key_problem: str | None = None
         self._mode_warnings: set[tuple[str, int]] = set()
-        self._notifier: Any = None
+        self._notifier: inotify.INotify | None = None
         self._loop: LoopingCall | None = None
         self._polling = False
         self._parsing: CooperativeTask[Steps[None]] | None = None
@@ -312,7 +311,7 @@ class ConfigSource(Service):
         self._polling = self._notifier is None
         self._start_loop(self.poll_interval if self._polling else self.safety_interval)
 
-    def _start_inotify(self) -> Any:
+    def _start_inotify(self) -> inotify.INotify | None:
         try:
             notifier = inotify.INotify()
         except Exception as exc:
@@ -333,9 +332,10 @@ class ConfigSource(Service):
         self._watch_problem = None
         return notifier
 
-    def _notified(self, _watch: object, path: FilePath[Any], mask: int) -> None:
+    def _notified(self, _watch: object, path: FilePath[str], mask: int) -> None:
         if mask & (inotify.IN_DELETE_SELF | inotify.IN_IGNORED):
-            self._notifier.loseConnection()
+            if self._notifier is not None:
+                self._notifier.loseConnection()
             self._notifier = None
             self._stop_loop()
             self._watch()

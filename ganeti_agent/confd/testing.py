@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from twisted.internet.protocol import DatagramProtocol
 
 from ganeti_agent.confd.protocol import (
+    Address,
     ProtocolError,
     Reply,
     Request,
     decode_request,
     encode_reply,
 )
+from ganeti_agent.core.jsontypes import JSON
 
 Responder = Callable[[Request], list[Reply]]
 
@@ -40,7 +41,7 @@ class FakeConfdPeer(DatagramProtocol):
         self.wall_clock = wall_clock
         self.requests: list[Request] = []
 
-    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+    def datagramReceived(self, datagram: bytes, addr: Address) -> None:
         try:
             request = decode_request(self.key, datagram, self.wall_clock())
         except ProtocolError:
@@ -51,7 +52,7 @@ class FakeConfdPeer(DatagramProtocol):
             self.transport.write(encode_reply(self.reply_key, request.rsalt, reply), addr)
 
 
-def answering(status: int, answer: Any, serial: int) -> Responder:
+def answering(status: int, answer: JSON, serial: int) -> Responder:
     """A responder that always gives the same reply."""
     return lambda _request: [Reply(status, answer, serial)]
 

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from twisted.internet.defer import Deferred
 
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 
 
 class ClusterUnavailable(Exception):
@@ -22,17 +22,17 @@ class ClusterUnavailable(Exception):
 class ClusterQueries(Protocol):
     """Cluster questions the collectors need; each fails with ``ClusterUnavailable``."""
 
-    def node_drbd(self, node: str) -> Deferred[list[list[JSONValue]]]:
+    def node_drbd(self, node: str) -> Deferred[list[list[JSON]]]:
         """confd NODE_DRBD (7): ``[[node, minor, instance, iv_name, role, peer], ...]``."""
         ...
 
     def node_instances(
         self, node: str
-    ) -> Deferred[tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]]:
+    ) -> Deferred[tuple[list[dict[str, JSON]], list[dict[str, JSON]]]]:
         """confd NODE_INSTANCES (8): instance objects (primary, secondary) of ``node``."""
         ...
 
-    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSONValue]]]:
+    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSON]]]:
         """confd INSTANCE_DISKS (9): the disk objects of one instance."""
         ...
 

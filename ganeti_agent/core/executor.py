@@ -17,7 +17,7 @@ import termios
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol, cast
 
 import psutil
 from twisted.application.service import Service
@@ -163,14 +163,17 @@ class _GroupLeader(process.Process):
         executable: str,
         args: Sequence[str],
         environment: Mapping[str, str],
-        kwargs: Mapping[str, Any],
+        kwargs: Mapping[str, object],
     ) -> bool:
         open_fds = []
         for fd in process._listOpenFDs():
             with contextlib.suppress(OSError):
                 open_fds.append((fd, bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)))
         file_actions = process._getFileActions(
-            open_fds, kwargs["fdmap"], os.POSIX_SPAWN_CLOSE, os.POSIX_SPAWN_DUP2
+            open_fds,
+            cast("dict[int, int]", kwargs["fdmap"]),
+            os.POSIX_SPAWN_CLOSE,
+            os.POSIX_SPAWN_DUP2,
         )
         ignored = [n for n in range(1, signal.NSIG) if signal.getsignal(n) == signal.SIG_IGN]
         self.pid = os.posix_spawnp(
@@ -184,7 +187,7 @@ class _GroupLeader(process.Process):
         self.status = -1
         return True
 
-    def _execChild(self, *arguments: Any) -> None:
+    def _execChild(self, *arguments: object) -> None:
         """The fork path (Twisted before posix_spawn support, e.g. Debian bookworm's 22.4).
 
         This runs in the forked child, before ``exec``: lead a new group there too.

@@ -29,13 +29,13 @@ from ganeti_agent.core.executor import (
     ExecutionError,
     find_executable,
 )
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import Sample
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.report import (
     FORMAT_VERSION,
     REPORT_VERSION,
     Category,
-    JSONValue,
     Kind,
     Report,
     StatusCode,
@@ -51,6 +51,15 @@ if TYPE_CHECKING:
 log = Logger(namespace="ganeti_agent.core.framework")
 
 T = TypeVar("T")
+R = TypeVar("R")
+U = TypeVar("U")
+
+
+def then(value: Deferred[T] | T, step: Callable[[T], U]) -> Deferred[U] | U:
+    """``step`` applied to a value or to a Deferred's result, staying synchronous if it was."""
+    if isinstance(value, Deferred):
+        return value.addCallback(step)
+    return step(value)
 
 
 def as_deferred(call: Callable[[], Deferred[T] | T]) -> Deferred[T]:
@@ -138,12 +147,25 @@ class CollectorError(Exception):
     """A collector could not produce its data; the text becomes the report's message."""
 
 
+@dataclass(frozen=True)
+class Observation:
+    """One run of a collector as the framework keeps it: the report's data, and samples.
+
+    ``samples`` is bound to a typed collector's result when it ran; None means the
+    samples are read from ``data`` by the collector's ``metric_samples``.
+    """
+
+    data: JSON
+    samples: Callable[[], Iterator[Sample]] | None = None
+
+
 class Collector:
     """Base class of all collectors: identity plus one entry point, :meth:`collect`.
 
     Subclasses set ``name``, ``category`` and ``kind`` and implement ``collect``,
     returning the report's ``data`` or a Deferred of it, raising ``CollectorError``
-    with a clear message when they cannot.
+    with a clear message when they cannot. A collector with a typed result derives
+    from :class:`TypedCollector` instead.
     """
 
     name: str = ""
@@ -161,10 +183,14 @@ class Collector:
         """Whether this node has the collector's source; used for ``enabled = auto``."""
         return True
 
-    def collect(self) -> Deferred[JSONValue] | JSONValue:
+    def collect(self) -> Deferred[JSON] | JSON:
         raise NotImplementedError
 
-    def error_data(self, message: str) -> JSONValue:
+    def observe(self) -> Deferred[Observation] | Observation:
+        """One run as the framework keeps it; here, data whose samples are read later."""
+        return then(self.collect(), Observation)
+
+    def error_data(self, message: str) -> JSON:
         """The ``data`` of a report whose collection failed.
 
         Status collectors say "unknown" (code 2) with the message, as the design document
@@ -175,13 +201,44 @@ class Collector:
             return {"status": status_object(StatusCode.UNKNOWN, message)}
         return {"error": message}
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
-        """This collector's own ``/metrics`` series, from its report's ``data``.
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
+        """This collector's own ``/metrics`` series, read from its report's ``data``.
 
-        Families are declared in the collector's module; a collector without any
-        still gets the ``ganeti_collector_*`` series from the exposition.
+        For collectors whose data is JSON by nature (plugins); a typed collector
+        yields its samples from its result instead. Families are declared in the
+        collector's module; a collector without any still gets the
+        ``ganeti_collector_*`` series from the exposition.
         """
         return iter(())
+
+
+class TypedCollector(Collector, Generic[R]):
+    """A collector whose report data and ``/metrics`` samples come from one typed result.
+
+    The prometheus_client ``Collector`` pattern: :meth:`result` produces the typed
+    value (a parser's dataclasses, say), :meth:`to_data` writes the report's wire
+    form and :meth:`samples` yields the series, both from that value, so no one
+    reads the report's JSON back. The framework keeps the samples beside the report.
+    """
+
+    def result(self) -> Deferred[R] | R:
+        raise NotImplementedError
+
+    def to_data(self, result: R) -> JSON:
+        raise NotImplementedError
+
+    def samples(self, result: R) -> Iterator[Sample]:
+        return iter(())
+
+    def collect(self) -> Deferred[JSON] | JSON:
+        return then(self.result(), self.to_data)
+
+    def observe(self) -> Deferred[Observation] | Observation:
+        return then(self.result(), self.observation)
+
+    def observation(self, result: R) -> Observation:
+        """The report's data and the samples of ``result``, computed when asked for."""
+        return Observation(self.to_data(result), functools.partial(self.samples, result))
 
 
 class StatefulCollector(Collector):
@@ -248,6 +305,8 @@ class CollectedReport:
     duration: float
     success: bool
     finished_at: float
+    samples: Callable[[], Iterator[Sample]] | None = None
+    """A typed collector's samples of this report; None: read from the report's data."""
 
 
 AVAILABILITY_TTL = 2.0
@@ -356,30 +415,30 @@ class ManagedCollector:
         self._samples_reported = self._samples_taken
         started = self.clock.seconds()
         timeout = self.settings.timeout
-        attempt: Deferred[JSONValue] = as_deferred(self._collect)
+        attempt: Deferred[Observation] = as_deferred(self._collect)
         attempt.addTimeout(timeout, self.clock)
         attempt.addCallbacks(
-            lambda data: self._finish(data, True, started),
+            lambda observed: self._finish(observed, True, started),
             lambda failure: self._finish(self._failed(failure, timeout), False, started),
         )
 
-    def _collect(self) -> Deferred[JSONValue] | JSONValue:
+    def _collect(self) -> Deferred[Observation] | Observation:
         """The collector's data, unless its sampling has been failing for a while."""
         if self.failed_samples >= FAILED_SAMPLES_BEFORE_ERROR and self.last_sample_error:
             raise CollectorError(
                 f"{self.last_sample_error} (last {self.failed_samples} samples failed)"
             )
-        return self.collector.collect()
+        return self.collector.observe()
 
-    def _failed(self, failure: Failure, timeout: float) -> JSONValue:
+    def _failed(self, failure: Failure, timeout: float) -> Observation:
         message = describe_failure(failure, timeout)
         if not failure.check(*EXPECTED_FAILURES):
             log.failure("collector {name} raised", failure, name=self.name)
         else:
             log.warn("collector {name} failed: {message}", name=self.name, message=message)
-        return self.collector.error_data(message)
+        return Observation(self.collector.error_data(message))
 
-    def _finish(self, data: JSONValue, success: bool, started: float) -> None:
+    def _finish(self, observed: Observation, success: bool, started: float) -> None:
         collector = self.collector
         finished = self.clock.seconds()
         stamp = timestamp_ns(self.wall_clock)
@@ -387,11 +446,12 @@ class ManagedCollector:
             collector.name,
             collector.category,
             collector.kind,
-            data,
+            observed.data,
             stamp,
             collector.version,
             collector.format_version,
         )
+        samples = observed.samples
         try:
             encoded = encode_json(report.to_json_object())
         except (TypeError, ValueError) as exc:
@@ -406,8 +466,8 @@ class ManagedCollector:
                 report.format_version,
             )
             encoded = encode_json(report.to_json_object())
-            success = False
-        self.last = CollectedReport(report, encoded, finished - started, success, finished)
+            success, samples = False, None
+        self.last = CollectedReport(report, encoded, finished - started, success, finished, samples)
         self._running = False
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:

@@ -1,22 +1,23 @@
 """Metric families and samples: what a collector yields for ``/metrics``.
 
 A collector declares its families beside itself (``family(...)`` at module level) and
-turns a report's ``data`` into :class:`Sample` s in ``Collector.metric_samples``, the
+yields :class:`Sample` s of its typed result (``TypedCollector.samples``), the
 prometheus_client ``Collector.collect`` pattern. Every family goes through the one
 :data:`FAMILIES` registry, which refuses a second family of the same name: two
 collectors exporting one name with different types or labels would make a scrape
-that Prometheus rejects. The helpers read JSON the tolerant way, taking what they
-recognise and skipping the rest, so an odd report loses only its own series.
+that Prometheus rejects. The helpers serve collectors that read JSON (plugins,
+inst-status-*): they take what they recognise and skip the rest, so an odd report
+loses only its own series.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON, JSONObject
 
 MetricType = Literal["gauge", "counter"]
 
@@ -76,36 +77,24 @@ class FamilyRegistry:
 FAMILIES = FamilyRegistry()
 family = FAMILIES.declare
 
-FieldTable = Sequence[tuple[str, Family, float]]
-"""(data key, family, scale) rows: one sample per numeric key, multiplied by its scale."""
 
-
-def number(value: JSONValue) -> float | None:
+def number(value: JSON) -> float | None:
     """A JSON number as a float; booleans and everything else are not numbers here."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
 
 
-def label(value: JSONValue) -> str:
+def label(value: JSON) -> str:
     return "" if value is None else str(value)
 
 
-def objects(value: JSONValue) -> Iterator[Mapping[str, JSONValue]]:
+def objects(value: JSON) -> Iterator[JSONObject]:
     """The JSON objects of a list, skipping anything else."""
     if isinstance(value, list):
         for item in value:
-            if isinstance(item, Mapping):
+            if isinstance(item, dict):
                 yield item
-
-
-def fields(
-    source: Mapping[str, JSONValue], table: FieldTable, labels: tuple[str, ...]
-) -> Iterator[Sample]:
-    for key, declared, scale in table:
-        found = number(source.get(key))
-        if found is not None:
-            yield Sample(declared, labels, found * scale)
 
 
 def flag(declared: Family, labels: tuple[str, ...], value: bool) -> Sample:
@@ -115,7 +104,7 @@ def flag(declared: Family, labels: tuple[str, ...], value: bool) -> Sample:
 _DURATION = re.compile(r"\s*(?:(\d+)\s+days?,\s*)?(\d+):(\d{1,2}):(\d{1,2})(?:\.\d+)?\s*")
 
 
-def duration_seconds(value: JSONValue) -> float | None:
+def duration_seconds(value: JSON) -> float | None:
     """Seconds from ``H:MM:SS`` or ``N days, H:MM:SS`` (xm uptime), or a plain number."""
     found = number(value)
     if found is not None:

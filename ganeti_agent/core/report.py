@@ -12,10 +12,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
-from typing import Any
 
-JSONValue = Any
-"""A value that ``json.dumps`` accepts; collectors' ``data`` members are these."""
+from ganeti_agent.core.jsontypes import JSON, JSONObject
 
 REPORT_VERSION = "B"
 FORMAT_VERSION = 1
@@ -78,7 +76,7 @@ def combine_messages(messages: Sequence[str]) -> str:
     return "".join("\n" + message for message in reversed(messages) if message)
 
 
-def status_object(code: StatusCode, message: str) -> dict[str, JSONValue]:
+def status_object(code: StatusCode, message: str) -> JSONObject:
     """The ``status`` member of a status collector's data."""
     return {"code": int(code), "message": message}
 
@@ -95,12 +93,12 @@ class Report:
     name: str
     category: Category | None
     kind: Kind
-    data: JSONValue
+    data: JSON
     timestamp: int
     version: str = REPORT_VERSION
     format_version: int = FORMAT_VERSION
 
-    def to_json_object(self) -> dict[str, JSONValue]:
+    def to_json_object(self) -> JSONObject:
         """The envelope with members in the order of the real daemon."""
         return {
             "name": self.name,
@@ -113,13 +111,13 @@ class Report:
         }
 
 
-def encode_json(value: JSONValue) -> bytes:
+def encode_json(value: JSON) -> bytes:
     """Compact UTF-8 JSON without a trailing newline, as mond sends it."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
         "utf-8"
     )
 
 
-def pretty_json(value: JSONValue) -> str:
+def pretty_json(value: JSON) -> str:
     """Indented JSON with a final newline, for people reading a report."""
     return json.dumps(value, indent=4, ensure_ascii=False, allow_nan=False) + "\n"

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ganeti_agent.core.report import JSONValue, Kind, StatusCode
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import Kind, StatusCode
 
 
-def status_of(kind: JSONValue, data: JSONValue) -> tuple[StatusCode, str]:
+def status_of(kind: JSON, data: JSON) -> tuple[StatusCode, str]:
     """The status code and message of a report with this ``kind`` and ``data``."""
     if kind == Kind.STATUS:
         return _declared_status(data)
@@ -27,14 +28,14 @@ def status_of(kind: JSONValue, data: JSONValue) -> tuple[StatusCode, str]:
     return StatusCode.OK, ""
 
 
-def report_status(report: JSONValue) -> tuple[StatusCode, str]:
+def report_status(report: JSON) -> tuple[StatusCode, str]:
     """The status of a report object as the API serves it (the whole envelope)."""
     if not isinstance(report, Mapping):
         return StatusCode.UNKNOWN, "report is not a JSON object"
     return status_of(report.get("kind"), report.get("data"))
 
 
-def _declared_status(data: JSONValue) -> tuple[StatusCode, str]:
+def _declared_status(data: JSON) -> tuple[StatusCode, str]:
     status = data.get("status") if isinstance(data, Mapping) else None
     if not isinstance(status, Mapping):
         return StatusCode.UNKNOWN, "status report without a status object"

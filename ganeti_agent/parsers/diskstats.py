@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ganeti_agent.core.jsontypes import JSONObject
 from ganeti_agent.parsers.errors import ParseError, wrap_int64
 
 STANDARD_FIELDS = (
@@ -51,9 +52,9 @@ class DiskStat:
     name: str
     counters: tuple[tuple[str, int], ...]
 
-    def to_json(self) -> dict[str, int | str]:
+    def to_json(self) -> JSONObject:
         """The report object, members in mond's order."""
-        result: dict[str, int | str] = {"major": self.major, "minor": self.minor, "name": self.name}
+        result: JSONObject = {"major": self.major, "minor": self.minor, "name": self.name}
         result.update(self.counters)
         return result
 

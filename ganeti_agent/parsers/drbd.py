@@ -19,7 +19,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ganeti_agent.core.report import JSONValue, StatusCode, combine_messages, status_object, worst
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import StatusCode, combine_messages, status_object, worst
 from ganeti_agent.parsers.errors import ParseError, wrap_int64
 
 UNCONFIGURED = "Unconfigured"
@@ -148,7 +149,7 @@ class VersionInfo:
     def get(self, key: str) -> str | None:
         return dict(self.fields).get(key)
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(self) -> dict[str, JSON]:
         return dict(self.fields)
 
 
@@ -174,8 +175,8 @@ class PerfIndicators:
         "applicationPending",
     )
 
-    def to_json(self) -> dict[str, JSONValue]:
-        result: dict[str, JSONValue] = dict(zip(self.NAMES, self.counters, strict=True))
+    def to_json(self) -> dict[str, JSON]:
+        result: dict[str, JSON] = dict(zip(self.NAMES, self.counters, strict=True))
         if self.epochs is not None:
             result["epochs"] = self.epochs
         if self.write_order is not None:
@@ -198,9 +199,9 @@ class SyncStatus:
     want: int | None
     speed_unit: str
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(self) -> dict[str, JSON]:
         hours, minutes, seconds = self.time_to_finish
-        result: dict[str, JSONValue] = {
+        result: dict[str, JSON] = {
             "percentage": json_double(self.percentage),
             "progress": f"{self.remaining}/{self.total}",
             "progressUnit": _UNIT_NAMES[self.unit],
@@ -237,10 +238,10 @@ class Device:
         code, text = _STATUS_RULES.get(self.connection_state, (StatusCode.OK, ""))
         return code, f"{self.minor}: {text}" if text else ""
 
-    def to_json(self, instance: str | None) -> dict[str, JSONValue]:
+    def to_json(self, instance: str | None) -> dict[str, JSON]:
         if not self.configured:
             return {"minor": self.minor, "connectionState": self.connection_state}
-        result: dict[str, JSONValue] = {
+        result: dict[str, JSON] = {
             "minor": self.minor,
             "connectionState": self.connection_state,
             "localRole": self.local_role,
@@ -268,7 +269,7 @@ class DrbdStatus:
         verdicts = [device.status() for device in self.devices]
         return worst(code for code, _ in verdicts), combine_messages([m for _, m in verdicts])
 
-    def to_json(self, pairing: Mapping[int, str] | None = None) -> dict[str, JSONValue]:
+    def to_json(self, pairing: Mapping[int, str] | None = None) -> dict[str, JSON]:
         """The report data; ``pairing`` maps minors to instance names."""
         pairs = pairing or {}
         code, message = self.status()
@@ -279,7 +280,7 @@ class DrbdStatus:
         }
 
 
-def json_double(value: float) -> JSONValue:
+def json_double(value: float) -> JSON:
     """A Haskell ``Double`` as Text.JSON writes it: integral values as integers.
 
     Infinity becomes the rational Haskell makes of it, 2**1024, so no value is lost
@@ -414,7 +415,7 @@ def drbd9_version(text: str) -> VersionInfo | None:
     return version
 
 
-def parse_pairing(document: JSONValue) -> dict[int, str]:
+def parse_pairing(document: JSON) -> dict[int, str]:
     """Minor → instance from a NODE_DRBD answer or a ``-p`` file (first entry wins).
 
     Each entry must be ``[node, minor, instance, iv_name, role, peer]`` with string
@@ -430,7 +431,7 @@ def parse_pairing(document: JSONValue) -> dict[int, str]:
     return pairing
 
 
-def _pairing_entry(entry: JSONValue) -> tuple[int, str]:
+def _pairing_entry(entry: JSON) -> tuple[int, str]:
     if not isinstance(entry, list) or len(entry) != 6:
         raise ValueError("Unable to read a DrbdInstMinor")
     minor = entry[1]

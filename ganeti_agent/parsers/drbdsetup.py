@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from typing import Any
 
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON, JSONObject
 from ganeti_agent.parsers.drbd import CONNECTED_STATES, Device, PerfIndicators, SyncStatus
 from ganeti_agent.parsers.errors import ParseError, wrap_int64
 
@@ -31,7 +29,7 @@ _WRITE_ORDER = {"barrier": "b", "flush": "f", "drain": "d", "none": "n"}
 def parse_drbdsetup_status(text: str) -> tuple[Device, ...]:
     """Devices (by resource, then volume order) from ``drbdsetup status --json``."""
     try:
-        document = json.loads(text)
+        document: JSON = json.loads(text)
     except ValueError as exc:
         raise ParseError(f"drbdsetup status is not JSON: {exc}", text) from None
     if not isinstance(document, list):
@@ -42,20 +40,20 @@ def parse_drbdsetup_status(text: str) -> tuple[Device, ...]:
     return tuple(devices)
 
 
-def _object(value: JSONValue, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+def _object(value: JSON, what: str) -> JSONObject:
+    if not isinstance(value, dict):
         raise ParseError(f"drbdsetup status: a {what} is not a JSON object")
     return value
 
 
-def _list(container: Mapping[str, Any], key: str, what: str) -> list[Mapping[str, Any]]:
+def _list(container: JSONObject, key: str, what: str) -> list[JSONObject]:
     value = container.get(key, [])
     if not isinstance(value, list):
         raise ParseError(f"drbdsetup status: {what} member {key!r} is not a list")
     return [_object(item, key) for item in value]
 
 
-def _integer(container: Mapping[str, Any], key: str, default: int = 0) -> int:
+def _integer(container: JSONObject, key: str, default: int = 0) -> int:
     value = container.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParseError(f"drbdsetup status: {key!r} is not a number")
@@ -64,14 +62,14 @@ def _integer(container: Mapping[str, Any], key: str, default: int = 0) -> int:
     return wrap_int64(int(value))
 
 
-def _text(container: Mapping[str, Any], key: str, default: str) -> str:
+def _text(container: JSONObject, key: str, default: str) -> str:
     value = container.get(key, default)
     if not isinstance(value, str):
         raise ParseError(f"drbdsetup status: {key!r} is not a string")
     return value
 
 
-def _resource_devices(resource: Mapping[str, Any]) -> list[Device]:
+def _resource_devices(resource: JSONObject) -> list[Device]:
     connections = _list(resource, "connections", "resource")
     peers = [
         (connection, _list(connection, "peer_devices", "connection")) for connection in connections
@@ -93,7 +91,7 @@ def _resource_devices(resource: Mapping[str, Any]) -> list[Device]:
 
 
 def _connection_state(
-    match: tuple[Mapping[str, Any], Mapping[str, Any]] | None,
+    match: tuple[JSONObject, JSONObject] | None,
 ) -> str:
     if match is None:
         return "StandAlone"
@@ -106,12 +104,12 @@ def _connection_state(
 
 
 def _device(
-    resource: Mapping[str, Any],
-    volume: Mapping[str, Any],
-    match: tuple[Mapping[str, Any], Mapping[str, Any]] | None,
+    resource: JSONObject,
+    volume: JSONObject,
+    match: tuple[JSONObject, JSONObject] | None,
 ) -> Device:
-    connection: Mapping[str, Any] = match[0] if match else {}
-    peer: Mapping[str, Any] = match[1] if match else {}
+    connection: JSONObject = match[0] if match else {}
+    peer: JSONObject = match[1] if match else {}
     state = _connection_state(match)
     suspended = resource.get("suspended") is True
     perf = PerfIndicators(
@@ -144,7 +142,7 @@ def _device(
     )
 
 
-def _sync(state: str, volume: Mapping[str, Any], peer: Mapping[str, Any]) -> SyncStatus | None:
+def _sync(state: str, volume: JSONObject, peer: JSONObject) -> SyncStatus | None:
     """Resync progress in DRBD 8's terms, from the fields ``drbdsetup`` gives."""
     if state not in {"SyncSource", "SyncTarget"}:
         return None

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.parsers.errors import ParseError, wrap_int64
 
 LVS_FIELDS = (
@@ -69,10 +69,22 @@ class LogicalVolume:
         return str(self.values[0])
 
     @property
+    def attr(self) -> str:
+        return str(self.values[1])
+
+    @property
+    def size(self) -> int:
+        return int(self.values[6])
+
+    @property
+    def seg_count(self) -> int:
+        return int(self.values[7])
+
+    @property
     def vg_name(self) -> str:
         return str(self.values[11])
 
-    def to_json(self, instance: str | None) -> dict[str, JSONValue]:
+    def to_json(self, instance: str | None) -> dict[str, JSON]:
         return dict(zip(_JSON_NAMES, (self.uuid, *self.values, instance), strict=True))
 
 
@@ -160,11 +172,11 @@ class InstanceDisks:
 
 
 def _check_object(
-    value: JSONValue,
+    value: JSON,
     what: str,
     required: tuple[tuple[str, type | tuple[type, ...]], ...],
     allowed: frozenset[str] | None,
-) -> Mapping[str, JSONValue]:
+) -> Mapping[str, JSON]:
     """Ganeti's object decoding: required members of the right type, no stray ones."""
     if not isinstance(value, Mapping):
         raise InstanceDataError(f"Unable to read {what}: not an object")
@@ -181,7 +193,7 @@ def _check_object(
     return value
 
 
-def check_instance(instance: JSONValue, strict: bool = True) -> str:
+def check_instance(instance: JSON, strict: bool = True) -> str:
     """The instance's name, after checking the members Ganeti requires.
 
     ``strict`` also refuses members Ganeti's ``RealInstanceData`` does not know, as the
@@ -193,7 +205,7 @@ def check_instance(instance: JSONValue, strict: bool = True) -> str:
     return str(checked["name"])
 
 
-def disk_volumes(disk: JSONValue, strict: bool = True) -> set[tuple[str, str]]:
+def disk_volumes(disk: JSON, strict: bool = True) -> set[tuple[str, str]]:
     """The LVs a disk object stands for: its own if plain, its children's if DRBD."""
     checked = _check_object(disk, "Disk", _DISK_KEYS, DISK_ALLOWED if strict else None)
     children = checked.get("children", [])
@@ -204,15 +216,15 @@ def disk_volumes(disk: JSONValue, strict: bool = True) -> set[tuple[str, str]]:
         raise InstanceDataError("key 'dev_type' not found in Disk")
     dev_type, logical_id = checked["dev_type"], checked.get("logical_id")
     if dev_type == "plain":
-        if not _strings(logical_id, 2):
+        volume = _two_strings(logical_id)
+        if volume is None:
             raise InstanceDataError("Can't read logical_id for plain type")
-        assert isinstance(logical_id, list)
-        return {(logical_id[0], logical_id[1])}
+        return {volume}
     if dev_type == "drbd":
         _check_drbd_id(logical_id)
         return set().union(*child_volumes)
     if dev_type in _TWO_STRINGS:
-        if not _strings(logical_id, 2):
+        if _two_strings(logical_id) is None:
             raise InstanceDataError(f"Can't read logical_id for {dev_type} type")
         return set()
     if dev_type == "diskless":
@@ -220,15 +232,16 @@ def disk_volumes(disk: JSONValue, strict: bool = True) -> set[tuple[str, str]]:
     raise InstanceDataError(f"Invalid string value for type DiskTemplate: {dev_type!r}")
 
 
-def _strings(value: JSONValue, count: int) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == count
-        and all(isinstance(item, str) for item in value)
-    )
+def _two_strings(value: JSON) -> tuple[str, str] | None:
+    """A ``logical_id`` of two strings (volume group and volume, or driver and path)."""
+    if isinstance(value, list) and len(value) == 2:
+        first, second = value
+        if isinstance(first, str) and isinstance(second, str):
+            return first, second
+    return None
 
 
-def _check_drbd_id(logical_id: JSONValue) -> None:
+def _check_drbd_id(logical_id: JSON) -> None:
     shapes: tuple[type | tuple[type, ...], ...] = (str, str, _NUMBER, _NUMBER, _NUMBER, str)
     if (
         not isinstance(logical_id, list)
@@ -242,7 +255,7 @@ def _check_drbd_id(logical_id: JSONValue) -> None:
 
 
 def instance_disks(
-    instance: JSONValue, disks: Sequence[JSONValue], strict: bool = True
+    instance: JSON, disks: Sequence[JSON], strict: bool = True
 ) -> InstanceDisks | None:
     """Check one instance and its disks; None for forthcoming instances (not real yet)."""
     name = check_instance(instance, strict)
@@ -255,7 +268,7 @@ def instance_disks(
     return InstanceDisks(name, frozenset(volumes))
 
 
-def parse_instances_document(document: JSONValue) -> list[InstanceDisks]:
+def parse_instances_document(document: JSON) -> list[InstanceDisks]:
     """The ``-i`` file: a JSON array of ``[instance, [disk, ...]]`` pairs."""
     if not isinstance(document, list):
         raise InstanceDataError("Unable to read list")
@@ -283,9 +296,7 @@ def owners(
     return [owner.get((volume.vg_name, volume.name)) for volume in volumes]
 
 
-def lv_data(
-    volumes: Sequence[LogicalVolume], instances: Sequence[InstanceDisks]
-) -> list[dict[str, JSONValue]]:
+def lv_data(volumes: Sequence[LogicalVolume], instances: Sequence[InstanceDisks]) -> list[JSON]:
     """The ``lv`` report data: one object per record, each with its instance."""
     return [
         volume.to_json(owner)

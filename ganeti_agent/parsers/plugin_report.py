@@ -12,7 +12,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import Category, Kind, StatusCode
 
 REQUIRED = ("name", "version", "format_version", "category", "kind", "data")
 MAX_SHOWN = 200
@@ -31,7 +32,7 @@ class PluginReport:
     format_version: int
     category: Category | None
     kind: Kind
-    data: JSONValue
+    data: JSON
 
 
 def parse_plugin_report(output: bytes, expected_name: str) -> PluginReport:
@@ -61,7 +62,7 @@ def parse_plugin_report(output: bytes, expected_name: str) -> PluginReport:
     )
 
 
-def _decode(output: bytes) -> JSONValue:
+def _decode(output: bytes) -> JSON:
     try:
         text = output.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -69,37 +70,40 @@ def _decode(output: bytes) -> JSONValue:
     if not text.strip():
         raise PluginReportError("no output on stdout")
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        decoded: JSON = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
         raise PluginReportError(f"output is not one JSON object: {exc}") from None
+    return decoded
 
 
-def _no_constant(name: str) -> JSONValue:
+def _no_constant(name: str) -> JSON:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _show(value: JSONValue) -> str:
+def _show(value: JSON) -> str:
     text = json.dumps(value)
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
 
 
-def _is_int(value: JSONValue) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _integer(value: JSON) -> int | None:
+    """``value`` if it is an integer; JSON ``true`` is not one here."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _version(value: JSONValue) -> str:
+def _version(value: JSON) -> str:
     if not isinstance(value, str) or not value:
         raise PluginReportError(f"version must be a non-empty string, got {_show(value)}")
     return value
 
 
-def _format_version(value: JSONValue) -> int:
-    if not _is_int(value) or value < 1:
+def _format_version(value: JSON) -> int:
+    number = _integer(value)
+    if number is None or number < 1:
         raise PluginReportError(f"format_version must be a positive integer, got {_show(value)}")
-    return int(value)
+    return number
 
 
-def _category(value: JSONValue) -> Category | None:
+def _category(value: JSON) -> Category | None:
     if value is None:
         return None
     for category in Category:
@@ -109,18 +113,19 @@ def _category(value: JSONValue) -> Category | None:
     raise PluginReportError(f"category must be null or one of {allowed}; got {_show(value)}")
 
 
-def _kind(value: JSONValue) -> Kind:
-    if _is_int(value) and value in (Kind.PERFORMANCE, Kind.STATUS):
-        return Kind(value)
+def _kind(value: JSON) -> Kind:
+    number = _integer(value)
+    if number is not None and number in (Kind.PERFORMANCE, Kind.STATUS):
+        return Kind(number)
     raise PluginReportError(f"kind must be 0 (performance) or 1 (status), got {_show(value)}")
 
 
-def _check_status(data: JSONValue) -> None:
+def _check_status(data: JSON) -> None:
     status = data.get("status") if isinstance(data, Mapping) else None
     if not isinstance(status, Mapping):
         raise PluginReportError('a status report (kind 1) needs data.status = {"code", "message"}')
     code = status.get("code")
-    if not _is_int(code) or code not in set(StatusCode):
+    if _integer(code) not in set(StatusCode):
         raise PluginReportError(f"data.status.code must be 0, 1, 2 or 4, got {_show(code)}")
     if not isinstance(status.get("message"), str):
         raise PluginReportError("data.status.message must be a string")

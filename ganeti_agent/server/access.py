@@ -22,14 +22,15 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import bcrypt
 from twisted.cred import credentials, error
 from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.portal import IRealm, Portal
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorCore
 from twisted.internet.threads import deferToThread
 from twisted.web.guard import BasicCredentialFactory, HTTPAuthSessionWrapper
 from twisted.web.resource import IResource
@@ -66,7 +67,7 @@ def access_settings(
     listen: Sequence[str],
     auth_users: str | None,
     default_listen: str,
-    reactor: Any,
+    reactor: IReactorCore,
 ) -> AccessSettings:
     """Command-line values win over ``[agent]`` keys; errors name what is wrong."""
     descriptions = list(listen) or split_endpoints(settings.get("agent", "listen", ""))
@@ -99,7 +100,7 @@ def _notes(descriptions: Iterable[str], users: Mapping[str, bytes] | None) -> tu
     return ("basic authentication on an endpoint without TLS sends passwords in clear text",)
 
 
-def check_endpoint(description: str, reactor: Any) -> None:
+def check_endpoint(description: str, reactor: IReactorCore) -> None:
     """Refuse an endpoint string Twisted cannot use (syntax, unreadable TLS files)."""
     try:
         endpoints.serverFromString(reactor, description)
@@ -175,7 +176,7 @@ class BcryptChecker:
     def _digest(self, password: bytes) -> bytes:
         return hmac.new(self._key, password, hashlib.sha256).digest()
 
-    def requestAvatarId(self, creds: Any) -> Deferred[bytes | tuple[()]]:
+    def requestAvatarId(self, creds: IUsernamePassword) -> Deferred[bytes | tuple[()]]:
         username = creds.username.decode("utf-8", "replace")
         password: bytes = creds.password
         hashed = self.users.get(username)
@@ -214,8 +215,8 @@ class _ResourceRealm:
         self.resource = resource
 
     def requestAvatar(
-        self, avatar_id: bytes | tuple[()], mind: object, *interfaces: Any
-    ) -> tuple[Any, IResource, Callable[[], None]]:
+        self, avatar_id: bytes | tuple[()], mind: object, *interfaces: object
+    ) -> tuple[type[IResource], IResource, Callable[[], None]]:
         if IResource not in interfaces:
             raise NotImplementedError("only web resources are served")
         return IResource, self.resource, lambda: None

@@ -20,6 +20,7 @@ from twisted.web.server import Request
 from werkzeug.exceptions import HTTPException
 
 from ganeti_agent.core.framework import CollectedReport, CollectorSet, ManagedCollector
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.report import (
     Kind,
     category_segment,
@@ -27,7 +28,7 @@ from ganeti_agent.core.report import (
     parse_category_segment,
 )
 
-API_VERSIONS = [1]
+API_VERSIONS: list[JSON] = [1]
 ALLOWED_METHODS = (b"GET", b"HEAD")
 NOT_FOUND = b"Resource not found"
 NO_REPORT = b"Unable to produce a report for the requested resource"

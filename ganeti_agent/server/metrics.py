@@ -2,8 +2,9 @@
 
 Every scrape asks the framework for the active collectors' reports (cached or fresh,
 never blocking the reactor). Each collector gets the ``ganeti_collector_*`` series
-declared here, whatever its state, and adds its own through its ``metric_samples``,
-whose families are declared in the collector's module (``core.metrics``). A collector
+declared here, whatever its state, and adds its own: a typed collector's samples of
+the result behind the report, another collector's ``metric_samples`` of the report's
+data. Their families are declared in the collector's module (``core.metrics``). A collector
 whose samples raise loses only its own series. Families come out in the order of the
 collectors that first report them, each collector's in the order it declares them;
 ``docs/integrations.md`` documents every family.
@@ -80,8 +81,14 @@ def common_samples(collected: CollectedReport) -> Iterator[Sample]:
 
 
 def own_samples(managed: ManagedCollector, collected: CollectedReport) -> list[Sample]:
-    """A collector's own series; a bug in them costs that collector's series, nothing else."""
+    """A collector's own series; a bug in them costs that collector's series, nothing else.
+
+    A typed collector's samples were bound to its result when it ran; any other
+    collector reads them from its report's data.
+    """
     try:
+        if collected.samples is not None:
+            return list(collected.samples())
         return list(managed.collector.metric_samples(collected.report.data))
     except Exception:
         log.failure("mapping the {name} report to metrics failed", name=managed.name)

@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from errno import EADDRINUSE
-from typing import TYPE_CHECKING, Any, NoReturn
+from types import TracebackType
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from twisted.application import strports
 from twisted.application.internet import TimerService
@@ -52,7 +53,14 @@ from ganeti_agent.server.metrics import MetricsExporter
 from ganeti_agent.server.web import AgentSite
 
 if TYPE_CHECKING:
-    from ganeti_agent.confd.service import AgentClusterQueries
+    from twisted.internet.interfaces import IReactorProcess, IReactorUNIX
+
+    from ganeti_agent.confd.client import IConfdReactor
+    from ganeti_agent.confd.service import AgentClusterQueries, ConfdUDPServer
+
+    class IAgentReactor(IConfdReactor, IReactorProcess, IReactorUNIX):
+        """What the agent needs of its reactor: confd, child processes, UNIX sockets."""
+
 
 log = Logger(namespace="ganeti_agent")
 
@@ -86,7 +94,7 @@ class Options(usage.Options):
 
     synopsis = "[options]"
     longdesc = "Ganeti node agent: monitoring API (mond protocol) and data collectors."
-    optParameters: list[list[Any]] = [
+    optParameters: list[list[object]] = [
         ["config", "c", None, "Configuration file (INI); see etc/ganeti-agent.conf."],
         ["bind", "b", None, f"Address of the monitoring API (default {DEFAULT_BIND})."],
         ["port", "p", None, f"TCP port of the monitoring API (default {DEFAULT_PORT}).", _port],
@@ -120,7 +128,7 @@ class Options(usage.Options):
                 self.get("listen", []),
                 self["auth-users"],
                 _listen_description(self["settings"], self),
-                _reactor(),
+                agent_reactor(),
             )
         except SettingsError as exc:
             raise usage.UsageError(str(exc)) from None
@@ -163,17 +171,22 @@ def _give_up(message: str) -> NoReturn:
     raise ListenRefused(message)
 
 
-def _without_traceback(previous: Callable[..., Any]) -> Callable[..., Any]:
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
+
+
+def _without_traceback(previous: ExceptHook) -> ExceptHook:
     """An excepthook silent for :class:`ListenRefused` (logged already), else ``previous``."""
 
-    def hook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+    def hook(
+        kind: type[BaseException], value: BaseException, traceback: TracebackType | None
+    ) -> None:
         if not issubclass(kind, ListenRefused):
             previous(kind, value, traceback)
 
     return hook
 
 
-def _confd_listeners(parent: MultiService) -> Iterator[Any]:
+def _confd_listeners(parent: MultiService) -> Iterator[ConfdUDPServer]:
     from ganeti_agent.confd.service import ConfdUDPServer
 
     return (service for service in parent if isinstance(service, ConfdUDPServer))
@@ -280,7 +293,7 @@ def _cluster(
     settings: AgentSettings,
     parent: MultiService,
     command_line: CommandLine,
-    reactor: Any,
+    reactor: IConfdReactor,
 ) -> AgentClusterQueries:
     """The collectors' cluster view: config.data watched locally, confd peers otherwise.
 
@@ -302,14 +315,18 @@ def _cluster(
     return agent_cluster(paths, confd, reactor, parent)
 
 
-def _reactor() -> Any:
+def agent_reactor() -> IAgentReactor:
     from twisted.internet import reactor
 
-    return reactor
+    # Twisted types its global reactor with the common interfaces only (not UDP).
+    return cast("IAgentReactor", reactor)
 
 
 def make_agent(
-    settings: AgentSettings, command_line: CommandLine, reactor: Any, parent: MultiService
+    settings: AgentSettings,
+    command_line: CommandLine,
+    reactor: IAgentReactor,
+    parent: MultiService,
 ) -> tuple[CollectorSet, MonitoringAPI]:
     """The collectors and the API they are served through."""
     data_dir = command_line.data_dir or settings.get("agent", "data-dir", "") or None
@@ -355,7 +372,7 @@ def follow_plugin_directory(
 
 def makeService(options: Options) -> IService:
     settings: AgentSettings = options["settings"]
-    reactor = _reactor()
+    reactor = agent_reactor()
     top = AgentService()  # type: ignore[no-untyped-call]
     collectors, api = make_agent(settings, CommandLine.from_options(options), reactor, top)
     for warning in unknown_entries(settings, (m.name for m in collectors.managed)):

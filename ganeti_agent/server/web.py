@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
-from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.interfaces import IAddress, IDelayedCall
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
+from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
 log = Logger(namespace="ganeti_agent.server.web")
@@ -58,7 +58,7 @@ class RateLimitedLog:
         self.count = 0
         self._last_logged: float | None = None
 
-    def record(self, **fields: Any) -> None:
+    def record(self, **fields: object) -> None:
         self.count += 1
         now = self.clock()
         if self._last_logged is not None and now - self._last_logged < self.interval:
@@ -195,7 +195,7 @@ class AgentSite(Site):
     max_connections = MAX_CONNECTIONS
 
     def __init__(
-        self, resource: Any, log_requests: bool, request_timeout: float = REQUEST_TIMEOUT
+        self, resource: IResource, log_requests: bool, request_timeout: float = REQUEST_TIMEOUT
     ) -> None:
         super().__init__(resource)  # type: ignore[no-untyped-call]
         self.log_requests = log_requests
@@ -206,14 +206,16 @@ class AgentSite(Site):
             "closed HTTP connections whose request did not arrive whole within {limit:g} s"
         )
 
-    def buildProtocol(self, addr: Any) -> Any:
+    # Not always an HTTP channel, as HTTPFactory declares: a refusal is a plain Protocol.
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]
         """A channel, or a protocol that closes the connection when too many are open."""
         if self.open_connections >= self.max_connections:
             self.refusals.record(open=self.open_connections, limit=self.max_connections)
             refused = RefusedConnection()
             refused.factory = self
             return refused
-        return super().buildProtocol(addr)  # type: ignore[no-untyped-call]
+        channel: Protocol | None = super().buildProtocol(addr)  # type: ignore[no-untyped-call]
+        return channel
 
     def log(self, request: Request) -> None:  # type: ignore[override]
         if self.log_requests:

@@ -55,7 +55,7 @@ def same_json(expected: Any, actual: Any, path: str = "$") -> str | None:
 
 
 def node_instances_peer(case: Case) -> FakeConfdPeer:
-    answer = [confd_order(case.instances), []]
+    answer: Any = [confd_order(case.instances), []]
 
     def respond(request: Request) -> list[Reply]:
         if request.type is RequestType.NODE_INSTANCES:

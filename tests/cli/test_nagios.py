@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from ganeti_agent.cli.nagios import PluginState, evaluate, plugin_state, select
-from ganeti_agent.core.report import JSONValue, StatusCode
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import StatusCode
 
 
-def status_report(name: str, code: JSONValue, message: str = "") -> dict[str, JSONValue]:
+def status_report(name: str, code: JSON, message: str = "") -> dict[str, JSON]:
     return {"name": name, "kind": 1, "data": {"status": {"code": code, "message": message}}}
 
 
@@ -44,7 +47,7 @@ def test_the_worst_code_wins_in_ganeti_order() -> None:
 
 
 def test_all_ok_is_one_short_line() -> None:
-    reports = [status_report("drbd", 0), {"name": "lv", "kind": 0, "data": []}]
+    reports: list[Any] = [status_report("drbd", 0), {"name": "lv", "kind": 0, "data": []}]
     assert evaluate(reports).line() == "GANETI OK - 2 collectors OK | drbd=0;;;0;4 lv=0;;;0;4"
 
 
@@ -54,7 +57,7 @@ def test_combined_messages_and_pipes_stay_on_one_line() -> None:
 
 
 def test_failed_performance_collectors_and_odd_reports_are_unknown() -> None:
-    reports: list[JSONValue] = [
+    reports: list[JSON] = [
         {"name": "lv", "kind": 0, "data": {"error": "lvs: not found"}},
         {"name": "x", "kind": 1, "data": {"status": {"code": 3, "message": ""}}},
         "not a report",
@@ -71,7 +74,7 @@ def test_no_reports_is_unknown() -> None:
 
 
 def test_selecting_collectors() -> None:
-    reports: list[JSONValue] = [status_report("a", 0), status_report("b", 4)]
+    reports: list[JSON] = [status_report("a", 0), status_report("b", 4)]
     assert select(reports, []) == reports
     assert select(reports, ["b"]) == [reports[1]]
     assert select(reports, ["b", "zz"]) == "no report from zz"

@@ -39,7 +39,7 @@ def cluster() -> dict[str, Any]:
 
 
 def test_one_labelled_target_per_online_node() -> None:
-    groups = file_sd_targets(build_config(cluster()))
+    groups: Any = file_sd_targets(build_config(cluster()))
     assert [g["targets"] for g in groups] == [
         ["alpha.example.org:1815"], ["bravo.example.org:1815"], ["charlie.example.org:1815"],
         ["delta.example.org:1815"],
@@ -57,7 +57,7 @@ def test_one_labelled_target_per_online_node() -> None:
 
 def test_addresses_ports_and_offline_nodes() -> None:
     config = build_config(cluster())
-    groups = file_sd_targets(config, 9100, "primary-ip", include_offline=True)
+    groups: Any = file_sd_targets(config, 9100, "primary-ip", include_offline=True)
     assert groups[-1]["targets"] == ["[2001:db8::5]:9100"]
     assert groups[-1]["labels"]["ganeti_node_role"] == "offline"
     secondary = file_sd_targets(config, address="secondary-ip")
@@ -66,6 +66,6 @@ def test_addresses_ports_and_offline_nodes() -> None:
 
 def test_a_real_ganeti_configuration() -> None:
     path = shared_fixture("cluster_config_3.0.json")
-    groups = file_sd_targets(parse_config(path.read_bytes()), include_offline=True)
+    groups: Any = file_sd_targets(parse_config(path.read_bytes()), include_offline=True)
     assert len(groups) == len(json.loads(path.read_text())["nodes"])
     assert {g["labels"]["ganeti_node_role"] for g in groups} >= {"master"}

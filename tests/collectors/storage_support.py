@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from twisted.internet.defer import Deferred, fail, succeed
 
 from ganeti_agent.core.cluster import ClusterUnavailable
-from ganeti_agent.core.report import JSONValue
+from ganeti_agent.core.jsontypes import JSON
 
-Instances = tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]
+Instances = tuple[list[dict[str, JSON]], list[dict[str, JSON]]]
 
 
 class StorageCluster:
@@ -17,9 +17,9 @@ class StorageCluster:
 
     def __init__(
         self,
-        drbd: list[list[JSONValue]] | None = None,
+        drbd: list[list[JSON]] | None = None,
         instances: Instances = ([], []),
-        disks: dict[str, list[dict[str, JSONValue]]] | None = None,
+        disks: dict[str, list[dict[str, JSON]]] | None = None,
         error: str | None = None,
     ) -> None:
         self.drbd = drbd or []
@@ -34,13 +34,13 @@ class StorageCluster:
             return fail(ClusterUnavailable(self.error))
         return succeed(value)
 
-    def node_drbd(self, node: str) -> Deferred[list[list[JSONValue]]]:
+    def node_drbd(self, node: str) -> Deferred[list[list[JSON]]]:
         return self._answer("node_drbd", node, self.drbd)  # type: ignore[return-value]
 
     def node_instances(self, node: str) -> Deferred[Instances]:
         return self._answer("node_instances", node, self.instances)  # type: ignore[return-value]
 
-    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSONValue]]]:
+    def instance_disks(self, instance_uuid: str) -> Deferred[list[dict[str, JSON]]]:
         disks = self.disks.get(instance_uuid, [])
         return self._answer("instance_disks", instance_uuid, disks)  # type: ignore[return-value]
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from twisted.internet.task import Clock
@@ -26,7 +27,7 @@ class DiskstatsCollectorTests(SynchronousTestCase):
     def test_reads_the_configured_file(self) -> None:
         path = self.tmp_path / "input"
         path.write_text("8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n")
-        data = collector(str(path)).collect()
+        data: Any = collector(str(path)).collect()
         self.assertEqual(data[0]["name"], "sda")
 
     def test_missing_file_is_not_available_and_reports_error(self) -> None:
@@ -46,7 +47,7 @@ class DiskstatsCollectorTests(SynchronousTestCase):
         path = self.tmp_path / "input"
         path.write_text("garbage\n")
         managed = ManagedCollector(collector(str(path)), Clock(), lambda: 0.0)
-        data = self.successResultOf(managed.report()).report.data
+        data: Any = self.successResultOf(managed.report()).report.data
         self.assertIn("cannot parse", data["error"])
 
 
@@ -54,6 +55,6 @@ class DiskstatsCollectorTests(SynchronousTestCase):
 def test_this_machines_proc_diskstats() -> None:
     real = collector("/proc/diskstats")
     assert real.available()
-    data = real.collect()
+    data: Any = real.collect()
     assert isinstance(data, list)
     assert all(isinstance(disk["name"], str) for disk in data)

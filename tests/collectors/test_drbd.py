@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,8 +21,8 @@ from ganeti_agent.core.framework import (
     CollectorSettings,
     ManagedCollector,
 )
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from tests.collectors.storage_support import StorageCluster
 from tests.support import FakeRunner
 
@@ -30,7 +31,7 @@ PERF = "    ns:1 nr:2 dw:3 dr:4 al:5 bm:6 lo:7 pe:8 ua:9 ap:10 ep:1 wo:f oos:0\n
 CONNECTED = " 0: cs:Connected ro:Primary/Secondary ds:UpToDate/UpToDate C r-----\n" + PERF
 DRBD9 = "version: 9.1.16 (api:2/proto:86-121)\nTransports (api:18): tcp (9.1.16)\n"
 DRBDSETUP = (Path(__file__).parents[1] / "parsers" / "data" / "drbdsetup-status.json").read_bytes()
-PAIRING: list[list[JSONValue]] = [["node1", 0, "inst1", "disk/0", "primary", "node2"]]
+PAIRING: list[list[JSON]] = [["node1", 0, "inst1", "disk/0", "primary", "node2"]]
 
 
 def write(text: str) -> str:
@@ -41,7 +42,7 @@ def write(text: str) -> str:
 
 def report(
     path: str, cluster: ClusterQueries | None = None, runner: FakeRunner | None = None
-) -> JSONValue:
+) -> Any:
     settings = CollectorSettings(options={"file": path})
     context = AgentContext(
         Clock(), runner or FakeRunner(), GanetiPaths(), "node1", lambda _: settings, cluster

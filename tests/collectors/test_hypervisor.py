@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_twisted
@@ -25,7 +26,6 @@ from ganeti_agent.core.framework import (
     find_on_default_path,
 )
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from tests.support import FakeRunner, shared_fixture
 
 
@@ -45,13 +45,13 @@ def context(
     )
 
 
-def report_data(collector: XenHypervisorCollector | KvmHypervisorCollector) -> JSONValue:
+def report_data(collector: XenHypervisorCollector | KvmHypervisorCollector) -> Any:
     clock = collector.context.clock
     assert isinstance(clock, Clock)
     managed = ManagedCollector(collector, clock, lambda: 1.0)
     reported = managed.report()
     clock.advance(collector.settings.timeout + 1)
-    results: list[JSONValue] = []
+    results: list[Any] = []
     reported.addCallback(lambda report: results.append(report.report.data))
     assert results, "the report never arrived"
     return results[0]
@@ -162,7 +162,9 @@ async def test_xen_through_a_stand_in_xl_on_the_search_path(tmp_path: Path) -> N
     runner = ProcessRunner(reactor, reactor, search_path=str(tmp_path))
     collector = XenHypervisorCollector(context(runner, proc_root=str(tmp_path)))
     assert collector.available()
-    data = await collector.collect()
+    collecting = collector.collect()
+    assert isinstance(collecting, Deferred)
+    data: Any = await collecting
     assert (data["memory_total"], data["memory_dom0"], data["version"]) == (16378, 1023, "4.0.1")
 
 
@@ -240,7 +242,7 @@ def test_a_failing_collector_leaves_the_others_alone(tmp_path: Path) -> None:
     broken = XenHypervisorCollector(context(FakeRunner()))
     working = KvmHypervisorCollector(context(proc_root=str(kvm_root(tmp_path))))
     collectors = CollectorSet([broken, working], clock, lambda: 1.0)
-    gathered: list[list[JSONValue]] = []
+    gathered: list[list[Any]] = []
     collectors.reports(collectors.managed).addCallback(
         lambda reports: gathered.append([r.report.data for r in reports])
     )

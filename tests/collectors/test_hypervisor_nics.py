@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from twisted.internet.task import Clock
 
 from ganeti_agent.collectors import hypervisor, hypervisor_nics
 from ganeti_agent.collectors.hypervisor import (
+    HostFigures,
     KvmHypervisorCollector,
     XenHypervisorCollector,
     count_numa_nodes,
     hypervisor_samples,
     numa_nodes,
 )
-from ganeti_agent.collectors.hypervisor_nics import kvm_nics, xen_nics
+from ganeti_agent.collectors.hypervisor_nics import HostNic, Interface, kvm_nics, xen_nics
 from ganeti_agent.core.executor import ProcessResult
 from ganeti_agent.core.framework import AgentContext, CollectorSettings, ManagedCollector
 from ganeti_agent.core.paths import GanetiPaths
@@ -60,7 +61,7 @@ def test_kvm_nics_from_ganeti_runtime_files(tmp_path: Path) -> None:
             "inst1.example.com/notes": "ignored: not a NIC index",
         },
     )
-    nics = kvm_nics(str(SYS_KVM), str(nic_dir))
+    nics = [nic.to_json() for nic in kvm_nics(str(SYS_KVM), str(nic_dir))]
     assert nics[0] == {
         "instance": "inst1.example.com",
         "index": 0,
@@ -77,7 +78,7 @@ def test_kvm_nics_from_ganeti_runtime_files(tmp_path: Path) -> None:
         "error": f"no interface tap-gone in {SYS_KVM}/class/net",
     }
     assert nics[2]["index"] == 10 and nics[2]["name"] is None
-    assert "not an interface name: 'not a name'" in nics[2]["error"]
+    assert "not an interface name: 'not a name'" in str(nics[2]["error"])
     assert len(nics) == 3
     assert kvm_nics(str(SYS_KVM), str(tmp_path / "no-nic-dir")) == []
 
@@ -121,13 +122,13 @@ def xen_sys(tmp_path: Path) -> Path:
 
 def test_xen_nics_are_the_guests_vifs(tmp_path: Path) -> None:
     sys_root = str(xen_sys(tmp_path))
-    nics = xen_nics(sys_root, {0: "Domain-0", 3: "inst3"})
+    nics = [nic.to_json() for nic in xen_nics(sys_root, {0: "Domain-0", 3: "inst3"})]
     assert [(nic["instance"], nic["index"], nic["name"]) for nic in nics] == [
         ("inst3", 0, "vif3.0"),
         ("inst3", 0, "vif3.0-emu"),
         ("inst3", 1, "vif3.1"),
     ]
-    assert xen_nics(sys_root, {})[0]["instance"] is None
+    assert xen_nics(sys_root, {})[0].instance is None
     assert xen_nics(str(tmp_path / "nowhere"), {3: "inst3"}) == []
 
 
@@ -154,7 +155,7 @@ def test_hypervisor_xen_names_the_vifs_after_xl_list(tmp_path: Path) -> None:
 
 
 def test_numa_nodes_of_a_real_host_and_of_broken_trees(tmp_path: Path) -> None:
-    assert numa_nodes(str(HOST_NODES))[0]["cpus"] == [0, 1]
+    assert cast(Any, numa_nodes(str(HOST_NODES)))[0]["cpus"] == [0, 1]
     assert count_numa_nodes(str(HOST_NODES)) == 1
     (tmp_path / "online").write_text("0-1\n")
     (tmp_path / "node1").mkdir()
@@ -165,7 +166,7 @@ def test_numa_nodes_of_a_real_host_and_of_broken_trees(tmp_path: Path) -> None:
         {"node": 1, "cpus": [2, 3], "memory_total": 2, "memory_free": None},
     ]
     (tmp_path / "online").write_text("garbage")
-    assert [node["node"] for node in numa_nodes(str(tmp_path))] == [1]  # the directories
+    assert [node["node"] for node in cast(Any, numa_nodes(str(tmp_path)))] == [1]  # the directories
 
 
 def test_the_number_of_nics_and_numa_nodes_is_capped(
@@ -178,15 +179,16 @@ def test_the_number_of_nics_and_numa_nodes_is_capped(
     monkeypatch.setattr(hypervisor, "MAX_NUMA_NODES", 2)
     (tmp_path / "nodes").mkdir()
     (tmp_path / "nodes" / "online").write_text("0-9\n")
-    assert [node["node"] for node in numa_nodes(str(tmp_path / "nodes"))] == [0, 1]
+    assert [node["node"] for node in cast(Any, numa_nodes(str(tmp_path / "nodes")))] == [0, 1]
 
 
 def test_nic_counters_go_to_metrics() -> None:
-    nic = {"instance": "inst1", "index": 0, "name": "tap0", "link": "br0", "up": True}
-    data = {"hypervisor": "kvm", "NICs": [{**nic, "bytes_sent": 10, "drops_in": 2}]}
+    counters = (10, None, None, None, None, None, 2, None)
+    tap = Interface("tap0", link="br0", up=True, mtu=1500, counters=counters)
+    figures = HostFigures("kvm", None, 1, 1, None, 1, 1, 1, 1, None, {}, [HostNic("inst1", 0, tap)])
     found = {
         (sample.family.name, sample.labels): sample.value
-        for sample in hypervisor_samples(data)
+        for sample in hypervisor_samples(figures)
         if sample.family.name.startswith("ganeti_hypervisor_nic_")
     }
     labels = ("kvm", "inst1", "tap0")

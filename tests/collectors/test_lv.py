@@ -21,6 +21,7 @@ import pytest_twisted
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from ganeti_agent.collectors.lv import LvCollector
@@ -32,8 +33,8 @@ from ganeti_agent.core.framework import (
     CollectorSettings,
     ManagedCollector,
 )
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from ganeti_agent.parsers.lvs import LVS_ARGUMENTS
 from tests.collectors.storage_support import StorageCluster
 from tests.support import FakeRunner
@@ -42,7 +43,7 @@ RECORD = (
     "  Uu1;{name};-wi-ao----;-1;-1;253;0;1073741824B;1;;;Vg1;xenvg;linear;"
     "0B;0;1073741824B;;/dev/loop0:0-255;/dev/loop0(0)\n"
 )
-INSTANCE: dict[str, JSONValue] = {
+INSTANCE: dict[str, JSON] = {
     "name": "inst1.example.com",
     "primary_node": "n1",
     "os": "debian",
@@ -56,7 +57,7 @@ INSTANCE: dict[str, JSONValue] = {
 }
 
 
-def plain(vg: str, lv: str) -> dict[str, JSONValue]:
+def plain(vg: str, lv: str) -> dict[str, JSON]:
     return {"dev_type": "plain", "logical_id": [vg, lv], "size": 1, "uuid": lv, "serial_no": 1}
 
 
@@ -171,7 +172,7 @@ def volume_group(tmp_path: Path) -> Iterator[tuple[str, str]]:
 @pytest_twisted.ensureDeferred
 async def test_real_lvs_on_a_loop_device(volume_group: tuple[str, str]) -> None:
     vg, disk = volume_group
-    drbd: dict[str, JSONValue] = {
+    drbd: dict[str, JSON] = {
         "dev_type": "drbd",
         "logical_id": ["n1", "n2", 11000, 0, 0, "secret"],
         "size": 16,
@@ -185,8 +186,10 @@ async def test_real_lvs_on_a_loop_device(volume_group: tuple[str, str]) -> None:
     runner = ProcessRunner(reactor, reactor)
     collector = make(runner, cluster, **{"lvs-extra-args": f"--driverloaded n {vg}"})
     assert collector.available()
-    data = await collector.collect()
-    by_name = {d["name"]: d for d in data}
+    collecting = collector.collect()
+    assert isinstance(collecting, Deferred)
+    data: Any = await collecting
+    by_name: Any = {d["name"]: d for d in data}
     assert set(by_name) == {f"{disk}.disk0_data", f"{disk}.disk0_meta", f"{disk}.disk1"}
     assert by_name[f"{disk}.disk0_data"]["size"] == 16 * 1024 * 1024
     assert by_name[f"{disk}.disk0_data"]["vg_name"] == vg

@@ -12,11 +12,10 @@ import pytest
 from twisted.internet.task import Clock
 
 from ganeti_agent import __version__
-from ganeti_agent.collectors.node import CpuLoad, NodeCollector, filesystem_data
+from ganeti_agent.collectors.node import CpuLoad, NodeCollector, filesystems
 from ganeti_agent.core.executor import CommandFailed
 from ganeti_agent.core.framework import AgentContext, CollectorSettings, ManagedCollector
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from tests.support import FakeRunner, shared_fixture
 
 Times = namedtuple("Times", "user nice system idle iowait guest")
@@ -41,8 +40,8 @@ def node(tmp_path: Path, proc_root: str = "/proc", **options: str) -> NodeCollec
     return NodeCollector(context)
 
 
-def report(collector: NodeCollector) -> JSONValue:
-    results: list[JSONValue] = []
+def report(collector: NodeCollector) -> Any:
+    results: list[Any] = []
     managed = ManagedCollector(collector, Clock(), lambda: 1.0)
     managed.report().addCallback(lambda r: results.append(r.report.data))
     return results[0]
@@ -169,7 +168,7 @@ def test_an_unreadable_filesystem_is_reported_in_its_entry(
 
     monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: [part, part])
     monkeypatch.setattr(psutil, "disk_usage", failing_usage)
-    assert filesystem_data() == [
+    assert [filesystem.to_json() for filesystem in filesystems()] == [
         {
             "device": "/dev/sdz1",
             "mountpoint": "/srv",

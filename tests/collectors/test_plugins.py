@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from twisted.internet import reactor as global_reactor
@@ -156,7 +156,7 @@ async def test_anything_else_is_status_2_with_the_reason(
     report = await sampled_report(PluginCollector(context(tmp_path), "raid", str(path)))
     assert not report.success
     assert report.report.kind is Kind.STATUS
-    status = report.report.data["status"]
+    status: Any = cast(Any, report.report.data)["status"]
     assert status["code"] == 2
     assert message in status["message"]
 
@@ -166,8 +166,8 @@ async def test_a_hanging_plugin_times_out(tmp_path: Path) -> None:
     path = plugin(tmp_path, "slow", "exec sleep 30")
     collector = PluginCollector(context(tmp_path, timeout=0.3), "slow", str(path))
     report = await sampled_report(collector)
-    assert report.report.data["status"]["code"] == 2
-    assert "timed out after 0.3 s" in report.report.data["status"]["message"]
+    assert cast(Any, report.report.data)["status"]["code"] == 2
+    assert "timed out after 0.3 s" in cast(Any, report.report.data)["status"]["message"]
 
 
 @async_test
@@ -180,7 +180,7 @@ async def test_a_failure_replaces_the_last_good_report(tmp_path: Path) -> None:
     plugin(tmp_path, "raid.sh", "exit 1")
     await managed._sample_once()
     report = await managed.report()
-    assert report.report.data["status"]["code"] == 2
+    assert cast(Any, report.report.data)["status"]["code"] == 2
     assert report.report.category is Category.STORAGE
 
 

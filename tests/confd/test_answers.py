@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -189,15 +189,15 @@ def test_node_instances_objects(sample: tuple[str, ClusterConfig]) -> None:
     _, config = sample
     node1 = ask(config, T.NODE_INSTANCES, "node1.example.com")
     assert node1.serial == 197
-    primaries, secondaries = node1.answer
+    primaries, secondaries = cast(Any, node1.answer)
     assert [i["name"] for i in primaries] == ["instance1.example.com"]
     assert secondaries == []
     node3 = ask(config, T.NODE_INSTANCES, NODE3_UUID)
-    assert [[i["name"] for i in group] for group in node3.answer] == [
+    assert [[i["name"] for i in group] for group in cast(Any, node3.answer)] == [
         ["instance2.example.com"],
         ["instance1.example.com"],
     ]
-    instance1 = primaries[0]
+    instance1: Any = primaries[0]
     assert instance1["nics"][1]["nicparams"] == {"link": "br100"}
 
 
@@ -206,12 +206,12 @@ def test_instance_disks(sample: tuple[str, ClusterConfig]) -> None:
     drbd = ask(config, T.INSTANCE_DISKS, "instance1")
     assert drbd.serial == 2
     assert isinstance(drbd.answer, list) and len(drbd.answer) == 1
-    disk = drbd.answer[0]
+    disk: Any = drbd.answer[0]
     assert isinstance(disk, dict)
     assert disk["dev_type"] == "drbd" and len(disk["children"]) == 2
     plain = ask(config, T.INSTANCE_DISKS, INSTANCE3_UUID)
     assert plain.serial == 4
-    assert plain.answer[0]["logical_id"] == [
+    assert cast(Any, plain.answer)[0]["logical_id"] == [
         "xenvg",
         "b27a576a-13f7-4f07-885c-63fcad4fdfcc.disk0",
     ]

@@ -17,6 +17,7 @@ from ganeti_agent.confd.protocol import Reply, Request, decode_request, encode_r
 from ganeti_agent.confd.queries import cli_cluster_queries
 from ganeti_agent.confd.testing import FakeConfdPeer, answering, silent
 from ganeti_agent.core.cluster import ClusterUnavailable
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
 from tests.confd.support import KEY, inline_callbacks
 
@@ -166,7 +167,7 @@ def test_cli_queries_empty_ssconf_fails_at_once(
 def test_cli_queries_ssconf_peers(
     tmp_path: Path, peers: Peers
 ) -> Generator[Deferred[Any], Any, None]:
-    drbd = [["node1.example.com", 0, "instance1.example.com", "disk/0", "primary", "node3"]]
+    drbd: JSON = [["node1.example.com", 0, "instance1.example.com", "disk/0", "primary", "node3"]]
     peer = peers.add(FakeConfdPeer(KEY, answering(0, drbd, 197)))
     queries = cli_cluster_queries(make_root(tmp_path, "127.0.0.1\n"), None, peers.port, reactor)
     answer = yield queries.node_drbd("node1.example.com")
@@ -235,7 +236,7 @@ def test_local_cluster_queries() -> Generator[Deferred[Any], Any, None]:
 
 @inline_callbacks
 def test_large_reply_arrives_whole(peers: Peers) -> Generator[Deferred[Any], Any, None]:
-    rows = [
+    rows: list[JSON] = [
         ["node1.example.com", minor, f"instance{minor}", "disk/0", "primary", "n2"]
         for minor in range(600)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -137,7 +137,7 @@ def test_other_active_values_keep_the_default_and_say_so(odd: object) -> None:
     raw = sample()
     raw["cluster"]["data_collectors"]["lv"] = {"active": odd}
     config = parse_config(json.dumps(raw))
-    assert config.collectors["lv"]["active"] is True
+    assert cast(Any, config.collectors["lv"])["active"] is True
     assert config.warnings == [
         f"data_collectors/lv/active is {json.dumps(odd)}, not a boolean: treated as true"
     ]

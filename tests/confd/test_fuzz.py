@@ -49,7 +49,7 @@ BATCH = 50  # well within a default socket receive buffer, so the kernel drops n
 
 def valid_request(rng: random.Random, now: float) -> bytes:
     rtype = rng.choice(list(RequestType))
-    query = rng.choice(
+    query: Any = rng.choice(
         [None, "node1.example.com", "/cluster", {"3": [0, 2]}, {"1": "198.51.100.11"}]
     )
     return encode_request(KEY, rtype, query, f"r{rng.random()}", now)

@@ -6,7 +6,7 @@ import json
 import time
 import tracemalloc
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from twisted.internet import reactor as global_reactor
@@ -148,7 +148,7 @@ def test_drops_are_silent_and_counted(
     for _, reason in DROPS:
         assert protocol.counters.drops[reason] == 1, reason
     assert protocol.counters.received == len(DROPS)
-    counters = protocol.counters.to_json()
+    counters: Any = protocol.counters.to_json()
     assert counters["drops"]["bad-hmac"] == 1
     assert counters["requests"]["PING"] == 0
 
@@ -174,7 +174,7 @@ def test_no_key_drops_everything(raw: tuple[Listener, Any]) -> Generator[Any, An
 def test_oversized_reply_becomes_error(raw: tuple[Listener, Any]) -> Generator[Any, Any, None]:
     config = build_config(section8_config(load_sample("cluster_config_3.0.json")))
     # 70 kB: more than one datagram (distinct tags: confd sends tags as a set)
-    config.raw["cluster"]["tags"] = [f"{n:02d}" + "x" * 1000 for n in range(70)]
+    cast(Any, config.raw["cluster"])["tags"] = [f"{n:02d}" + "x" * 1000 for n in range(70)]
     protocol = ConfdServer(StaticSource(KEY, ConfigStatus(config)))
     port = reactor.listenUDP(0, protocol, interface="127.0.0.1")
     client = ConfdClient(reactor, KEY, ["127.0.0.1"], port.getHost().port, timeout=5)

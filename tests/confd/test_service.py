@@ -30,6 +30,7 @@ from ganeti_agent.confd.service import (
 from ganeti_agent.confd.source import ConfigSource
 from ganeti_agent.confd.testing import FakeConfdPeer, answering
 from ganeti_agent.core.framework import AgentContext
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
 from ganeti_agent.core.settings import SettingsError, parse_settings
 from tests.confd.support import KEY, inline_callbacks, load_sample, section8_config
@@ -137,7 +138,7 @@ def test_agent_serves_confd_and_counts(tmp_path: Path) -> Generator[Any, Any, No
         assert (yield cluster.node_drbd("node2")) == []
         assert cluster.data_collectors() is not None
         [collector] = list(confd_collectors.collectors(context_for(cluster, paths)))
-        data = collector.collect()
+        data: Any = collector.collect()
         assert isinstance(data, dict)
         assert data["requests"]["NODE_DRBD"] == 1
         assert data["configLoaded"] is True and data["configSerial"] == 3189
@@ -237,7 +238,7 @@ def test_local_collector_intervals_are_seconds_from_config_data() -> None:
 def test_remote_collector_intervals_come_with_the_activation(
     tmp_path: Path,
 ) -> Generator[Any, Any, None]:
-    answer = {"cpu-avg-load": {"active": True, "interval": 30_000_000}, "lv": "garbage"}
+    answer: JSON = {"cpu-avg-load": {"active": True, "interval": 30_000_000}, "lv": "garbage"}
     peer = FakeConfdPeer(KEY, answering(0, answer, 5))
     listening = reactor.listenUDP(0, peer, interface="127.0.0.1")
     paths = GanetiPaths(data_dir=str(tmp_path))

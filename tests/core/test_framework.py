@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -22,11 +24,16 @@ from ganeti_agent.core.framework import (
     Enablement,
     ManagedCollector,
     StatefulCollector,
+    TypedCollector,
     Window,
 )
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.metrics import FamilyRegistry, Sample
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 from tests.support import FakeRunner
+
+COUNTED = FamilyRegistry().declare("counted", "gauge", "What Counted counted.")
 
 
 def context(clock: Clock, **settings: CollectorSettings) -> AgentContext:
@@ -48,13 +55,13 @@ class Scripted(Collector):
 
     def __init__(self, ctx: AgentContext, present: bool = True) -> None:
         super().__init__(ctx)
-        self.runs: list[Deferred[JSONValue]] = []
+        self.runs: list[Deferred[JSON]] = []
         self.present = present
 
     def available(self) -> bool:
         return self.present
 
-    def collect(self) -> Deferred[JSONValue]:
+    def collect(self) -> Deferred[JSON]:
         self.runs.append(Deferred())
         return self.runs[-1]
 
@@ -63,7 +70,7 @@ class Failing(Collector):
     name = "failing"
     kind = Kind.PERFORMANCE
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         raise CommandNotFound(["lvs"], "command not found or not executable")
 
 
@@ -71,8 +78,8 @@ class Buggy(Collector):
     name = "buggy"
     kind = Kind.STATUS
 
-    def collect(self) -> JSONValue:
-        empty: dict[str, JSONValue] = {}
+    def collect(self) -> JSON:
+        empty: dict[str, JSON] = {}
         return empty["missing"]
 
 
@@ -121,7 +128,8 @@ class ManagedCollectorTests(SynchronousTestCase):
         waiting = self.managed.report()
         self.collector.runs[0].errback(CollectorError("/proc/drbd: cannot parse"))
         self.assertEqual(
-            results(waiting, self).report.data["status"]["message"], "/proc/drbd: cannot parse"
+            cast(Any, results(waiting, self).report.data)["status"]["message"],
+            "/proc/drbd: cannot parse",
         )
 
     def test_performance_collector_error_form(self) -> None:
@@ -131,7 +139,7 @@ class ManagedCollectorTests(SynchronousTestCase):
 
     def test_programming_error_is_contained_and_logged(self) -> None:
         managed = ManagedCollector(Buggy(context(self.clock)), self.clock, lambda: 0.0)
-        data = results(managed.report(), self).report.data
+        data: Any = results(managed.report(), self).report.data
         self.assertEqual(data["status"]["code"], 2)
         self.assertIn("missing", data["status"]["message"])
         self.assertEqual(len(self.flushLoggedErrors(KeyError)), 1)
@@ -141,7 +149,65 @@ class ManagedCollectorTests(SynchronousTestCase):
         self.collector.runs[0].callback({"value": float("nan")})
         collected = results(waiting, self)
         self.assertFalse(collected.success)
-        self.assertIn("invalid data", collected.report.data["status"]["message"])
+        self.assertIn("invalid data", cast(Any, collected.report.data)["status"]["message"])
+
+
+class Counted(TypedCollector[float]):
+    """A typed collector whose result the test sets; NaN cannot be encoded."""
+
+    name = "counted"
+    kind = Kind.PERFORMANCE
+
+    def __init__(self, ctx: AgentContext) -> None:
+        super().__init__(ctx)
+        self.value = 3.0
+        self.failure: Exception | None = None
+
+    def result(self) -> float:
+        if self.failure is not None:
+            raise self.failure
+        return self.value
+
+    def to_data(self, result: float) -> JSON:
+        return {"count": result}
+
+    def samples(self, result: float) -> Iterator[Sample]:
+        yield Sample(COUNTED, (), result)
+
+
+class TypedCollectorTests(SynchronousTestCase):
+    """A typed collector's samples come from its result and travel beside its report."""
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.collector = Counted(context(self.clock))
+        self.managed = ManagedCollector(self.collector, self.clock, lambda: 0.0)
+
+    def collected(self) -> CollectedReport:
+        self.clock.advance(60)  # past the cache
+        return results(self.managed.report(), self)
+
+    def test_the_samples_of_the_result_are_kept_beside_its_report(self) -> None:
+        collected = self.collected()
+        self.assertEqual(collected.report.data, {"count": 3.0})
+        self.assertIsNotNone(collected.samples)
+        assert collected.samples is not None
+        self.collector.value = 5.0  # a later result does not change this report's samples
+        self.assertEqual([s.value for s in collected.samples()], [3.0])
+        self.assertEqual(self.collector.collect(), {"count": 5.0})
+
+    def test_a_failed_run_has_no_samples(self) -> None:
+        self.collector.failure = CollectorError("no source")
+        collected = self.collected()
+        self.assertEqual(collected.report.data, {"error": "no source"})
+        self.assertIsNone(collected.samples)
+
+    def test_unencodable_data_drops_the_samples_with_the_data(self) -> None:
+        self.collector.value = float("nan")
+        collected = self.collected()
+        self.assertFalse(collected.success)
+        self.assertIsNone(collected.samples)
+        self.assertEqual(len(self.flushLoggedErrors()), 0)
 
 
 class Sampling(StatefulCollector):
@@ -164,7 +230,7 @@ class Sampling(StatefulCollector):
         self.samples += 1
         return None
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         return {"samples": self.samples}
 
 

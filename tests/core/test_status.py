@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ganeti_agent.core.report import JSONValue, Kind, StatusCode
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import Kind, StatusCode
 from ganeti_agent.core.status import report_status, status_of
 
 
@@ -15,7 +16,7 @@ from ganeti_agent.core.status import report_status, status_of
      (False, StatusCode.UNKNOWN), (4.0, StatusCode.UNKNOWN), ("4", StatusCode.UNKNOWN),
      (None, StatusCode.UNKNOWN)],
 )  # fmt: skip
-def test_only_ganetis_integer_codes_are_codes(code: JSONValue, expected: StatusCode) -> None:
+def test_only_ganetis_integer_codes_are_codes(code: JSON, expected: StatusCode) -> None:
     assert status_of(Kind.STATUS, {"status": {"code": code, "message": ""}})[0] is expected
 
 

@@ -12,6 +12,7 @@ timeouts wait N seconds longer (docs/security.md, "Clock").
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -25,8 +26,8 @@ from ganeti_agent.core.framework import (
     CollectorSettings,
     ManagedCollector,
 )
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from tests.support import FakeRunner
 
 TICKS = 100
@@ -86,7 +87,7 @@ def test_cpu_avg_load_clock_leaping_forward_drops_the_old_window(tmp_path: Path)
     assert collector.collect() == {"cpu_number": 1, "cpus": [1.0], "cpu_total": 1.0}
     clock.advance(HOUR)
     sample_at(collector, stat, clock, 6 * TICKS)
-    data = collector.collect()
+    data: Any = collector.collect()
     assert isinstance(data, dict) and data["error"].startswith("Time covered by data")
 
 
@@ -113,7 +114,7 @@ class Counting(Collector):
         self.runs = 0
         self.hang = False
 
-    def collect(self) -> Deferred[JSONValue] | JSONValue:
+    def collect(self) -> Deferred[JSON] | JSON:
         self.runs += 1
         return Deferred() if self.hang else self.runs
 
@@ -125,7 +126,7 @@ def managed_counting() -> tuple[Clock, Counting, ManagedCollector]:
     return clock, collector, ManagedCollector(collector, clock, lambda: 0.0)
 
 
-def data_of(managed: ManagedCollector) -> JSONValue:
+def data_of(managed: ManagedCollector) -> JSON:
     finished: list[CollectedReport] = []
     managed.report().addCallback(finished.append)
     assert finished, "the report did not finish"

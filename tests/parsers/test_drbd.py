@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import string
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -47,14 +48,14 @@ def test_fixture_data_equals_the_real_mon_collector(name: str) -> None:
     text = shared_fixture(f"{name}.txt").read_text()
     pairing = parse_pairing(json.loads(shared_fixture("instance-minor-pairing.txt").read_text()))
     golden = json.loads((GOLDEN / f"drbd-{name}.json").read_text())["data"]
-    data = parse_drbd(text).to_json(pairing)
+    data: Any = parse_drbd(text).to_json(pairing)
     assert data == golden
     assert list(data) == ["status", "versionInfo", "deviceInfos"]
     assert [list(d) for d in data["deviceInfos"]] == [list(d) for d in golden["deviceInfos"]]
 
 
 def test_member_order_of_a_configured_device() -> None:
-    data = parse_drbd(HEADER + device(0, "Connected")).to_json({0: "inst"})
+    data: Any = parse_drbd(HEADER + device(0, "Connected")).to_json({0: "inst"})
     assert list(data["deviceInfos"][0]) == [
         "minor",
         "connectionState",
@@ -161,7 +162,7 @@ def test_sync_status_fields() -> None:
         + device(3, "SyncTarget")
         + "\t[=>....] sync'ed: 100% (0007/1024)M\n\tfinish: 1:02:3 speed: 1,234 (5) want: 9 M/sec\n"
     )
-    sync = parse_drbd(text).to_json()["deviceInfos"][0]["syncStatus"]
+    sync = cast(Any, parse_drbd(text).to_json())["deviceInfos"][0]["syncStatus"]
     assert sync == {
         "percentage": 100,
         "progress": "7/1024",

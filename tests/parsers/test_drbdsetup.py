@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -25,7 +26,7 @@ STATUS = (Path(__file__).parent / "data" / "drbdsetup-status.json").read_text()
 
 def test_devices_map_onto_drbd8_fields() -> None:
     devices = parse_drbdsetup_status(STATUS)
-    data = DrbdStatus(VersionInfo((("version", "9.1.16"),)), devices).to_json({0: "inst1"})
+    data: Any = DrbdStatus(VersionInfo((("version", "9.1.16"),)), devices).to_json({0: "inst1"})
     first, second, third = data["deviceInfos"]
     assert first == {
         "minor": 0,

@@ -6,7 +6,7 @@ import contextlib
 import copy
 import json
 import string
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -41,13 +41,13 @@ def test_fixture_equals_the_real_mon_collector() -> None:
         json.loads(shared_fixture("instance-disks.txt").read_text())
     )
     golden = json.loads((GOLDEN / "lv-lvs_lv.json").read_text())["data"]
-    data = lv_data(volumes, instances)
+    data: Any = lv_data(volumes, instances)
     assert data == golden
     assert [list(d) for d in data] == [list(d) for d in golden]
 
 
 def test_fields_and_types() -> None:
-    (record,) = lv_data(parse_lvs(RECORD), [])
+    (record,) = cast(Any, lv_data(parse_lvs(RECORD), []))
     assert record["uuid"] == "Uu1"
     assert record["size"] == 1073741824
     assert record["major"] == -1
@@ -117,11 +117,11 @@ def test_ownership_first_instance_wins_and_vg_must_match() -> None:
         "serial_no": 1,
         "children": [_plain("xenvg", "inst.disk0_data"), _plain("xenvg", "inst.disk0_meta")],
     }
-    document = [
+    document: Any = [
         [_instance("a", "1"), [drbd]],
         [_instance("b", "2"), [_plain("xenvg", "inst.disk0_data")]],
     ]
-    data = lv_data(parse_lvs(text), parse_instances_document(document))
+    data: Any = lv_data(parse_lvs(text), parse_instances_document(document))
     assert [d["instance"] for d in data] == ["a", None]
 
 
@@ -139,7 +139,7 @@ def test_ownership_first_instance_wins_and_vg_must_match() -> None:
     ],
 )
 def test_strict_instance_file(change: Any) -> None:
-    document = [[_instance("a", "1"), [_plain("xenvg", "x")]]]
+    document: Any = [[_instance("a", "1"), [_plain("xenvg", "x")]]]
     broken = copy.deepcopy(document)
     change(broken)
     parse_instances_document(document)

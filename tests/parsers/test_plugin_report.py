@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.parsers.plugin_report import PluginReportError, parse_plugin_report
 
 
-def envelope(**changes: JSONValue) -> dict[str, JSONValue]:
-    report: dict[str, JSONValue] = {
+def envelope(**changes: JSON) -> dict[str, JSON]:
+    report: dict[str, JSON] = {
         "name": "raid",
         "version": "1.2",
         "format_version": 1,
@@ -25,7 +26,7 @@ def envelope(**changes: JSONValue) -> dict[str, JSONValue]:
     return report
 
 
-def encode(value: JSONValue) -> bytes:
+def encode(value: JSON) -> bytes:
     return json.dumps(value).encode()
 
 

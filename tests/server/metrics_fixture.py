@@ -2,37 +2,64 @@
 
 The collectors are the real classes (so whatever decides which series a collector gets
 is exercised), built without their constructors because only their identity matters
-here: nothing is collected, the reports are given. The exposition of this agent is
+here: nothing is collected, the reports are given (a typed collector's as its typed
+result, from which its data and samples come, as in a run). The exposition of this agent is
 kept in ``golden/metrics.prom``, captured before the metric families moved out of
 ``server/metrics.py`` into the collectors, so the move is checked byte for byte.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from twisted.internet.task import Clock
 
 from ganeti_agent import __version__
-from ganeti_agent.collectors.confd import ConfdCollector
-from ganeti_agent.collectors.cpu_avg_load import CpuAvgLoadCollector
-from ganeti_agent.collectors.daemons import GanetiDaemonCollector
+from ganeti_agent.collectors.confd import ConfdCollector, ConfdState
+from ganeti_agent.collectors.cpu_avg_load import AverageLoad, CpuAvgLoadCollector
+from ganeti_agent.collectors.daemons import DaemonState, GanetiDaemonCollector, Probe, Usage
 from ganeti_agent.collectors.diskstats import DiskstatsCollector
-from ganeti_agent.collectors.drbd import DrbdCollector
-from ganeti_agent.collectors.hypervisor import KvmHypervisorCollector, XenHypervisorCollector
+from ganeti_agent.collectors.drbd import DrbdCollector, PairedDrbd
+from ganeti_agent.collectors.hypervisor import (
+    HostFigures,
+    KvmHypervisorCollector,
+    XenHypervisorCollector,
+)
 from ganeti_agent.collectors.instances.kvm import InstStatusKvmCollector
 from ganeti_agent.collectors.instances.xen import InstStatusXenCollector
-from ganeti_agent.collectors.lv import LvCollector
-from ganeti_agent.collectors.node import NodeCollector
+from ganeti_agent.collectors.lv import LvCollector, VolumeScan
+from ganeti_agent.collectors.node import Filesystem, Link, Nic, NodeCollector, NodeFacts
 from ganeti_agent.collectors.plugins import PluginCollector
 from ganeti_agent.collectors.xen_cpu_avg_load import XenCpuAvgLoadCollector
-from ganeti_agent.core.framework import CollectedReport, Collector, ManagedCollector
-from ganeti_agent.core.report import Category, JSONValue, Kind, Report
+from ganeti_agent.confd.constants import RequestType
+from ganeti_agent.confd.protocol import DropReason
+from ganeti_agent.confd.server import ConfdCounters
+from ganeti_agent.core.framework import (
+    CollectedReport,
+    Collector,
+    ManagedCollector,
+    Observation,
+    TypedCollector,
+)
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import Category, Kind, Report, StatusCode
+from ganeti_agent.parsers.diskstats import parse_diskstats
+from ganeti_agent.parsers.drbd import Device, DrbdStatus, PerfIndicators, SyncStatus, VersionInfo
+from ganeti_agent.parsers.lvs import InstanceDisks, parse_lvs
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A typed collector's result: its report's data and samples both come from it."""
+
+    result: object
+
 
 GOLDEN = Path(__file__).parent / "golden" / "metrics.prom"
 VERSION_MARK = b"@VERSION@"
 
-DRBD: JSONValue = {
+DRBD: JSON = {
     "status": {"code": 4, "message": "\n8: No network config available"},
     "versionInfo": {"version": "8.4.11", "api": "1", "proto": "86-101"},
     "deviceInfos": [
@@ -56,16 +83,32 @@ DRBD: JSONValue = {
                         "speedUnit": "KiloByte/Second"}, "instance": "db1.example.org"},
     ],
 }  # fmt: skip
-LV: JSONValue = [
-    {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
-     "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
-    {"uuid": "u1", "name": "disk0", "attr": "-wi-ao----", "size": 1073741824, "seg_count": 2,
-     "vg_name": "xenvg", "seg_size": 536870912, "instance": "web1.example.org"},
-    {"uuid": "u2", "name": "spare", "attr": "-wi-------", "size": 4096, "seg_count": 1,
-     "vg_name": "xenvg", "instance": None},
-    {"uuid": "u3", "name": "odd", "attr": "-wi", "size": "big", "vg_name": "ssd"},
-]  # fmt: skip
-INSTANCES: JSONValue = {
+DRBD_RESULT = Typed(PairedDrbd(
+    DrbdStatus(
+        VersionInfo((("version", "8.4.11"), ("api", "1"), ("proto", "86-101"))),
+        (
+            Device(0, "SyncTarget", "Secondary", "Primary", "Inconsistent", "UpToDate", "C",
+                   "r-----", PerfIndicators((0, 2048, 2048, 0, 0, 7, 1, 0, 2, 0), 1, "f", 4096),
+                   SyncStatus(25.5, 3072, 4096, "M", (1, 2, 3), 2, None, "M")),
+            Device(8, "StandAlone", "Primary", "Unknown", "UpToDate", "DUnknown", " ", "r-----"),
+            Device(9, "Unconfigured"),
+            Device(10, "SyncSource", "Primary", "Secondary", "UpToDate", "Inconsistent",
+                   sync=SyncStatus(99.9, 1, 1000, "K", (0, 0, 7), 900, None, "K")),
+        ),
+    ),
+    {0: "web1.example.org", 10: "db1.example.org"},
+))  # fmt: skip
+"""The drbd collector's result behind ``DRBD``, as the framework keeps it."""
+LV = Typed(VolumeScan(
+    parse_lvs(
+        "  u1;disk0;-wi-ao----;253;0;253;0;1073741824B;2;;;v1;xenvg;linear;0B;0;536870912B;;;\n"
+        "  u1;disk0;-wi-ao----;253;0;253;0;1073741824B;2;;;v1;xenvg;linear;536870912B;128;"
+        "536870912B;;;\n"
+        "  u2;spare;-wi-------;-1;-1;-1;-1;4096B;1;;;v1;xenvg;linear;0B;0;4096B;;;\n"
+    ),
+    [InstanceDisks("web1.example.org", frozenset({("xenvg", "disk0")}))],
+))  # fmt: skip
+INSTANCES: JSON = {
     "instances": [
         {"name": "web1.example.org", "uuid": "i-1", "adminState": "up", "actualState": "running",
          "uptime": "2 days, 1:00:05", "mtime": 1700000000.5, "state_reason": [],
@@ -79,76 +122,65 @@ INSTANCES: JSONValue = {
     ],
     "status": {"code": 2, "message": "\nInstance marked as running, but it appears to be hung"},
 }  # fmt: skip
-KVM_INSTANCES: JSONValue = {
+KVM_INSTANCES: JSON = {
     "instances": [
         {"name": "vm1.example.org", "uuid": "k-1", "adminState": "up", "actualState": "blocked",
          "uptime": "00:04:08", "status": {"code": 0, "message": ""}},
     ],
     "status": {"code": 0, "message": ""},
 }  # fmt: skip
-DISKSTATS: JSONValue = [
-    {"major": 8, "minor": 0, "name": "sda", "readsNum": 10, "mergedReads": 1, "secRead": 4,
-     "timeRead": 1500, "writes": 3, "mergedWrites": 0, "secWritten": 2, "timeWrite": 20,
-     "ios": 0, "timeIO": 30, "wIOmillis": 40},
-    {"major": 8, "minor": 16, "name": "sdb", "readsNum": 1, "mergedReads": 0, "secRead": 8,
-     "timeRead": 1, "writes": 0, "mergedWrites": 0, "secWritten": 0, "timeWrite": 0,
-     "ios": 2, "timeIO": 5, "wIOmillis": 6, "discardsNum": 7, "mergedDiscards": 1,
-     "secDiscarded": 16, "timeDiscard": 3, "flushesNum": 4, "timeFlush": 9},
-]  # fmt: skip
-DAEMON: JSONValue = {
-    "daemon": "ganeti-noded", "pid": 42, "memory": 1048576, "size_unit": "B", "uptime": 60,
-    "cpu_usage": 1.5, "cpu_seconds": 12.25, "threads": 3, "status": {"code": 0, "message": ""},
-}  # fmt: skip
-STOPPED_DAEMON: JSONValue = {
-    "daemon": "ganeti-confd", "pid": None, "status": {"code": 4, "message": "not running"},
-}  # fmt: skip
-XEN_HYPERVISOR: JSONValue = {
-    "hypervisor": "xen", "version": "4.17", "memory_unit": "MiB", "memory_total": 16384,
-    "memory_free": 2048, "memory_dom0": 1024, "cpu_total": 8, "cpu_nodes": 1, "cpu_sockets": 1,
-    "cpu_dom0": 2, "cpu_mhz": 2400, "xen": {"xen_major": "4"},
-}  # fmt: skip
-KVM_HYPERVISOR: JSONValue = {
-    "hypervisor": "kvm", "version": "8.2.2", "memory_unit": "MiB", "memory_total": 64000,
-    "memory_free": 30000, "cpu_total": 16, "cpu_nodes": 2, "cpu_sockets": 2,
-}  # fmt: skip
-NODE: JSONValue = {
-    "cpu_number": 2, "cpus": [0.25, 0.5],
-    "cpu_seconds": [{"user": 100.5, "system": 20.0, "idle": 900.0, "iowait": 1.0},
-                    {"user": 50.0, "system": 10.0, "idle": 950.0}],
-    "size_unit": "B",
-    "memory": {"total": 8589934592, "available": 4294967296, "swap_total": 0},
-    "filesystem": [
-        {"device": "/dev/sda1", "mountpoint": "/", "fstype": "ext4", "total": 1000,
-         "used": 400, "free": 600},
-        {"device": "/dev/sdb1", "mountpoint": "/srv", "fstype": "xfs",
-         "error": "statvfs /srv: Permission denied"},
+DISKSTATS = Typed(parse_diskstats(
+    "   8       0 sda 10 1 4 1500 3 0 2 20 0 30 40\n"
+    "   8      16 sdb 1 0 8 1 0 0 0 0 2 5 6 7 1 16 3 4 9\n"
+))  # fmt: skip
+DAEMON = Typed(DaemonState(
+    "ganeti-noded", Probe(Usage(pid=42, memory=1048576, uptime=60, cpu_usage=1.5,
+                                cpu_seconds=12.25, threads=3)), StatusCode.OK, "",
+))  # fmt: skip
+STOPPED_DAEMON = Typed(DaemonState("ganeti-confd", Probe(), StatusCode.BAD, "not running"))
+XEN_HYPERVISOR = Typed(HostFigures(
+    "xen", "4.17", memory_total=16384, memory_free=2048, memory_dom0=1024, cpu_total=8,
+    cpu_nodes=1, cpu_sockets=1, cpu_dom0=2, cpu_mhz=2400, details={"xen_major": "4"},
+))  # fmt: skip
+KVM_HYPERVISOR = Typed(HostFigures(
+    "kvm", "8.2.2", memory_total=64000, memory_free=30000, memory_dom0=None, cpu_total=16,
+    cpu_nodes=2, cpu_sockets=2, cpu_dom0=None, cpu_mhz=None, details={},
+))  # fmt: skip
+NODE = Typed(NodeFacts(
+    loads=[0.25, 0.5],
+    cpu_seconds=[{"user": 100.5, "system": 20.0, "idle": 900.0, "iowait": 1.0},
+                 {"user": 50.0, "system": 10.0, "idle": 950.0}],
+    memory={"total": 8589934592, "available": 4294967296, "swap_total": 0},
+    filesystems=[
+        Filesystem("/dev/sda1", "/", "ext4", usage=(1000, 400, 600)),
+        Filesystem("/dev/sdb1", "/srv", "xfs", error="statvfs /srv: Permission denied"),
     ],
-    "NICs": [
-        {"name": "eth0", "up": True, "mtu": 1500, "speed": 1000, "bytes_sent": 10,
-         "bytes_received": 20, "packets_sent": 1, "packets_received": 2, "errors_in": 0,
-         "errors_out": 0, "drops_in": 0, "drops_out": 3, "addresses": []},
-        {"name": "lo", "up": False, "mtu": 65536, "addresses": []},
+    nics=[
+        Nic("eth0", Link(True, 1500, 1000), (10, 20, 1, 2, 0, 0, 0, 3)),
+        Nic("lo", Link(False, 65536, 0)),
     ],
-    "versions": {"kernel": "6.1.0", "ganeti": "3.0.2", "drbd": None},
-}  # fmt: skip
-CONFD: JSONValue = {
-    "received": 12, "requests": {"PING": 3, "NODE_DRBD": 5}, "drops": {"bad-hmac": 4,
-    "replay": 0}, "replies": 8, "errorReplies": 1, "oversizedReplies": 0, "sendErrors": 0,
-    "internalErrors": 0, "keyLoaded": True, "configLoaded": True, "configSerial": 3189,
-    "configError": None, "configLoads": 2, "configLoadFailures": 1,
-}  # fmt: skip
-PLUGIN: JSONValue = {
+    versions={"kernel": "6.1.0", "ganeti": "3.0.2"},
+))  # fmt: skip
+CONFD = Typed(ConfdState(
+    ConfdCounters(
+        requests={RequestType.PING: 3, RequestType.NODE_DRBD: 5},
+        drops={DropReason.BAD_HMAC: 4, DropReason.REPLAY: 0},
+        received=12, replies=8, error_replies=1,
+    ),
+    key_loaded=True, config_serial=3189, config_error=None, loads=2, load_failures=1,
+))  # fmt: skip
+PLUGIN: JSON = {
     "status": {"code": 0, "message": ""}, "arrays": 2, "md0": {"degraded": 1, "x": "y"},
     "flag": True,
 }  # fmt: skip
 
-AGENT: tuple[tuple[type[Collector], str, Category | None, Kind, JSONValue, bool], ...] = (
+AGENT: tuple[tuple[type[Collector], str, Category | None, Kind, JSON | Typed, bool], ...] = (
     (CpuAvgLoadCollector, "cpu-avg-load", None, Kind.PERFORMANCE,
-     {"cpu_number": 2, "cpus": [0.5, 0.2], "cpu_total": 0.7}, True),
+     Typed(AverageLoad((0.5, 0.2), 0.7)), True),
     (XenCpuAvgLoadCollector, "xen-cpu-avg-load", None, Kind.PERFORMANCE,
-     {"web1.example.org": 0.4, "db1.example.org": 1.25}, True),
+     Typed({"web1.example.org": 0.4, "db1.example.org": 1.25}), True),
     (DiskstatsCollector, "diskstats", Category.STORAGE, Kind.PERFORMANCE, DISKSTATS, True),
-    (DrbdCollector, "drbd", Category.STORAGE, Kind.STATUS, DRBD, True),
+    (DrbdCollector, "drbd", Category.STORAGE, Kind.STATUS, DRBD_RESULT, True),
     (LvCollector, "lv", Category.STORAGE, Kind.PERFORMANCE, LV, True),
     (InstStatusXenCollector, "inst-status-xen", Category.INSTANCE, Kind.STATUS, INSTANCES, True),
     (InstStatusKvmCollector, "inst-status-kvm", Category.INSTANCE, Kind.STATUS, KVM_INSTANCES,
@@ -167,7 +199,7 @@ AGENT: tuple[tuple[type[Collector], str, Category | None, Kind, JSONValue, bool]
      {"status": {"code": 2, "message": "timed out"}}, False),
     (ConfdCollector, "confd", Category.DAEMON, Kind.PERFORMANCE, CONFD, True),
 )  # fmt: skip
-"""(collector class, name, category, kind, report data, success) of every collector."""
+"""(collector class, name, category, kind, report data or typed result, success)."""
 
 
 def bare(cls: type[Collector], name: str) -> Collector:
@@ -177,14 +209,26 @@ def bare(cls: type[Collector], name: str) -> Collector:
     return collector
 
 
+def observation(collector: Collector, data: JSON | Typed) -> Observation:
+    """What the framework keeps of a run that gave this data or typed result."""
+    if not isinstance(data, Typed):
+        return Observation(data)
+    assert isinstance(collector, TypedCollector)
+    return collector.observation(data.result)
+
+
 def fixture_reports() -> list[tuple[ManagedCollector, CollectedReport]]:
     clock = Clock()
     reports = []
     for index, (cls, name, category, kind, data, success) in enumerate(AGENT):
-        managed = ManagedCollector(bare(cls, name), clock, lambda: 1_700_000_000.0)
+        collector = bare(cls, name)
+        managed = ManagedCollector(collector, clock, lambda: 1_700_000_000.0)
         timestamp = 1_700_000_000_000_000_000 + index * 1_000
-        report = Report(name, category, kind, data, timestamp)
-        reports.append((managed, CollectedReport(report, b"", 0.125 * index, success, 0.0)))
+        observed = observation(collector, data)
+        report = Report(name, category, kind, observed.data, timestamp)
+        reports.append(
+            (managed, CollectedReport(report, b"", 0.125 * index, success, 0.0, observed.samples))
+        )
     return reports
 
 

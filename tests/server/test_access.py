@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from treq.client import HTTPClient
 from twisted.cred import error
+from twisted.cred.credentials import IUsernamePassword
 from twisted.internet import endpoints
 from twisted.internet import reactor as global_reactor
 from twisted.internet.defer import Deferred, succeed
@@ -193,9 +194,13 @@ async def test_a_verified_password_is_not_hashed_again() -> None:
 
     checker = BcryptChecker({"u": b"hash"}, verify)
 
+    @implementer(IUsernamePassword)
     class Creds:
         def __init__(self, password: bytes) -> None:
             self.username, self.password = b"u", password
+
+        def checkPassword(self, password: bytes) -> bool:
+            return password == self.password
 
     assert await checker.requestAvatarId(Creds(b"right")) == b"u"
     assert await checker.requestAvatarId(Creds(b"right")) == b"u"
@@ -204,9 +209,13 @@ async def test_a_verified_password_is_not_hashed_again() -> None:
     assert calls == [b"right", b"wrong"]
 
 
+@implementer(IUsernamePassword)
 class Creds:
     def __init__(self, username: bytes, password: bytes) -> None:
         self.username, self.password = username, password
+
+    def checkPassword(self, password: bytes) -> bool:
+        return password == self.password
 
 
 @async_test

@@ -11,17 +11,18 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorSet, CollectorSettings
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.server.api import MonitoringAPI, path_segments
 from tests.support import FakeRunner
 
-STATUS_DATA = {"status": {"code": 4, "message": "\n1: bad"}, "deviceInfos": [{"minor": 1}]}
+STATUS_DATA: Any = {"status": {"code": 4, "message": "\n1: bad"}, "deviceInfos": [{"minor": 1}]}
 
 
 class Fixed(Collector):
     def __init__(
-        self, ctx: AgentContext, name: str, category: Category | None, kind: Kind, data: JSONValue
+        self, ctx: AgentContext, name: str, category: Category | None, kind: Kind, data: JSON
     ) -> None:
         self.name = name
         self.category = category
@@ -29,7 +30,7 @@ class Fixed(Collector):
         super().__init__(ctx)
         self.data = data
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         return self.data
 
 
@@ -38,7 +39,7 @@ class Hanging(Collector):
     category = Category.INSTANCE
     kind = Kind.STATUS
 
-    def collect(self) -> Deferred[JSONValue]:
+    def collect(self) -> Deferred[JSON]:
         return Deferred()
 
 

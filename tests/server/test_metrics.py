@@ -23,6 +23,7 @@ from ganeti_agent.core.framework import (
     CollectorSet,
     ManagedCollector,
 )
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import (
     FAMILIES,
     DuplicateFamily,
@@ -31,7 +32,7 @@ from ganeti_agent.core.metrics import (
     duration_seconds,
 )
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 from ganeti_agent.server.api import MonitoringAPI
 from ganeti_agent.server.metrics import CONTENT_TYPE, MetricsExporter, exposition
 from tests.server.metrics_fixture import AGENT, DRBD, bare, fixture_reports
@@ -42,7 +43,7 @@ class Fixed(Collector):
     """Reports given data, or fails with a CollectorError."""
 
     def __init__(
-        self, ctx: AgentContext, name: str, kind: Kind, data: JSONValue, error: str = ""
+        self, ctx: AgentContext, name: str, kind: Kind, data: JSON, error: str = ""
     ) -> None:
         self.name = name
         self.kind = kind
@@ -51,13 +52,13 @@ class Fixed(Collector):
         self.data = data
         self.error = error
 
-    def collect(self) -> JSONValue:
+    def collect(self) -> JSON:
         if self.error:
             raise CollectorError(self.error)
         return self.data
 
 
-def collector_set(*specs: tuple[str, Kind, JSONValue, str]) -> CollectorSet:
+def collector_set(*specs: tuple[str, Kind, JSON, str]) -> CollectorSet:
     clock = Clock()
     ctx = AgentContext(clock=clock, runner=FakeRunner(), paths=GanetiPaths(), hostname="n1")
     made = [Fixed(ctx, name, kind, data, error) for name, kind, data, error in specs]
@@ -163,7 +164,7 @@ def test_plugins_numbers_are_exported_by_field() -> None:
 
 
 class Broken(Fixed):
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         raise RuntimeError("a bug in this collector's samples")
 
 
@@ -182,7 +183,7 @@ def test_a_collector_whose_samples_raise_loses_only_its_own_series() -> None:
     [("00:04:08", 248), ("15 days, 20:57:07", 1371427), ("1 day, 0:00:01", 86401), (12, 12),
      ("soon", None), (None, None)],
 )  # fmt: skip
-def test_durations(text: JSONValue, seconds: float | None) -> None:
+def test_durations(text: JSON, seconds: float | None) -> None:
     assert duration_seconds(text) == seconds
 
 
@@ -204,7 +205,7 @@ COLLECTORS = [bare(cls, name) for cls, name, *_rest in AGENT]
 collectors_with_samples = st.sampled_from(COLLECTORS)
 
 
-def check_samples(collector: Collector, data: JSONValue) -> None:
+def check_samples(collector: Collector, data: JSON) -> None:
     """The collector's own mapping, called directly: an exception fails the test."""
     for sample in collector.metric_samples(data):
         assert len(sample.labels) == len(sample.family.labels)
@@ -214,12 +215,12 @@ def check_samples(collector: Collector, data: JSONValue) -> None:
 
 
 @given(collectors_with_samples, json_values)
-def test_any_data_gives_well_formed_samples(collector: Collector, data: JSONValue) -> None:
+def test_any_data_gives_well_formed_samples(collector: Collector, data: JSON) -> None:
     check_samples(collector, data)
 
 
 @given(json_values)
-def test_odd_shapes_of_known_fields_are_skipped(data: JSONValue) -> None:
+def test_odd_shapes_of_known_fields_are_skipped(data: JSON) -> None:
     shaped = {"deviceInfos": [data], "instances": [data], "cpus": data, "memory": data,
               "NICs": [data], "filesystem": [data], "versionInfo": data, "versions": data,
               "syncStatus": data, "perfIndicators": data}  # fmt: skip
@@ -229,7 +230,7 @@ def test_odd_shapes_of_known_fields_are_skipped(data: JSONValue) -> None:
 
 
 @given(json_values)
-def test_any_data_gives_a_valid_exposition(data: JSONValue) -> None:
+def test_any_data_gives_a_valid_exposition(data: JSON) -> None:
     reports = [
         (managed, replace(collected, report=replace(collected.report, data=data)))
         for managed, collected in fixture_reports()

@@ -15,15 +15,17 @@ import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
+from typing import TYPE_CHECKING, Literal, TextIO, cast
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from ganeti_agent import __version__
 from ganeti_agent.core.executor import DEFAULT_SEARCH_PATH, ProcessRunner
 from ganeti_agent.core.framework import Collector, as_deferred
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue, Report, encode_json, pretty_json, timestamp_ns
+from ganeti_agent.core.report import Report, encode_json, pretty_json, timestamp_ns
 from ganeti_agent.parsers.errors import ParseError
 
 if TYPE_CHECKING:
@@ -264,7 +266,7 @@ def execute(command: Subcommand, invocation: Invocation) -> Deferred[Outcome]:
             return Outcome(stdout=pretty_json(report.to_json_object()))
         return Outcome(stdout=encode_json(report.to_json_object()).decode("utf-8") + "\n")
 
-    def failed(failure: Any) -> Outcome:
+    def failed(failure: Failure) -> Outcome:
         error = failure.value
         if isinstance(error, CliError):
             return Outcome(stderr=f"{error.prefix}{error.message}\n", exit_code=error.exit_code)
@@ -315,6 +317,6 @@ def parse_failure(error: ParseError) -> CliError:
     return CliError(f"{error.quoted_remaining()}\n[]\nFailed reading: {error.reason}")
 
 
-def build_report(collector: Collector | type[Collector], data: JSONValue) -> Report:
+def build_report(collector: Collector | type[Collector], data: JSON) -> Report:
     """A report of ``collector``'s identity around ``data``, stamped now."""
     return Report(collector.name, collector.category, collector.kind, data, timestamp_ns())

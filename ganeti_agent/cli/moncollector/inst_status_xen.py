@@ -19,7 +19,8 @@ from ganeti_agent.cli.moncollector import CliError, Invocation, Option, Subcomma
 from ganeti_agent.collectors.instances.xen import DEFAULT_HUNG_CHECK_DELAY, InstStatusXenCollector
 from ganeti_agent.core.cluster import ClusterQueries
 from ganeti_agent.core.framework import AgentContext, CollectorError, CollectorSettings
-from ganeti_agent.core.report import JSONValue, Report
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import Report
 
 TOOLSTACK_VARIABLE = "GANETI_XEN_TOOLSTACK"
 DEFAULT_TOOLSTACK = "xm"
@@ -90,7 +91,7 @@ def run(invocation: Invocation) -> Deferred[Report]:
         failure.trap(CollectorError)
         raise CliError(str(failure.value))
 
-    def reported(data: JSONValue) -> Report:
+    def reported(data: JSON) -> Report:
         return build_report(InstStatusXenCollector, data)
 
     return collector.collect().addCallbacks(reported, failed)

@@ -26,7 +26,8 @@ from ganeti_agent.core.framework import (
     as_deferred,
     describe_failure,
 )
-from ganeti_agent.core.report import JSONValue, Report
+from ganeti_agent.core.jsontypes import JSON
+from ganeti_agent.core.report import Report
 
 DEFAULT_INTERVAL = 1.0
 MAX_INTERVAL = 3600.0
@@ -77,7 +78,7 @@ def collect_once(
         first: Deferred[None] = as_deferred(collector.sample)
         waited = first.addCallback(lambda _: deferLater(invocation.reactor, interval, lambda: None))
         sampled = waited.addCallback(lambda _: as_deferred(collector.sample))
-        data: Deferred[JSONValue] = sampled.addCallback(lambda _: as_deferred(collector.collect))
+        data: Deferred[JSON] = sampled.addCallback(lambda _: as_deferred(collector.collect))
     else:
         data = as_deferred(collector.collect)
 

@@ -13,7 +13,6 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from twisted.internet.defer import Deferred, TimeoutError
 from twisted.internet.endpoints import UNIXClientEndpoint, connectProtocol
@@ -40,8 +39,9 @@ from ganeti_agent.collectors.instances.status import (
 )
 from ganeti_agent.core.files import InputError, read_pid_file
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorSettings
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import Sample
-from ganeti_agent.core.report import Category, JSONValue, Kind
+from ganeti_agent.core.report import Category, Kind
 
 NAME = "inst-status-kvm"
 DEFAULT_QMP_TIMEOUT = 5.0
@@ -222,9 +222,9 @@ def query_status(
     """Ask the monitor at ``path`` for the run state; never fails, never waits past timeout."""
     protocol = QmpStatusProtocol()
     endpoint = UNIXClientEndpoint(unix, path, timeout=max(1, int(timeout)))
-    connecting: Deferred[Any] = connectProtocol(endpoint, protocol)
+    connecting: Deferred[QmpStatusProtocol] = connectProtocol(endpoint, protocol)
 
-    def connected(_: Any) -> Deferred[QmpOutcome]:
+    def connected(_: QmpStatusProtocol) -> Deferred[QmpOutcome]:
         answered = protocol.status
         answered.addTimeout(timeout, clock)
 
@@ -284,10 +284,10 @@ class InstStatusKvmCollector(Collector):
             return True
         return os.path.exists("/dev/kvm") and paths.has_cluster_files()
 
-    def collect(self) -> Deferred[JSONValue]:
+    def collect(self) -> Deferred[JSON]:
         return Deferred.fromCoroutine(self._collect())
 
-    async def _collect(self) -> JSONValue:
+    async def _collect(self) -> JSON:
         instances = await node_primary_instances(
             self.context.current_cluster(), self.context.hostname, KVM_HYPERVISORS
         )
@@ -306,7 +306,7 @@ class InstStatusKvmCollector(Collector):
             socket = os.path.join(root, "ctrl", instance.name + ".qmp")
             qmp = await self._ask_monitor(socket)
         state = kvm_actual_state(instance, info, pid is not None, qmp)
-        extra: dict[str, JSONValue] = {
+        extra: dict[str, JSON] = {
             "pid": info.pid if info else None,
             "uptimeSeconds": int(info.uptime) if info else None,
             "rss": info.rss if info else None,
@@ -330,7 +330,7 @@ class InstStatusKvmCollector(Collector):
             return QmpOutcome(error="this context cannot connect to UNIX sockets")
         return await query_status(unix, self.context.clock, socket, self.qmp_timeout)
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return instance_samples(data)
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from twisted.logger import Logger
 
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 
 log = Logger(namespace="ganeti_agent.collectors.instances.reason_trail")
 
@@ -37,11 +37,11 @@ class ReasonEntry:
     reason: str
     timestamp: int
 
-    def to_json(self) -> list[JSONValue]:
+    def to_json(self) -> list[JSON]:
         return [self.source, self.reason, self.timestamp]
 
 
-def _timestamp(value: JSONValue, index: int) -> int:
+def _timestamp(value: JSON, index: int) -> int:
     # Ganeti decodes the timestamp as a Haskell Integer, which also accepts JSON reals.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidTrail(f"element {index}: timestamp is not a number: {value!r}")
@@ -50,7 +50,7 @@ def _timestamp(value: JSONValue, index: int) -> int:
     return int(value)
 
 
-def validate_trail(value: JSONValue) -> list[ReasonEntry]:
+def validate_trail(value: JSON) -> list[ReasonEntry]:
     """The entries of a decoded trail; raises :class:`InvalidTrail` on any other shape."""
     if not isinstance(value, list):
         raise InvalidTrail(f"expected a list, got {type(value).__name__}")
@@ -68,13 +68,13 @@ def validate_trail(value: JSONValue) -> list[ReasonEntry]:
 def parse_trail(text: str) -> list[ReasonEntry]:
     """A trail from its JSON text; raises :class:`InvalidTrail`."""
     try:
-        decoded = json.loads(text)
+        decoded: JSON = json.loads(text)
     except ValueError as exc:
         raise InvalidTrail(f"not valid JSON: {exc}") from None
     return validate_trail(decoded)
 
 
-def trail_to_json(entries: Sequence[ReasonEntry]) -> list[JSONValue]:
+def trail_to_json(entries: Sequence[ReasonEntry]) -> list[JSON]:
     return [entry.to_json() for entry in entries]
 
 
@@ -99,7 +99,7 @@ def load_trail(paths: GanetiPaths, instance: str) -> list[ReasonEntry]:
     return parse_trail(text)
 
 
-def read_trail(paths: GanetiPaths, instance: str) -> list[JSONValue]:
+def read_trail(paths: GanetiPaths, instance: str) -> list[JSON]:
     """The report value ``state_reason`` of ``instance``: its trail, or ``[]`` on any problem.
 
     One unreadable file must not cost the other instances their report, so problems

@@ -15,9 +15,9 @@ from twisted.python.failure import Failure
 
 from ganeti_agent.core.cluster import ClusterQueries, ClusterUnavailable
 from ganeti_agent.core.framework import CollectorError
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import Sample, duration_seconds, family, flag, label, number, objects
 from ganeti_agent.core.report import (
-    JSONValue,
     Kind,
     StatusCode,
     combine_messages,
@@ -87,7 +87,7 @@ class ConfiguredInstance:
     hypervisor: str = ""
 
     @classmethod
-    def from_object(cls, obj: Mapping[str, JSONValue]) -> ConfiguredInstance:
+    def from_object(cls, obj: Mapping[str, JSON]) -> ConfiguredInstance:
         name = obj.get("name")
         if not isinstance(name, str) or not name:
             raise ClusterUnavailable("confd sent an instance without a name")
@@ -113,8 +113,8 @@ class InstanceRecord:
     instance: ConfiguredInstance
     actual_state: str
     uptime: str | None
-    state_reason: list[JSONValue]
-    extra: dict[str, JSONValue] = field(default_factory=dict)
+    state_reason: list[JSON]
+    extra: dict[str, JSON] = field(default_factory=dict)
     unseen: str = ""
 
     @property
@@ -124,9 +124,9 @@ class InstanceRecord:
             return StatusCode.UNKNOWN, self.unseen
         return instance_verdict(self.instance.admin_state, self.actual_state)
 
-    def to_json(self) -> dict[str, JSONValue]:
+    def to_json(self) -> dict[str, JSON]:
         code, message = self.verdict
-        record: dict[str, JSONValue] = {
+        record: dict[str, JSON] = {
             "name": self.instance.name,
             "uuid": self.instance.uuid,
             "adminState": self.instance.admin_state,
@@ -140,7 +140,7 @@ class InstanceRecord:
         return record
 
 
-def report_data(records: Sequence[InstanceRecord]) -> dict[str, JSONValue]:
+def report_data(records: Sequence[InstanceRecord]) -> dict[str, JSON]:
     """``{"instances": [...], "status": ...}``: worst code, combined messages."""
     verdicts = [record.verdict for record in records]
     code = worst(code for code, _ in verdicts)
@@ -151,13 +151,13 @@ def report_data(records: Sequence[InstanceRecord]) -> dict[str, JSONValue]:
     }
 
 
-def failed_data(code: StatusCode, message: str) -> dict[str, JSONValue]:
+def failed_data(code: StatusCode, message: str) -> dict[str, JSON]:
     """No instances, one status: what 3.0.2 reports when the hypervisor cannot be asked."""
     return {"instances": [], "status": status_object(code, message)}
 
 
 def primary_instances(
-    answer: tuple[Sequence[Mapping[str, JSONValue]], Sequence[Mapping[str, JSONValue]]],
+    answer: tuple[Sequence[Mapping[str, JSON]], Sequence[Mapping[str, JSON]]],
     hypervisors: Collection[str] | None = None,
 ) -> list[ConfiguredInstance]:
     """The node's primary instances in confd's order, forthcoming ones left out.
@@ -230,7 +230,7 @@ INSTANCE_MTIME = family(
 )
 
 
-def instance_samples(data: JSONValue) -> Iterator[Sample]:
+def instance_samples(data: JSON) -> Iterator[Sample]:
     """The series of inst-status-xen and inst-status-kvm, which share one data shape."""
     if not isinstance(data, Mapping):
         return

@@ -36,8 +36,9 @@ from ganeti_agent.collectors.instances.xen_host import (
 )
 from ganeti_agent.core.executor import ExecutionError
 from ganeti_agent.core.framework import AgentContext, Collector, CollectorError, CollectorSettings
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.metrics import Sample
-from ganeti_agent.core.report import Category, JSONValue, Kind, StatusCode
+from ganeti_agent.core.report import Category, Kind, StatusCode
 from ganeti_agent.parsers.errors import ParseError
 from ganeti_agent.parsers.xen import (
     Domain,
@@ -89,7 +90,7 @@ def xen_records(
     instances: Sequence[ConfiguredInstance],
     domains: Mapping[str, ObservedDomain],
     uptimes: Mapping[int, Uptime],
-    trail: Callable[[str], list[JSONValue]],
+    trail: Callable[[str], list[JSON]],
 ) -> list[InstanceRecord]:
     """One record per configured instance, in the cluster's order."""
     records = []
@@ -157,10 +158,10 @@ class InstStatusXenCollector(Collector):
         enabled = hypervisor_enabled(self.context.current_cluster(), XEN_HYPERVISORS)
         return enabled is not False and is_xen_control_domain(self.context.proc_root)
 
-    def collect(self) -> Deferred[JSONValue]:
+    def collect(self) -> Deferred[JSON]:
         return Deferred.fromCoroutine(self._collect())
 
-    async def _collect(self) -> JSONValue:
+    async def _collect(self) -> JSON:
         instances = await node_primary_instances(
             self.context.current_cluster(), self.context.hostname, XEN_HYPERVISORS
         )
@@ -206,7 +207,7 @@ class InstStatusXenCollector(Collector):
         except ParseError as exc:
             raise CollectorError(f"cannot parse the uptime list: {exc.reason}") from None
 
-    def metric_samples(self, data: JSONValue) -> Iterator[Sample]:
+    def metric_samples(self, data: JSON) -> Iterator[Sample]:
         return instance_samples(data)
 
 

@@ -80,7 +80,12 @@ def kvm_node(
     others: list[dict[str, Any]] | None = None,
     hypervisors: list[str] | None = None,
 ) -> AgentContext:
-    instance = {"name": NAME, "uuid": "u-1", "admin_state": admin_state, "mtime": 1.5}
+    instance: dict[str, Any] = {
+        "name": NAME,
+        "uuid": "u-1",
+        "admin_state": admin_state,
+        "mtime": 1.5,
+    }
     settings = CollectorSettings(timeout=5, options={"qmp-timeout": "0.5"})
     return AgentContext(
         clock=reactor,

@@ -176,5 +176,5 @@ async def test_default_waits_between_the_listings_so_an_idle_domain_is_not_hung(
     assert [call.getTime() for call in clock.getDelayedCalls()] == [DEFAULT_HUNG_CHECK_DELAY]
     assert DEFAULT_HUNG_CHECK_DELAY >= 1
     clock.advance(DEFAULT_HUNG_CHECK_DELAY)
-    data = await collecting
+    data: Any = await collecting
     assert data["instances"][0]["actualState"] == "blocked"

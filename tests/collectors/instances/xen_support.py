@@ -12,8 +12,8 @@ from twisted.internet.defer import Deferred, fail, succeed
 from ganeti_agent.core.cluster import ClusterUnavailable
 from ganeti_agent.core.executor import ProcessRunner
 from ganeti_agent.core.framework import AgentContext, CollectorSettings
+from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from ganeti_agent.core.report import JSONValue
 from tests.cli.xen_golden_cases import install_standin
 
 
@@ -24,14 +24,14 @@ class StaticCluster:
     """
 
     def __init__(
-        self, primaries: list[dict[str, JSONValue]] | None, hypervisors: list[str] | None = None
+        self, primaries: list[dict[str, JSON]] | None, hypervisors: list[str] | None = None
     ) -> None:
         self.primaries = primaries
         self.hypervisors = hypervisors
 
     def node_instances(
         self, node: str
-    ) -> Deferred[tuple[list[dict[str, JSONValue]], list[dict[str, JSONValue]]]]:
+    ) -> Deferred[tuple[list[dict[str, JSON]], list[dict[str, JSON]]]]:
         if self.primaries is None:
             return fail(ClusterUnavailable("No answer from the Confd server"))
         return succeed((list(self.primaries), []))
@@ -53,7 +53,7 @@ def xen_node(
     tmp_path: Path,
     replay: dict[str, str],
     commands: tuple[str, ...] = ("xl",),
-    primaries: list[dict[str, JSONValue]] | None = None,
+    primaries: list[dict[str, JSON]] | None = None,
     options: dict[str, str] | None = None,
     timeout: float = 10.0,
 ) -> AgentContext:
@@ -81,7 +81,7 @@ def xen_node(
     )
 
 
-INSTANCE1: dict[str, JSONValue] = {
+INSTANCE1: dict[str, JSON] = {
     "name": "instance1.example.com",
     "uuid": "6c078d22-3eb6-4780-857d-81772e09eef1",
     "admin_state": "up",
