@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Coroutine, Sequence
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -89,3 +92,17 @@ class FakeRunner:
         if isinstance(outcome, Deferred):
             return outcome
         return succeed(outcome)
+
+
+@contextmanager
+def sleeping_program(directory: Path, name: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A real process whose program is called ``name`` (as Ganeti's daemon scripts are)."""
+    script = directory / name
+    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    script.chmod(0o755)
+    process = subprocess.Popen([str(script)])
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait()

@@ -31,7 +31,7 @@ from ganeti_agent.core.executor import CommandFailed, ProcessRunner
 from tests.collectors.instances.test_kvm import NAME as KVM_INSTANCE
 from tests.collectors.instances.test_kvm import QmpResponder, wait_for_exec
 from tests.confd.support import inline_callbacks
-from tests.support import REPO, shared_fixture
+from tests.support import REPO, shared_fixture, sleeping_program
 
 CLI = [sys.executable, "-m", "ganeti_agent.cli.moncollector"]
 DAEMON_COMMANDS = [spec.collector_name for spec in DAEMONS]
@@ -192,13 +192,8 @@ def test_every_daemon_command_runs_without_a_cluster(tmp_path: Path) -> None:
 @pytest.fixture
 def noded(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real process whose program is ``ganeti-noded``, as Ganeti's noded script."""
-    script = tmp_path / "ganeti-noded"
-    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
-    script.chmod(0o755)
-    process = subprocess.Popen([str(script)])
-    yield process
-    process.kill()
-    process.wait()
+    with sleeping_program(tmp_path, "ganeti-noded") as process:
+        yield process
 
 
 def confd_peer(answers: dict[RequestType, Any]) -> IListeningPort:

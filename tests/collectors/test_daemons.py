@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -37,7 +36,7 @@ from ganeti_agent.core.framework import (
 )
 from ganeti_agent.core.jsontypes import JSON
 from ganeti_agent.core.paths import GanetiPaths
-from tests.support import FakeRunner
+from tests.support import FakeRunner, sleeping_program
 
 SPECS = {spec.name: spec for spec in DAEMONS}
 
@@ -116,13 +115,8 @@ def status(data: Any) -> tuple[int, str]:
 @pytest.fixture
 def stand_in(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A real process whose program is ``ganeti-noded``, as Ganeti's noded script."""
-    script = tmp_path / "ganeti-noded"
-    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
-    script.chmod(0o755)
-    process = subprocess.Popen([str(script)])
-    yield process
-    process.kill()
-    process.wait()
+    with sleeping_program(tmp_path, "ganeti-noded") as process:
+        yield process
 
 
 def write_pid(context: AgentContext, program: str, content: str) -> Path:
