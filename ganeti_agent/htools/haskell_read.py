@@ -208,15 +208,19 @@ def try_read_lexed(name: str, text: str, kind: NumberKind) -> int | float:
 
 
 def try_read_int(name: str, text: str) -> int:
-    """``tryRead`` at type ``Int``."""
-    value = try_read(name, text, "int")
+    """``tryRead`` at type ``Int`` (``try_read``'s fast path inlined: one call per number)."""
+    if _PLAIN_INT.fullmatch(text):
+        return int(text)
+    value = try_read_lexed(name, text, "int")
     assert isinstance(value, int)
     return value
 
 
 def try_read_double(name: str, text: str) -> float:
-    """``tryRead`` at type ``Double``."""
-    return float(try_read(name, text, "double"))
+    """``tryRead`` at type ``Double`` (fast path inlined as in ``try_read_int``)."""
+    if _PLAIN_DOUBLE.fullmatch(text):
+        return float(text)
+    return float(try_read_lexed(name, text, "double"))
 
 
 def _unit_scale(unit: str) -> Fraction:

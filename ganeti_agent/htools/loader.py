@@ -126,26 +126,33 @@ def _loading_node(node: Node, cluster_tags: list[str], suffix: str) -> Node:
 def _fixed_instance(
     inst: Instance, ex_tags: list[str], dsrd: list[str], suffix: str, nodes: list[Node]
 ) -> Instance:
-    """Exclusion and desired-location tags, alias, location score, movability; one copy at most."""
-    excl = tuple(t for t in inst.all_tags if any(t.startswith(p) for p in ex_tags))
-    dloc = frozenset(t for t in inst.all_tags if any(t.startswith(p) for p in dsrd))
-    alias = _alias(inst.name, suffix)
-    pnode = nodes[inst.pnode]
-    if 0 <= inst.snode < len(nodes):
-        score = len(pnode.location_tags & nodes[inst.snode].location_tags)
-    else:
-        score = 0
-    movable = inst.movable and len({nodes[x].group for x in inst.all_nodes() if x >= 0}) <= 1
+    """Exclusion and desired-location tags, alias, location score, movability; one copy at most.
+
+    Each value is computed only where it can differ from the default, and
+    the instance is copied only when one of them changes.
+    """
     changes: dict[str, object] = {}
-    for name, value in (
-        ("excl_tags", excl),
-        ("dsrd_loc_tags", dloc),
-        ("alias", alias),
-        ("location_score", score),
-        ("movable", movable),
-    ):
-        if getattr(inst, name) != value:
-            changes[name] = value
+    if ex_tags or inst.excl_tags:
+        changes["excl_tags"] = tuple(
+            t for t in inst.all_tags if any(t.startswith(p) for p in ex_tags)
+        )
+    if dsrd or inst.dsrd_loc_tags:
+        changes["dsrd_loc_tags"] = frozenset(
+            t for t in inst.all_tags if any(t.startswith(p) for p in dsrd)
+        )
+    alias = _alias(inst.name, suffix)
+    if alias != inst.alias:
+        changes["alias"] = alias
+    pnode = nodes[inst.pnode]
+    score = 0
+    if 0 <= inst.snode < len(nodes):
+        snode = nodes[inst.snode]
+        if pnode.location_tags and snode.location_tags:
+            score = len(pnode.location_tags & snode.location_tags)
+        if inst.movable and inst.has_secondary and pnode.group != snode.group:
+            changes["movable"] = False
+    if score != inst.location_score:
+        changes["location_score"] = score
     return dataclasses.replace(inst, **changes) if changes else inst  # type: ignore[arg-type]
 
 
