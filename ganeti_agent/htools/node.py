@@ -166,7 +166,11 @@ class Node:
 
     @property
     def avail_disk(self) -> int:
-        return 0 if self.f_dsk < self.lo_dsk else self.f_dsk - self.lo_dsk
+        """``availDisk``; an Int difference, so it wraps when ``lo_dsk`` is ``minBound``."""
+        if self.f_dsk < self.lo_dsk:
+            return 0
+        free = self.f_dsk - self.lo_dsk
+        return free if free < INT_RANGE else free - 2 * INT_RANGE
 
     @property
     def avail_cpu(self) -> int:
@@ -187,6 +191,25 @@ def copy_node(node: Node) -> Node:
     fields of the class on every call.
     """
     return Node(*_ALL_FIELDS(node))
+
+
+def floor_int(value: float) -> int:
+    """GHC's ``floor :: Double -> Int`` (``floorDoubleInt``), for any double.
+
+    GHC truncates with the processor's conversion, which gives ``minBound``
+    for infinities, NaN and values beyond 64 bits, then subtracts one
+    (wrapping) when the result is above the value. So ``Infinity`` and NaN
+    floor to ``minBound`` and ``-Infinity`` to ``maxBound``; Ganeti goes on
+    with those as node limits (a policy's ``vcpu_ratio``, ``--max-cpu``,
+    ``--min-disk``), and so do we.
+    """
+    if math.isfinite(value) and -INT_RANGE <= value < INT_RANGE:
+        truncated = math.trunc(value)
+    else:
+        truncated = -INT_RANGE
+    if value < truncated:
+        return truncated - 1 if truncated > -INT_RANGE else INT_RANGE - 1
+    return truncated
 
 
 def _check_total(name: str, what: str, total: float) -> None:
@@ -269,7 +292,7 @@ def div(a: float, b: float) -> float:
 def apply_policy(node: Node, policy: IPolicy) -> None:
     """``setPolicy`` on a node being loaded (in place)."""
     node.ipolicy = policy
-    node.hi_cpu = math.floor(policy.vcpu_ratio * node.t_cpu)
+    node.hi_cpu = floor_int(policy.vcpu_ratio * node.t_cpu)
     node.hi_spindles = policy.spindle_ratio * node.t_spindles
 
 
