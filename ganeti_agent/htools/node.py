@@ -146,11 +146,12 @@ class Node:
 
     @property
     def p_cpu_eff(self) -> float:
-        return self.p_cpu / self.t_cpu_speed
+        """CPU load per unit of speed; a speed of 0 gives Haskell's Infinity or NaN."""
+        return div(self.p_cpu, self.t_cpu_speed)
 
     @property
     def p_cpu_eff_forth(self) -> float:
-        return self.p_cpu_forth / self.t_cpu_speed
+        return div(self.p_cpu_forth, self.t_cpu_speed)
 
     @property
     def conflicting_primaries(self) -> int:
