@@ -133,13 +133,12 @@ def set_node_status(options: cli.HtoolsOptions, nodes: list[Node]) -> list[Node]
     offline = {f for f, _ in found}
     result = []
     for node in nodes:
+        changed = hnode.copy_node(node)
         if options.max_cpu is not None:
-            pol = dataclasses.replace(node.ipolicy, vcpu_ratio=options.max_cpu)
-            node = dataclasses.replace(
-                node, ipolicy=pol, hi_cpu=hnode.floor_int(options.max_cpu * node.t_cpu)
-            )
-        node = dataclasses.replace(node, lo_dsk=hnode.floor_int(options.min_disk * node.t_dsk))
+            changed.ipolicy = dataclasses.replace(node.ipolicy, vcpu_ratio=options.max_cpu)
+            changed.hi_cpu = hnode.floor_int(options.max_cpu * node.t_cpu)
+        changed.lo_dsk = hnode.floor_int(options.min_disk * node.t_dsk)
         if node.name in offline:
-            node = dataclasses.replace(node, offline=True)
-        result.append(node)
+            changed.offline = True
+        result.append(changed)
     return result
