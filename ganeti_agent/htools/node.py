@@ -1,6 +1,6 @@
 """Nodes (Ganeti's ``Node.hs``): records and the functions that place instances.
 
-Every function returns a new node (``dataclasses.replace``) or a failure
+Every function returns a new node (``changed``) or a failure
 mode, in the order of checks of Ganeti's ``addPriEx``/``addSecExEx``: the
 first failing check names the failure, and counts of failures are printed.
 The exceptions are the ``record_*`` and ``apply_policy`` functions used
@@ -211,6 +211,14 @@ def floor_int(value: float) -> int:
     if value < truncated:
         return truncated - 1 if truncated > -INT_RANGE else INT_RANGE - 1
     return truncated
+
+
+def changed(node: Node, **fields: object) -> Node:
+    """``dataclasses.replace`` for nodes, at the price of one ``copy_node``."""
+    new = copy_node(node)
+    for name, value in fields.items():
+        setattr(new, name, value)
+    return new
 
 
 def _check_total(name: str, what: str, total: float) -> None:
@@ -445,7 +453,7 @@ def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
             err = forth_violation()
             if err is not None:
                 return err
-        return dataclasses.replace(node, **forth_fields())  # type: ignore[arg-type]
+        return changed(node, **forth_fields())
     new_i_mem = node.i_mem + inst.mem if inst.uses_memory else node.i_mem
     new_free_mem = _unallocated_with(node, new_i_mem)
     new_failn1 = new_free_mem <= node.r_mem
@@ -474,7 +482,7 @@ def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
         err = forth_violation()
         if err is not None:
             return err
-    return dataclasses.replace(
+    return changed(
         node,
         plist=(inst.idx, *node.plist),
         i_mem=new_i_mem,
@@ -489,7 +497,7 @@ def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
         f_spindles=new_free_sp,
         location_score=node.location_score + inst.location_score + _dsrd_loc_score(node, inst),
         instance_map=_add_pairs(node.instance_map, _loc_excl_pairs(node, inst), 1),
-        **forth_fields(),  # type: ignore[arg-type]
+        **forth_fields(),
     )
 
 
@@ -530,7 +538,7 @@ def add_sec(
             err = forth_violation()
             if err is not None:
                 return err
-        return dataclasses.replace(node, **forth_fields)  # type: ignore[arg-type]
+        return changed(node, **forth_fields)
     old_mem = node.unallocated_mem
     new_dsk = node.f_dsk - inst.dsk
     new_free_sp = _free_spindles(node, inst, node.f_spindles, True)
@@ -557,7 +565,7 @@ def add_sec(
             return err
     peers = dict(node.peers)
     peers[pdx] = new_peem
-    return dataclasses.replace(
+    return changed(
         node,
         slist=(inst.idx, *node.slist),
         f_dsk=new_dsk,
@@ -569,7 +577,7 @@ def add_sec(
         util_load=_add_dsk_util(node.util_load, BASE_UTIL, 1),
         inst_spindles=new_inst_sp,
         f_spindles=new_free_sp,
-        **forth_fields,  # type: ignore[arg-type]
+        **forth_fields,
     )
 
 
@@ -601,13 +609,13 @@ def remove_pri(node: Node, inst: Instance) -> Node:
         "f_spindles_forth": new_free_sp_forth,
     }
     if inst.forthcoming:
-        return dataclasses.replace(node, **forth_fields)  # type: ignore[arg-type]
+        return changed(node, **forth_fields)
     new_i_mem = node.i_mem - inst.mem if inst.uses_memory else node.i_mem
     new_free_mem = _unallocated_with(node, new_i_mem)
     new_dsk = node.f_dsk + inst.dsk if uses_disk else node.f_dsk
     new_free_sp = _free_spindles(node, inst, node.f_spindles, False)
     new_ucpu = node.u_cpu - inst.vcpus if online else node.u_cpu
-    return dataclasses.replace(
+    return changed(
         node,
         plist=_delete_first(node.plist, inst.idx),
         i_mem=new_i_mem,
@@ -622,7 +630,7 @@ def remove_pri(node: Node, inst: Instance) -> Node:
         f_spindles=new_free_sp,
         location_score=node.location_score - inst.location_score - _dsrd_loc_score(node, inst),
         instance_map=_add_pairs(node.instance_map, _loc_excl_pairs(node, inst), -1),
-        **forth_fields,  # type: ignore[arg-type]
+        **forth_fields,
     )
 
 
@@ -639,7 +647,7 @@ def remove_sec(node: Node, inst: Instance) -> Node:
         "f_spindles_forth": new_free_sp_forth,
     }
     if inst.forthcoming:
-        return dataclasses.replace(node, **forth_fields)  # type: ignore[arg-type]
+        return changed(node, **forth_fields)
     new_dsk = node.f_dsk + inst.dsk if uses_disk else node.f_dsk
     new_free_sp = _free_spindles(node, inst, node.f_spindles, False)
     old_peem = node.peers.get(inst.pnode, 0)
@@ -650,7 +658,7 @@ def remove_sec(node: Node, inst: Instance) -> Node:
     else:
         peers.pop(inst.pnode, None)
     new_rmem = node.r_mem if old_peem < node.r_mem else max(peers.values(), default=0)
-    return dataclasses.replace(
+    return changed(
         node,
         slist=_delete_first(node.slist, inst.idx),
         f_dsk=new_dsk,
@@ -662,5 +670,5 @@ def remove_sec(node: Node, inst: Instance) -> Node:
         util_load=_add_dsk_util(node.util_load, BASE_UTIL, -1),
         inst_spindles=_spindle_use(node, inst, node.inst_spindles, False),
         f_spindles=new_free_sp,
-        **forth_fields,  # type: ignore[arg-type]
+        **forth_fields,
     )
