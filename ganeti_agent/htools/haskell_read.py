@@ -29,8 +29,9 @@ _INT_BITS = 64
 _WHITESPACE = " \t\n\r\f\v\xa0"
 _DECIMAL = re.compile(r"([0-9]+)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _BASED = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+)")
-_PLAIN_INT = re.compile(r"-?[0-9]{1,18}")
+_PLAIN_DIGITS = 18
 """At most 18 digits: no 64-bit wrapping to do."""
+_PLAIN_INT = re.compile(rf"-?[0-9]{{1,{_PLAIN_DIGITS}}}")
 _PLAIN_DOUBLE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 _SYMBOL = re.compile(r"[!#$%&*+./<=>?@\\^|~:-]+")
@@ -181,19 +182,9 @@ def reads_number(text: str, kind: NumberKind) -> tuple[int | float, str] | None:
     return value, text[end:]
 
 
-def _plain_number(text: str, kind: NumberKind) -> int | float | None:
-    """A plain decimal number (the common case) without the lexer, else None."""
-    if kind == "int":
-        return int(text) if _PLAIN_INT.fullmatch(text) else None
-    return float(text) if _PLAIN_DOUBLE.fullmatch(text) else None
-
-
 def try_read(name: str, text: str, kind: NumberKind) -> int | float:
     """Ganeti's ``tryRead``: the whole text must be one number."""
-    plain = _plain_number(text, kind)
-    if plain is not None:
-        return plain
-    return try_read_lexed(name, text, kind)
+    return try_read_int(name, text) if kind == "int" else try_read_double(name, text)
 
 
 def try_read_lexed(name: str, text: str, kind: NumberKind) -> int | float:
@@ -208,7 +199,9 @@ def try_read_lexed(name: str, text: str, kind: NumberKind) -> int | float:
 
 
 def try_read_int(name: str, text: str) -> int:
-    """``tryRead`` at type ``Int`` (``try_read``'s fast path inlined: one call per number)."""
+    """``tryRead`` at type ``Int``; plain decimal numbers skip the lexer."""
+    if len(text) <= _PLAIN_DIGITS and text.isdigit() and text.isascii():
+        return int(text)
     if _PLAIN_INT.fullmatch(text):
         return int(text)
     value = try_read_lexed(name, text, "int")
@@ -217,7 +210,7 @@ def try_read_int(name: str, text: str) -> int:
 
 
 def try_read_double(name: str, text: str) -> float:
-    """``tryRead`` at type ``Double`` (fast path inlined as in ``try_read_int``)."""
+    """``tryRead`` at type ``Double``; plain decimal numbers skip the lexer."""
     if _PLAIN_DOUBLE.fullmatch(text):
         return float(text)
     return float(try_read_lexed(name, text, "double"))
