@@ -1,8 +1,8 @@
 """Nodes (Ganeti's ``Node.hs``): records and the functions that place instances.
 
-Every function returns a new node (``changed``) or a failure
-mode, in the order of checks of Ganeti's ``addPriEx``/``addSecExEx``: the
-first failing check names the failure, and counts of failures are printed.
+Every placement function returns a new node (a ``changed`` copy) or a
+failure mode, in the order of checks of Ganeti's ``addPriEx``/``addSecExEx``:
+the first failing check names the failure, and counts of failures are printed.
 The exceptions are the ``record_*`` and ``apply_policy`` functions used
 while loading: they change a node the loader has just copied for itself
 (``copy_node``), because one copy per node instead of one per instance is
