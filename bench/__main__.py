@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import confd_bench, footprint, htools, http_bench, profiling, scale, stall
+from bench import confd_bench, footprint, hroller, htools, http_bench, profiling, scale, stall
 from bench.machine import describe
 from bench.processes import (
     INACTIVE_FOR_MOND,
@@ -40,7 +40,7 @@ from bench.results import (
 )
 from bench.wrk import have_wrk, load
 
-PARTS = ("http", "memory", "cpu", "confd", "scale", "stall", "htools", "profile")
+PARTS = ("http", "memory", "cpu", "confd", "scale", "stall", "htools", "hroller", "profile")
 SAME = "agent (same set)"
 DEFAULT = "agent (default)"
 REAL = "real mond"
@@ -239,6 +239,13 @@ class Suite:
             counts = [10, 20] if quick else [10, 20, 40]
             self.log(f"htools: hspace on {counts} simulated nodes (bench/htools.py)")
             self._guarded("htools", lambda: self.tables.append(htools.htools_table(counts)))
+        if "hroller" in self.parts:
+            copies = [1] if quick else [1, 5]
+            self.log(f"hroller: {copies} copies of a 200-node DRBD cluster (bench/hroller.py)")
+            self._guarded(
+                "hroller",
+                lambda: self.tables.append(hroller.hroller_table(copies, 1 if quick else 3)),
+            )
 
     def _guarded(self, part: str, step: Callable[[], None]) -> None:
         """Run one step; a failure becomes a note in the results, not a lost run."""

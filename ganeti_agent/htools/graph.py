@@ -153,36 +153,34 @@ def _color_dynamic(graph: Graph, track_distinct: bool) -> Coloring:
 
     The key is (coloured-neighbour measure, degree); on a tie Haskell's
     ``maximumBy`` takes the last of the remaining vertices, i.e. the
-    highest. The measure only grows, so a heap with stale entries skipped
-    finds the same vertex as Ganeti's full scan.
+    highest. The measure (distinct neighbour colours for Dsatur, coloured
+    neighbours counted with multiplicity for Dcolor) only grows, so a heap
+    with stale entries skipped finds the same vertex as Ganeti's full scan.
     """
+    lo = graph.lo
+    adjacency = graph.adjacency
     coloring: Coloring = {}
-    neighbor_colors: dict[int, set[int]] = {v: set() for v in graph.vertices}
-    colored_neighbors: dict[int, int] = dict.fromkeys(graph.vertices, 0)
-
-    def measure(vertex: int) -> int:
-        if track_distinct:
-            return len(neighbor_colors[vertex])
-        return colored_neighbors[vertex]
-
-    heap = [(0, -graph.degree(v), -v) for v in graph.vertices]
+    neighbor_colors: list[set[int]] = [set() for _ in adjacency]
+    measures = [0] * len(adjacency)
+    heap = [(0, -len(targets), -(lo + pos)) for pos, targets in enumerate(adjacency)]
     heapq.heapify(heap)
     while heap:
         neg_measure, _, neg_vertex = heapq.heappop(heap)
         vertex = -neg_vertex
-        if vertex in coloring or -neg_measure != measure(vertex):
+        if vertex in coloring or -neg_measure != measures[vertex - lo]:
             continue
         color = _first_free_color(graph, coloring, vertex)
         coloring[vertex] = color
-        for neighbor in graph.neighbors(vertex):
+        for neighbor in adjacency[vertex - lo]:
             if neighbor in coloring:
                 continue
-            before = measure(neighbor)
-            neighbor_colors[neighbor].add(color)
-            colored_neighbors[neighbor] += 1
-            after = measure(neighbor)
-            if after != before:
-                heapq.heappush(heap, (-after, -graph.degree(neighbor), -neighbor))
+            pos = neighbor - lo
+            if track_distinct:
+                if color in neighbor_colors[pos]:
+                    continue
+                neighbor_colors[pos].add(color)
+            measures[pos] += 1
+            heapq.heappush(heap, (-measures[pos], -len(adjacency[pos]), -neighbor))
     return coloring
 
 

@@ -7,6 +7,11 @@ leading blanks, parentheses and a separate minus sign (``- 5``) are fine,
 ``0x10`` is sixteen, ``1e3`` is no ``Int``, ``.5`` and ``5.`` are no
 ``Double``, ``Infinity`` and ``NaN`` are. ``Int`` is 64 bits and wraps. The
 messages are Ganeti's own, because scripts and users see them.
+
+Almost every number in a cluster file is plain (``1024``, ``-1``, ``4.0``),
+so ``try_read`` takes those without the lexer; the values are the same
+(``tests/htools/test_haskell_read.py`` checks the two paths against each
+other).
 """
 
 from __future__ import annotations
@@ -14,8 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ganeti_agent.htools.types import DISK_TEMPLATES
 
@@ -25,11 +29,19 @@ _INT_BITS = 64
 _WHITESPACE = " \t\n\r\f\v\xa0"
 _DECIMAL = re.compile(r"([0-9]+)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
 _BASED = re.compile(r"0([xX][0-9a-fA-F]+|[oO][0-7]+)")
+_PLAIN_DIGITS = 18
+"""At most 18 digits: no 64-bit wrapping to do."""
+_PLAIN_INT = re.compile(rf"-?[0-9]{{1,{_PLAIN_DIGITS}}}")
+_PLAIN_DOUBLE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_']*")
 _SYMBOL = re.compile(r"[!#$%&*+./<=>?@\\^|~:-]+")
-# Beyond these powers of ten a double is infinite or zero anyway; GHC's
-# reader gives up on such exponents the same way instead of computing them.
-_MAX_DECIMAL_EXPONENT = 400
+# Python refuses to turn longer digit strings into an int in one go
+# (``sys.get_int_max_str_digits``); longer ones are converted in chunks.
+# ``fractions`` is only needed for units; it is imported there.
+_DIGITS_PER_CHUNK = 4000
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 
 class ReadError(ValueError):
@@ -75,22 +87,28 @@ def _lex(text: str, pos: int) -> _Lexeme:
     return _Lexeme("other", text[pos:end], end)
 
 
-def _number_value(literal: str) -> Fraction:
+def _decimal_int(digits: str) -> int:
+    """The value of a string of decimal digits, modulo 2^64 when it is very long.
+
+    Only its 64-bit wrapped value is ever used, so a long string (hostile
+    input) is folded chunk by chunk and costs linear time.
+    """
+    if len(digits) <= _DIGITS_PER_CHUNK:
+        return int(digits)
+    modulus = 1 << _INT_BITS
+    value = 0
+    for start in range(0, len(digits), _DIGITS_PER_CHUNK):
+        chunk = digits[start : start + _DIGITS_PER_CHUNK]
+        value = (value * pow(10, len(chunk), modulus) + int(chunk)) % modulus
+    return value
+
+
+def _integral_value(literal: str) -> int:
     if literal[:2] in ("0x", "0X"):
-        return Fraction(int(literal[2:], 16))
+        return int(literal[2:], 16)
     if literal[:2] in ("0o", "0O"):
-        return Fraction(int(literal[2:], 8))
-    match = _DECIMAL.fullmatch(literal)
-    assert match is not None
-    whole, fraction, exponent = match.groups()
-    digits = whole + (fraction or ".")[1:]
-    scale = int(exponent[1:]) if exponent else 0
-    scale -= len(digits) - len(whole)
-    if scale > _MAX_DECIMAL_EXPONENT and int(digits):
-        return Fraction(10) ** _MAX_DECIMAL_EXPONENT
-    if scale < -_MAX_DECIMAL_EXPONENT - len(digits):
-        return Fraction(0)
-    return Fraction(int(digits)) * Fraction(10) ** scale
+        return int(literal[2:], 8)
+    return _decimal_int(literal)
 
 
 def _is_integral_literal(literal: str) -> bool:
@@ -99,11 +117,19 @@ def _is_integral_literal(literal: str) -> bool:
     return literal.isdigit()
 
 
-def _to_double(value: Fraction) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf
+def _to_double(literal: str) -> float:
+    """The literal's exact value rounded to the nearest double, as ``fromRational`` does.
+
+    Python's ``float`` rounds a decimal string correctly whatever its length
+    or exponent (``1e999`` is infinite, ``0e999999999`` is zero, both at
+    once); based literals are integers.
+    """
+    if _is_integral_literal(literal) and not literal.isdigit():
+        try:
+            return float(_integral_value(literal))
+        except OverflowError:
+            return math.inf
+    return float(literal)
 
 
 def _convert(lexeme: _Lexeme, kind: NumberKind) -> int | float | None:
@@ -111,8 +137,8 @@ def _convert(lexeme: _Lexeme, kind: NumberKind) -> int | float | None:
         if kind == "int":
             if not _is_integral_literal(lexeme.text):
                 return None
-            return wrap_int(int(_number_value(lexeme.text)))
-        return _to_double(_number_value(lexeme.text))
+            return wrap_int(_integral_value(lexeme.text))
+        return _to_double(lexeme.text)
     if kind == "double" and lexeme.kind == "ident":
         return {"NaN": math.nan, "Infinity": math.inf}.get(lexeme.text)
     return None
@@ -158,6 +184,11 @@ def reads_number(text: str, kind: NumberKind) -> tuple[int | float, str] | None:
 
 def try_read(name: str, text: str, kind: NumberKind) -> int | float:
     """Ganeti's ``tryRead``: the whole text must be one number."""
+    return try_read_int(name, text) if kind == "int" else try_read_double(name, text)
+
+
+def try_read_lexed(name: str, text: str, kind: NumberKind) -> int | float:
+    """``tryRead`` through the lexer, for every form Haskell accepts."""
     found = reads_number(text, kind)
     if found is None:
         raise ReadError(f"{name}: cannot parse string '{text}'")
@@ -168,18 +199,26 @@ def try_read(name: str, text: str, kind: NumberKind) -> int | float:
 
 
 def try_read_int(name: str, text: str) -> int:
-    """``tryRead`` at type ``Int``."""
-    value = try_read(name, text, "int")
+    """``tryRead`` at type ``Int``; plain decimal numbers skip the lexer."""
+    if len(text) <= _PLAIN_DIGITS and text.isdigit() and text.isascii():
+        return int(text)
+    if _PLAIN_INT.fullmatch(text):
+        return int(text)
+    value = try_read_lexed(name, text, "int")
     assert isinstance(value, int)
     return value
 
 
 def try_read_double(name: str, text: str) -> float:
-    """``tryRead`` at type ``Double``."""
-    return float(try_read(name, text, "double"))
+    """``tryRead`` at type ``Double``; plain decimal numbers skip the lexer."""
+    if _PLAIN_DOUBLE.fullmatch(text):
+        return float(text)
+    return float(try_read_lexed(name, text, "double"))
 
 
 def _unit_scale(unit: str) -> Fraction:
+    from fractions import Fraction
+
     upper = unit.upper()
     binary_kilo = Fraction(1024)
     decimal_mega = (Fraction(1000) / binary_kilo) ** 2
@@ -208,7 +247,7 @@ def parse_unit(text: str) -> int:
         raise ReadError(f"Can't parse string '{text}'")
     value, suffix = found
     scale = _unit_scale(suffix.lstrip(" "))
-    return wrap_int(math.trunc(Fraction(value) * scale))
+    return wrap_int(math.trunc(value * scale))
 
 
 def haskell_show_string(text: str) -> str:

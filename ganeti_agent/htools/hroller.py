@@ -21,7 +21,7 @@ from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.haskell_read import haskell_show_string
 from ganeti_agent.htools.loader import ClusterData
 from ganeti_agent.htools.node import Node
-from ganeti_agent.htools.source import ExitError, load_cluster, set_node_status
+from ganeti_agent.htools.source import ExitError, ToolDied, load_cluster, set_node_status
 
 NO_MASTER = "No master node found (maybe not supported by backend)."
 
@@ -40,10 +40,6 @@ def check_master(nodes: list[Node], force: bool, err: TextIO) -> None:
         raise ExitError(f"Found more than one master node: [{shown}]")
 
 
-class ToolDied(Exception):
-    """Stop with this line on stderr and exit code 1, as GHC reports an uncaught IO error."""
-
-
 def _save_original(options: cli.HtoolsOptions, err: TextIO, data: ClusterData) -> None:
     if options.save_cluster is None:
         return
@@ -52,7 +48,7 @@ def _save_original(options: cli.HtoolsOptions, err: TextIO, data: ClusterData) -
         with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(text.serialize_cluster(data))
     except OSError as error:
-        raise ToolDied(f"hroller: {ghcio.open_error(path, error, reading=False)}") from None
+        raise ToolDied(ghcio.open_error(path, error, reading=False)) from None
     err.write(f"The cluster state before hroller run has been written to file '{path}'\n")
 
 
@@ -227,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"Error: {exc}\n")
         return 1
     except ToolDied as exc:
-        sys.stderr.write(f"{exc}\n")
+        sys.stdout.flush()
+        sys.stderr.write(f"hroller: {exc}\n")
         return 1
     except BrokenPipeError:
         # The reader went away (``| head``): Ganeti's hroller then ends

@@ -28,11 +28,12 @@ from ganeti_agent.htools.cluster import (
     tiered_alloc,
     total_resources,
 )
+from ganeti_agent.htools.haskell_read import wrap_int
 from ganeti_agent.htools.hsformat import fixed, show_double
 from ganeti_agent.htools.instance import NO_SECONDARY, Disk, Instance
 from ganeti_agent.htools.loader import ClusterData, common_suffix
 from ganeti_agent.htools.node import Node
-from ganeti_agent.htools.source import ExitError, load_cluster, set_node_status
+from ganeti_agent.htools.source import ExitError, ToolDied, load_cluster, set_node_status
 from ganeti_agent.htools.types import AllocPolicy, FailMode, RSpec, rspec_from_ispec
 
 
@@ -322,7 +323,7 @@ def _alloc_info(cini: CStats, cfin: CStats) -> list[tuple[str, tuple[int, float,
         cfin.ispn - cini.ispn,
     )
     runa = (
-        cfin.vcpu - cfin.icpu,
+        wrap_int(cfin.vcpu - cfin.icpu),  # an Int in Ganeti; vcpu is beyond it after -Infinity
         cfin.tcpu - cfin.ncpu,
         math.trunc(cfin.tmem) - cfin.imem,
         math.trunc(cfin.tdsk) - cfin.idsk,
@@ -579,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         sys.stderr.write(f"Error: {exc}\n")
         return 1
-    except HaskellCrash as exc:
+    except (HaskellCrash, ToolDied) as exc:
         sys.stdout.flush()
         sys.stderr.write(f"hspace: {exc}\n")
         return 1

@@ -112,6 +112,7 @@ def create(
     template: str,
     spindle_use: int,
     forthcoming: bool,
+    idx: int = -1,
 ) -> Instance:
     return Instance(
         name=name,
@@ -128,6 +129,7 @@ def create(
         auto_balance=auto_balance,
         forthcoming=forthcoming,
         alias=name,
+        idx=idx,
         movable=template in MOVABLE_TEMPLATES,
     )
 

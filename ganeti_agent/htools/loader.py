@@ -106,71 +106,102 @@ def _allowed_migrations(cluster_tags: list[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _migration_tags(cluster_tags: list[str], node: Node) -> Node:
-    """``addMigrationTags``: what the node's instances carry, and what it accepts."""
-    own = _prefixed_tags(MIGRATION_PREFIX, cluster_tags, node.tags)
-    allowed = _allowed_migrations(cluster_tags)
-    accepted = own | {src for tag in own for src, dst in allowed if dst == tag}
-    return dataclasses.replace(node, mig_tags=frozenset(own), rmig_tags=frozenset(accepted))
-
-
 def _node_locations(cluster_tags: list[str], node_tags: tuple[str, ...]) -> frozenset[str]:
     """``getLocations``: node tags ``<name>:…`` under an ``htools:nlocation:<name>`` cluster tag."""
     return frozenset(_prefixed_tags(LOCATION_PREFIX, cluster_tags, node_tags))
 
 
+def _loading_node(node: Node, cluster_tags: list[str], suffix: str) -> Node:
+    """The loader's own copy of a node, with location and migration tags (``addMigrationTags``)."""
+    copy = hnode.copy_node(node)
+    copy.alias = _alias(node.name, suffix)
+    copy.location_tags = _node_locations(cluster_tags, node.tags)
+    own = _prefixed_tags(MIGRATION_PREFIX, cluster_tags, node.tags)
+    allowed = _allowed_migrations(cluster_tags)
+    copy.mig_tags = frozenset(own)
+    copy.rmig_tags = frozenset(own | {src for tag in own for src, dst in allowed if dst == tag})
+    return copy
+
+
+def _fixed_instance(
+    inst: Instance, ex_tags: list[str], dsrd: list[str], suffix: str, nodes: list[Node]
+) -> Instance:
+    """Exclusion and desired-location tags, alias, location score, movability; one copy at most.
+
+    Each value is computed only where it can differ from the default, and
+    the instance is copied only when one of them changes.
+    """
+    changes: dict[str, object] = {}
+    if ex_tags or inst.excl_tags:
+        changes["excl_tags"] = tuple(
+            t for t in inst.all_tags if any(t.startswith(p) for p in ex_tags)
+        )
+    if dsrd or inst.dsrd_loc_tags:
+        changes["dsrd_loc_tags"] = frozenset(
+            t for t in inst.all_tags if any(t.startswith(p) for p in dsrd)
+        )
+    alias = _alias(inst.name, suffix)
+    if alias != inst.alias:
+        changes["alias"] = alias
+    pnode = nodes[inst.pnode]
+    score = 0
+    if 0 <= inst.snode < len(nodes):
+        snode = nodes[inst.snode]
+        if pnode.location_tags and snode.location_tags:
+            score = len(pnode.location_tags & snode.location_tags)
+        if inst.movable and inst.has_secondary and pnode.group != snode.group:
+            changes["movable"] = False
+    if score != inst.location_score:
+        changes["location_score"] = score
+    return dataclasses.replace(inst, **changes) if changes else inst  # type: ignore[arg-type]
+
+
+def fix_nodes(nodes: list[Node], instances: list[Instance]) -> None:
+    """``fixNodes``: record every instance on its primary and secondary node (in place).
+
+    Ganeti's ``fixNodes`` reads the secondary before recording the primary,
+    so a (non-DRBD) instance naming its primary as its secondary is only a
+    secondary there. The instance lists are newest first, as Ganeti's.
+    """
+    plists: list[list[int]] = [[] for _ in nodes]
+    plists_forth: list[list[int]] = [[] for _ in nodes]
+    slists: list[list[int]] = [[] for _ in nodes]
+    slists_forth: list[list[int]] = [[] for _ in nodes]
+    for inst in instances:
+        if inst.snode != inst.pnode:
+            hnode.record_pri(nodes[inst.pnode], inst)
+            plists_forth[inst.pnode].append(inst.idx)
+            if not inst.forthcoming:
+                plists[inst.pnode].append(inst.idx)
+        if inst.snode != NO_SECONDARY:
+            hnode.record_sec(nodes[inst.snode], inst)
+            slists_forth[inst.snode].append(inst.idx)
+            if not inst.forthcoming:
+                slists[inst.snode].append(inst.idx)
+    for pos, node in enumerate(nodes):
+        node.plist = (*reversed(plists[pos]), *node.plist)
+        node.plist_forth = (*reversed(plists_forth[pos]), *node.plist_forth)
+        node.slist = (*reversed(slists[pos]), *node.slist)
+        node.slist_forth = (*reversed(slists_forth[pos]), *node.slist_forth)
+
+
 def merge_data(data: ClusterData) -> ClusterData:
-    """``mergeData``: tags, aliases, location scores, node accounting, policies."""
-    instances = data.instances
-    nodes = data.nodes
+    """``mergeData``: tags, aliases, location scores, node accounting, policies.
+
+    The nodes are copied once and then completed in place; ``data`` is left
+    as it was.
+    """
     ctags = data.tags
     ex_tags = _chomp(EX_TAGS_PREFIX, ctags)
     dsrd = _chomp(DESIRED_LOCATION_PREFIX, ctags)
-    suffix = longest_domain([n.name for n in nodes] + [i.name for i in instances])
-    fixed_insts = []
-    for inst in instances:
-        excl = tuple(t for t in inst.all_tags if any(t.startswith(p) for p in ex_tags))
-        dloc = frozenset(t for t in inst.all_tags if any(t.startswith(p) for p in dsrd))
-        fixed_insts.append(
-            dataclasses.replace(
-                inst, excl_tags=excl, dsrd_loc_tags=dloc, alias=_alias(inst.name, suffix)
-            )
-        )
-    nodes2 = [
-        _migration_tags(ctags, dataclasses.replace(n, location_tags=_node_locations(ctags, n.tags)))
-        for n in nodes
-    ]
-    scored = []
-    for inst in fixed_insts:
-        pnode = nodes2[inst.pnode]
-        if 0 <= inst.snode < len(nodes2):
-            score = len(pnode.location_tags & nodes2[inst.snode].location_tags)
-        else:
-            score = 0
-        scored.append(dataclasses.replace(inst, location_score=score))
-    nodes3 = list(nodes2)
-    for inst in scored:
-        # Ganeti's fixNodes reads the secondary before recording the primary:
-        # a (non-DRBD) instance naming its primary as secondary loses the primary.
-        secondary = None if inst.snode == NO_SECONDARY else nodes3[inst.snode]
-        nodes3[inst.pnode] = hnode.set_pri(nodes3[inst.pnode], inst)
-        if secondary is not None:
-            nodes3[inst.snode] = hnode.set_sec(secondary, inst)
-    nodes4 = []
-    for n in nodes3:
-        n = hnode.build_peers(n, fixed_insts)
-        n = dataclasses.replace(n, alias=_alias(n.name, suffix))
-        n = hnode.set_policy(n, data.groups[n.group].ipolicy)
-        nodes4.append(n)
-    final_insts = []
-    for inst in scored:
-        groups = {nodes3[x].group for x in inst.all_nodes() if x >= 0}
-        if len(groups) > 1:
-            inst = dataclasses.replace(inst, movable=False)
-        final_insts.append(inst)
-    return ClusterData(
-        data.groups, nodes4, final_insts, data.tags, data.ipolicy, data.node_index_base
-    )
+    suffix = common_suffix(data.nodes, data.instances)
+    nodes = [_loading_node(n, ctags, suffix) for n in data.nodes]
+    instances = [_fixed_instance(i, ex_tags, dsrd, suffix, nodes) for i in data.instances]
+    fix_nodes(nodes, instances)
+    for node in nodes:
+        hnode.record_peers(node, instances)
+        hnode.apply_policy(node, data.groups[node.group].ipolicy)
+    return ClusterData(data.groups, nodes, instances, data.tags, data.ipolicy, data.node_index_base)
 
 
 def update_missing(nodes: list[Node], instances: list[Instance]) -> tuple[list[str], list[Node]]:
@@ -179,10 +210,11 @@ def update_missing(nodes: list[Node], instances: list[Instance]) -> tuple[list[s
     result = []
     for node in nodes:
         i_mem = sum(instances[i].mem for i in node.plist if instances[i].uses_memory)
-        node2 = dataclasses.replace(node, i_mem=i_mem)
-        node3 = dataclasses.replace(node2, x_mem=node2.missing_mem)
-        node4 = dataclasses.replace(node3, p_mem=hnode.div(node3.unallocated_mem, node3.t_mem))
-        delta_mem = node4.x_mem
+        fixed = hnode.copy_node(node)
+        fixed.i_mem = i_mem
+        fixed.x_mem = fixed.missing_mem
+        fixed.p_mem = hnode.div(fixed.unallocated_mem, fixed.t_mem)
+        delta_mem = fixed.x_mem
         delta_dsk = (
             math.trunc(node.t_dsk)
             - node.f_dsk
@@ -192,7 +224,7 @@ def update_missing(nodes: list[Node], instances: list[Instance]) -> tuple[list[s
             messages.insert(
                 0, f"node {node.name} is missing {delta_mem} MB ram and {delta_dsk // 1024} GB disk"
             )
-        result.append(node4)
+        result.append(fixed)
     return messages, result
 
 

@@ -1,8 +1,12 @@
 """Nodes (Ganeti's ``Node.hs``): records and the functions that place instances.
 
-Every function returns a new node (``dataclasses.replace``) or a failure
-mode, in the order of checks of Ganeti's ``addPriEx``/``addSecExEx``: the
-first failing check names the failure, and counts of failures are printed.
+Every placement function returns a new node (a ``changed`` copy) or a
+failure mode, in the order of checks of Ganeti's ``addPriEx``/``addSecExEx``:
+the first failing check names the failure, and counts of failures are printed.
+The exceptions are the ``record_*`` and ``apply_policy`` functions used
+while loading: they change a node the loader has just copied for itself
+(``copy_node``), because one copy per node instead of one per instance is
+most of the loading time on large clusters.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from ganeti_agent.htools.hsformat import show_double
 from ganeti_agent.htools.instance import Instance
@@ -141,11 +146,12 @@ class Node:
 
     @property
     def p_cpu_eff(self) -> float:
-        return self.p_cpu / self.t_cpu_speed
+        """CPU load per unit of speed; a speed of 0 gives Haskell's Infinity or NaN."""
+        return div(self.p_cpu, self.t_cpu_speed)
 
     @property
     def p_cpu_eff_forth(self) -> float:
-        return self.p_cpu_forth / self.t_cpu_speed
+        return div(self.p_cpu_forth, self.t_cpu_speed)
 
     @property
     def conflicting_primaries(self) -> int:
@@ -161,7 +167,11 @@ class Node:
 
     @property
     def avail_disk(self) -> int:
-        return 0 if self.f_dsk < self.lo_dsk else self.f_dsk - self.lo_dsk
+        """``availDisk``; an Int difference, so it wraps when ``lo_dsk`` is ``minBound``."""
+        if self.f_dsk < self.lo_dsk:
+            return 0
+        free = self.f_dsk - self.lo_dsk
+        return free if free < INT_RANGE else free - 2 * INT_RANGE
 
     @property
     def avail_cpu(self) -> int:
@@ -170,6 +180,45 @@ class Node:
     @property
     def missing_mem(self) -> int:
         return math.trunc(self.t_mem) - self.n_mem - self.i_mem - self.f_mem
+
+
+_ALL_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Node)))
+
+
+def copy_node(node: Node) -> Node:
+    """A copy the caller may change in place (dicts and tuples in it stay shared).
+
+    Several times cheaper than ``dataclasses.replace``, which looks up the
+    fields of the class on every call.
+    """
+    return Node(*_ALL_FIELDS(node))
+
+
+def floor_int(value: float) -> int:
+    """GHC's ``floor :: Double -> Int`` (``floorDoubleInt``), for any double.
+
+    GHC truncates with the processor's conversion, which gives ``minBound``
+    for infinities, NaN and values beyond 64 bits, then subtracts one
+    (wrapping) when the result is above the value. So ``Infinity`` and NaN
+    floor to ``minBound`` and ``-Infinity`` to ``maxBound``; Ganeti goes on
+    with those as node limits (a policy's ``vcpu_ratio``, ``--max-cpu``,
+    ``--min-disk``), and so do we.
+    """
+    if math.isfinite(value) and -INT_RANGE <= value < INT_RANGE:
+        truncated = math.trunc(value)
+    else:
+        truncated = -INT_RANGE
+    if value < truncated:
+        return truncated - 1 if truncated > -INT_RANGE else INT_RANGE - 1
+    return truncated
+
+
+def changed(node: Node, **fields: object) -> Node:
+    """``dataclasses.replace`` for nodes, at the price of one ``copy_node``."""
+    new = copy_node(node)
+    for name, value in fields.items():
+        setattr(new, name, value)
+    return new
 
 
 def _check_total(name: str, what: str, total: float) -> None:
@@ -249,13 +298,11 @@ def div(a: float, b: float) -> float:
     return a / b if b else _nan_div(a)
 
 
-def set_policy(node: Node, policy: IPolicy) -> Node:
-    return dataclasses.replace(
-        node,
-        ipolicy=policy,
-        hi_cpu=math.floor(policy.vcpu_ratio * node.t_cpu),
-        hi_spindles=policy.spindle_ratio * node.t_spindles,
-    )
+def apply_policy(node: Node, policy: IPolicy) -> None:
+    """``setPolicy`` on a node being loaded (in place)."""
+    node.ipolicy = policy
+    node.hi_cpu = floor_int(policy.vcpu_ratio * node.t_cpu)
+    node.hi_spindles = policy.spindle_ratio * node.t_spindles
 
 
 def _spindle_use(node: Node, inst: Instance, current: float, add: bool) -> float:
@@ -293,82 +340,69 @@ def _unallocated_with(node: Node, i_mem: int) -> int:
     return math.trunc(node.t_mem) - node.n_mem - i_mem - max(0, node.x_mem)
 
 
-def _forthcoming_disk_fields(node: Node, inst: Instance) -> dict[str, object]:
-    """What a forthcoming instance takes from the node's forthcoming disk and spindles."""
-    uses_disk = inst.uses_local_storage
-    f_dsk_forth = node.f_dsk_forth - inst.dsk if uses_disk else node.f_dsk_forth
-    free_sp_forth = _free_spindles(node, inst, node.f_spindles_forth, True)
-    return {
-        "f_dsk_forth": f_dsk_forth,
-        "f_spindles_forth": free_sp_forth,
-        "p_dsk_forth": _new_pdsk(node, free_sp_forth, f_dsk_forth),
-    }
+def record_pri(node: Node, inst: Instance) -> None:
+    """``setPri`` on a node being loaded (in place, no checks).
 
-
-def set_pri(node: Node, inst: Instance) -> Node:
-    """Record a primary instance while loading (no checks)."""
-    forth = _pri_forth_fields(node, inst)
+    The instance lists (``plist``, ``plist_forth``) are the caller's: it
+    builds them once per node rather than one tuple per instance.
+    """
+    _record_pri_forth(node, inst)
     if inst.forthcoming:
-        forth.update(_forthcoming_disk_fields(node, inst))
-        return dataclasses.replace(node, **forth)  # type: ignore[arg-type]
+        _record_forthcoming_disk(node, inst)
+        return
     new_count = node.u_cpu if inst.is_offline else node.u_cpu + inst.vcpus
-    return dataclasses.replace(
-        node,
-        plist=(inst.idx, *node.plist),
-        u_cpu=new_count,
-        p_cpu=div(new_count, node.t_cpu),
-        util_load=_add_util(node.util_load, BASE_UTIL),
-        inst_spindles=_spindle_use(node, inst, node.inst_spindles, True),
-        location_score=node.location_score + inst.location_score + _dsrd_loc_score(node, inst),
-        instance_map=_add_pairs(node.instance_map, _loc_excl_pairs(node, inst), 1),
-        **forth,  # type: ignore[arg-type]
-    )
+    node.u_cpu = new_count
+    node.p_cpu = div(new_count, node.t_cpu)
+    node.util_load = _add_util(node.util_load, BASE_UTIL)
+    node.inst_spindles = _spindle_use(node, inst, node.inst_spindles, True)
+    node.location_score += inst.location_score + _dsrd_loc_score(node, inst)
+    node.instance_map = _add_pairs(node.instance_map, _loc_excl_pairs(node, inst), 1)
 
 
-def _pri_forth_fields(node: Node, inst: Instance) -> dict[str, object]:
+def _record_pri_forth(node: Node, inst: Instance) -> None:
     f_mem_forth = node.f_mem_forth if inst.uses_memory else node.f_mem_forth - inst.mem
     count_forth = node.u_cpu_forth if inst.is_offline else node.u_cpu_forth + inst.vcpus
-    return {
-        "p_tags": _add_tags(node.p_tags, inst.excl_tags),
-        "plist_forth": (inst.idx, *node.plist_forth),
-        "u_cpu_forth": count_forth,
-        "p_cpu_forth": div(count_forth, node.t_cpu),
-        "util_load_forth": _add_util(node.util_load_forth, BASE_UTIL),
-        "f_mem_forth": f_mem_forth,
-        "p_mem_forth": div(f_mem_forth, node.t_mem),
-        "inst_spindles_forth": _spindle_use(node, inst, node.inst_spindles_forth, True),
-    }
+    node.p_tags = _add_tags(node.p_tags, inst.excl_tags)
+    node.u_cpu_forth = count_forth
+    node.p_cpu_forth = div(count_forth, node.t_cpu)
+    node.util_load_forth = _add_util(node.util_load_forth, BASE_UTIL)
+    node.f_mem_forth = f_mem_forth
+    node.p_mem_forth = div(f_mem_forth, node.t_mem)
+    node.inst_spindles_forth = _spindle_use(node, inst, node.inst_spindles_forth, True)
 
 
-def set_sec(node: Node, inst: Instance) -> Node:
-    """Record a secondary instance while loading (no checks)."""
-    forth: dict[str, object] = {
-        "slist_forth": (inst.idx, *node.slist_forth),
-        "util_load_forth": _add_dsk_util(node.util_load_forth, BASE_UTIL, 1),
-        "inst_spindles_forth": _spindle_use(node, inst, node.inst_spindles_forth, True),
-    }
+def _record_forthcoming_disk(node: Node, inst: Instance) -> None:
+    """What a forthcoming instance takes from the node's forthcoming disk and spindles."""
+    f_dsk_forth = node.f_dsk_forth - inst.dsk if inst.uses_local_storage else node.f_dsk_forth
+    free_sp_forth = _free_spindles(node, inst, node.f_spindles_forth, True)
+    node.f_dsk_forth = f_dsk_forth
+    node.f_spindles_forth = free_sp_forth
+    node.p_dsk_forth = _new_pdsk(node, free_sp_forth, f_dsk_forth)
+
+
+def record_sec(node: Node, inst: Instance) -> None:
+    """``setSec`` on a node being loaded (in place, no checks; lists as in ``record_pri``)."""
+    node.util_load_forth = _add_dsk_util(node.util_load_forth, BASE_UTIL, 1)
+    node.inst_spindles_forth = _spindle_use(node, inst, node.inst_spindles_forth, True)
     if inst.forthcoming:
-        forth.update(_forthcoming_disk_fields(node, inst))
-        return dataclasses.replace(node, **forth)  # type: ignore[arg-type]
-    return dataclasses.replace(
-        node,
-        slist=(inst.idx, *node.slist),
-        util_load=_add_dsk_util(node.util_load, BASE_UTIL, 1),
-        inst_spindles=_spindle_use(node, inst, node.inst_spindles, True),
-        **forth,  # type: ignore[arg-type]
-    )
+        _record_forthcoming_disk(node, inst)
+        return
+    node.util_load = _add_dsk_util(node.util_load, BASE_UTIL, 1)
+    node.inst_spindles = _spindle_use(node, inst, node.inst_spindles, True)
 
 
-def build_peers(node: Node, instances: list[Instance]) -> Node:
+def record_peers(node: Node, instances: list[Instance]) -> None:
+    """``buildPeers`` on a node being loaded (in place): memory its secondaries need."""
     peers: dict[int, int] = {}
     for i_idx in node.slist:
         inst = instances[i_idx]
         mem = inst.mem if inst.uses_sec_mem and not inst.forthcoming else 0
         peers[inst.pnode] = peers.get(inst.pnode, 0) + mem
     r_mem = max(peers.values(), default=0)
-    return dataclasses.replace(
-        node, peers=peers, fail_n1=node.f_mem < r_mem, r_mem=r_mem, p_rem=div(r_mem, node.t_mem)
-    )
+    node.peers = peers
+    node.fail_n1 = node.f_mem < r_mem
+    node.r_mem = r_mem
+    node.p_rem = div(r_mem, node.t_mem)
 
 
 def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
@@ -419,7 +453,7 @@ def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
             err = forth_violation()
             if err is not None:
                 return err
-        return dataclasses.replace(node, **forth_fields())  # type: ignore[arg-type]
+        return changed(node, **forth_fields())
     new_i_mem = node.i_mem + inst.mem if inst.uses_memory else node.i_mem
     new_free_mem = _unallocated_with(node, new_i_mem)
     new_failn1 = new_free_mem <= node.r_mem
@@ -448,7 +482,7 @@ def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
         err = forth_violation()
         if err is not None:
             return err
-    return dataclasses.replace(
+    return changed(
         node,
         plist=(inst.idx, *node.plist),
         i_mem=new_i_mem,
@@ -463,7 +497,7 @@ def add_pri(node: Node, inst: Instance, force: bool = False) -> Node | FailMode:
         f_spindles=new_free_sp,
         location_score=node.location_score + inst.location_score + _dsrd_loc_score(node, inst),
         instance_map=_add_pairs(node.instance_map, _loc_excl_pairs(node, inst), 1),
-        **forth_fields(),  # type: ignore[arg-type]
+        **forth_fields(),
     )
 
 
@@ -504,7 +538,7 @@ def add_sec(
             err = forth_violation()
             if err is not None:
                 return err
-        return dataclasses.replace(node, **forth_fields)  # type: ignore[arg-type]
+        return changed(node, **forth_fields)
     old_mem = node.unallocated_mem
     new_dsk = node.f_dsk - inst.dsk
     new_free_sp = _free_spindles(node, inst, node.f_spindles, True)
@@ -531,7 +565,7 @@ def add_sec(
             return err
     peers = dict(node.peers)
     peers[pdx] = new_peem
-    return dataclasses.replace(
+    return changed(
         node,
         slist=(inst.idx, *node.slist),
         f_dsk=new_dsk,
@@ -543,7 +577,7 @@ def add_sec(
         util_load=_add_dsk_util(node.util_load, BASE_UTIL, 1),
         inst_spindles=new_inst_sp,
         f_spindles=new_free_sp,
-        **forth_fields,  # type: ignore[arg-type]
+        **forth_fields,
     )
 
 
@@ -575,13 +609,13 @@ def remove_pri(node: Node, inst: Instance) -> Node:
         "f_spindles_forth": new_free_sp_forth,
     }
     if inst.forthcoming:
-        return dataclasses.replace(node, **forth_fields)  # type: ignore[arg-type]
+        return changed(node, **forth_fields)
     new_i_mem = node.i_mem - inst.mem if inst.uses_memory else node.i_mem
     new_free_mem = _unallocated_with(node, new_i_mem)
     new_dsk = node.f_dsk + inst.dsk if uses_disk else node.f_dsk
     new_free_sp = _free_spindles(node, inst, node.f_spindles, False)
     new_ucpu = node.u_cpu - inst.vcpus if online else node.u_cpu
-    return dataclasses.replace(
+    return changed(
         node,
         plist=_delete_first(node.plist, inst.idx),
         i_mem=new_i_mem,
@@ -596,7 +630,7 @@ def remove_pri(node: Node, inst: Instance) -> Node:
         f_spindles=new_free_sp,
         location_score=node.location_score - inst.location_score - _dsrd_loc_score(node, inst),
         instance_map=_add_pairs(node.instance_map, _loc_excl_pairs(node, inst), -1),
-        **forth_fields,  # type: ignore[arg-type]
+        **forth_fields,
     )
 
 
@@ -613,7 +647,7 @@ def remove_sec(node: Node, inst: Instance) -> Node:
         "f_spindles_forth": new_free_sp_forth,
     }
     if inst.forthcoming:
-        return dataclasses.replace(node, **forth_fields)  # type: ignore[arg-type]
+        return changed(node, **forth_fields)
     new_dsk = node.f_dsk + inst.dsk if uses_disk else node.f_dsk
     new_free_sp = _free_spindles(node, inst, node.f_spindles, False)
     old_peem = node.peers.get(inst.pnode, 0)
@@ -624,7 +658,7 @@ def remove_sec(node: Node, inst: Instance) -> Node:
     else:
         peers.pop(inst.pnode, None)
     new_rmem = node.r_mem if old_peem < node.r_mem else max(peers.values(), default=0)
-    return dataclasses.replace(
+    return changed(
         node,
         slist=_delete_first(node.slist, inst.idx),
         f_dsk=new_dsk,
@@ -636,5 +670,5 @@ def remove_sec(node: Node, inst: Instance) -> Node:
         util_load=_add_dsk_util(node.util_load, BASE_UTIL, -1),
         inst_spindles=_spindle_use(node, inst, node.inst_spindles, False),
         f_spindles=new_free_sp,
-        **forth_fields,  # type: ignore[arg-type]
+        **forth_fields,
     )

@@ -9,10 +9,10 @@ apart from either program.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import TextIO
 
 from ganeti_agent.htools import cli, ghcio, simu, text
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.loader import ClusterData, merge_data, update_missing
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.types import LoadError
@@ -20,6 +20,32 @@ from ganeti_agent.htools.types import LoadError
 
 class ExitError(Exception):
     """Stop with ``Error: <message>`` on stderr and exit code 1."""
+
+
+class ToolDied(Exception):
+    """Stop with ``<program>: <message>`` on stderr and exit code 1.
+
+    That is how a GHC program reports an IO error nobody caught, such as
+    Ganeti's tools on a file they cannot open for writing or decode.
+    """
+
+
+def read_text_file(path: str) -> str:
+    """The file as Ganeti's ``readFile`` gives it: UTF-8, strictly, newlines untouched.
+
+    GHC decodes with the locale's encoding (UTF-8 on Ganeti's systems) and
+    fails on the first invalid sequence with ``hGetContents``'s error, which
+    Ganeti does not catch; it does not translate ``\r\n`` either.
+    """
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise LoadError(ghcio.open_error(path, exc)) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ToolDied(f"{path}: hGetContents: invalid argument (invalid byte sequence)") from None
 
 
 def _live_data(options: cli.HtoolsOptions) -> ClusterData:
@@ -77,12 +103,7 @@ def load_cluster(options: cli.HtoolsOptions, err: TextIO) -> ClusterData:
         elif options.simulate:
             raw = simu.parse_data(list(options.simulate))
         elif options.data_file is not None:
-            try:
-                with open(options.data_file, encoding="utf-8", errors="surrogateescape") as handle:
-                    content = handle.read()
-            except OSError as exc:
-                raise LoadError(ghcio.open_error(options.data_file, exc)) from None
-            raw = text.parse_data(content)
+            raw = text.parse_data(read_text_file(options.data_file))
         elif options.ialloc_src is not None:
             raw = _ialloc_data(options, err)
         else:
@@ -112,13 +133,12 @@ def set_node_status(options: cli.HtoolsOptions, nodes: list[Node]) -> list[Node]
     offline = {f for f, _ in found}
     result = []
     for node in nodes:
+        changed = hnode.copy_node(node)
         if options.max_cpu is not None:
-            pol = dataclasses.replace(node.ipolicy, vcpu_ratio=options.max_cpu)
-            node = dataclasses.replace(
-                node, ipolicy=pol, hi_cpu=math.floor(options.max_cpu * node.t_cpu)
-            )
-        node = dataclasses.replace(node, lo_dsk=math.floor(options.min_disk * node.t_dsk))
+            changed.ipolicy = dataclasses.replace(node.ipolicy, vcpu_ratio=options.max_cpu)
+            changed.hi_cpu = hnode.floor_int(options.max_cpu * node.t_cpu)
+        changed.lo_dsk = hnode.floor_int(options.min_disk * node.t_dsk)
         if node.name in offline:
-            node = dataclasses.replace(node, offline=True)
-        result.append(node)
+            changed.offline = True
+        result.append(changed)
     return result

@@ -116,7 +116,9 @@ def load_node(groups_by_uuid: dict[str, int], fields: list[str]) -> tuple[str, N
 _INST_DEFAULTS = {10: ["1", "-", "N"], 11: ["-", "N"], 12: ["N"]}
 
 
-def load_inst(nodes_by_name: dict[str, int], fields: list[str]) -> tuple[str, Instance]:
+def load_inst(
+    nodes_by_name: dict[str, int], fields: list[str], idx: int = -1
+) -> tuple[str, Instance]:
     if len(fields) in _INST_DEFAULTS:
         fields = fields + _INST_DEFAULTS[len(fields)]
     if len(fields) < 13:
@@ -154,6 +156,7 @@ def load_inst(nodes_by_name: dict[str, int], fields: list[str]) -> tuple[str, In
         dt,
         spindle_use,
         forth == "Y",
+        idx,
     )
     if inst.has_secondary and sidx == pidx:
         raise LoadError(f"Instance {name} has same primary and secondary node - {pnode}")
@@ -241,8 +244,7 @@ def parse_data(text: str) -> ClusterData:
     ktn, nodes = _load_tabular(nlines, lambda f: load_node(ktg, f))
     for k, n in enumerate(nodes):
         n.idx = k
-    _, instances = _load_tabular(ilines, lambda f: load_inst(ktn, f))
-    instances = [dataclasses.replace(inst, idx=k) for k, inst in enumerate(instances)]
+    instances = [load_inst(ktn, sep_split("|", line), k)[1] for k, line in enumerate(ilines)]
     cpol = DEF_IPOLICY
     group_map = dict(enumerate(groups))
     for line in pollines:

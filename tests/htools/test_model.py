@@ -151,3 +151,24 @@ def test_allocation_failure_reasons_are_counted_per_pair() -> None:
     )
     assert result.best is None
     assert result.failures == {FailMode.FailMem: 6}  # 3 primaries x 2 secondaries
+
+
+@pytest.mark.parametrize(
+    ("value", "floor"),
+    [(2.5, 2), (-2.5, -3), (-0.0, 0), (7.0, 7), (-(2.0**63), -(2**63)), (2.0**62, 2**62),
+     # beyond an Int: GHC's conversion gives minBound, then floor steps below it and wraps
+     (math.inf, -(2**63)), (math.nan, -(2**63)), (1e19, -(2**63)),
+     (-math.inf, 2**63 - 1), (-1e300, 2**63 - 1)],
+)  # fmt: skip
+def test_floor_int_is_ghcs_floor_to_int(value: float, floor: int) -> None:
+    """``floorDoubleInt``; the limits (Infinity and beyond) were checked with Ganeti's hspace."""
+    assert hnode.floor_int(value) == floor
+
+
+def test_merging_leaves_the_loaded_cluster_as_it_was() -> None:
+    """``merge_data`` completes its own copies of the nodes in place, never the loader's."""
+    raw = text.parse_data(TWO_NODES)
+    before = [hnode.copy_node(n) for n in raw.nodes]
+    merged = merge_data(raw)
+    assert raw.nodes == before
+    assert merged.nodes[1].plist == (0,) and raw.nodes[1].plist == ()
