@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ganeti_agent
-from bench.htools import REAL_DIR, Run, measure
+from bench.htools import GNU_TIME, REAL_DIR, Run, gnu_time_peak, measure
 from bench.results import NOT_INSTALLED, Table
 
 COMMAND_LINES = (
@@ -130,24 +130,9 @@ def write_base(workdir: Path) -> Path:
     return workdir / "c200.tiered"
 
 
-GNU_TIME = Path("/usr/bin/time")
-
-
 def peak_rss_kib(argv: list[str]) -> int | None:
-    """The command's peak RSS as GNU time reports it, or None without GNU time.
-
-    ``wait4``'s ``ru_maxrss`` of a child forked from this process starts at
-    this process's own resident set (the kernel keeps the high-water mark
-    across ``exec``), so it never shows less than the bench's size, about
-    20 MiB; GNU time is small and reports its own child's figure. A run of
-    its own, so that the timed runs carry no wrapper.
-    """
-    if not GNU_TIME.exists():
-        return None
-    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-        measure([str(GNU_TIME), "-q", "-f", "%M", "-o", rss.name, *argv])
-        reported = rss.read().strip().splitlines()
-    return int(reported[-1]) if reported and reported[-1].isdigit() else None
+    """The command's peak RSS in a run of its own, so the timed runs carry no wrapper."""
+    return gnu_time_peak(argv)[1]
 
 
 @dataclass(frozen=True)
