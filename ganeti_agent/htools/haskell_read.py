@@ -60,6 +60,8 @@ _TOKENS: tuple[tuple[_LexemeKind, re.Pattern[str]], ...] = (
 
 @dataclass(frozen=True)
 class _Lexeme:
+    """One token as Haskell's ``lex`` reads it, and where it ends."""
+
     kind: _LexemeKind
     text: str
     end: int
