@@ -24,12 +24,10 @@ argument exits 1, as every htools program refuses arguments first thing).
 from __future__ import annotations
 
 import dataclasses
-import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import BinaryIO
 
 from ganeti_agent import __version__
 from ganeti_agent.htools.haskell_read import (
@@ -40,6 +38,10 @@ from ganeti_agent.htools.haskell_read import (
     try_read_int,
 )
 from ganeti_agent.htools.types import DISK_TEMPLATES
+
+TYPE_CHECKING = False  # typing's, without importing typing: start-up time of the tools
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 DEFAULT_LUXI_SOCKET = "/var/run/ganeti/socket/ganeti-query"
 """Ganeti's ``Path.defaultQuerySocket`` (the query socket of ganeti-luxid)."""
@@ -770,6 +772,8 @@ def version_line(program: str) -> str:
 
 def version_text(program: str) -> str:
     """The ``-V`` text, in the three lines of Ganeti's ``versionInfo``."""
+    import platform  # only -V needs it; a millisecond of start-up for every run otherwise
+
     implementation = sys.implementation.name
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     return (

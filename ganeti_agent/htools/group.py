@@ -9,6 +9,8 @@ from ganeti_agent.htools.types import DEF_IPOLICY, AllocPolicy, IPolicy
 
 @dataclass(frozen=True, slots=True)
 class Group:
+    """A node group: allocation policy, instance policy, and its index in the cluster."""
+
     name: str
     uuid: str
     alloc_policy: AllocPolicy

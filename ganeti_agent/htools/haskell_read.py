@@ -19,11 +19,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
 
 from ganeti_agent.htools.types import DISK_TEMPLATES
 
-NumberKind = Literal["int", "double"]
+TYPE_CHECKING = False  # typing's, without importing typing: start-up time of the tools
+if TYPE_CHECKING:
+    from fractions import Fraction
+    from typing import Literal
+
+    NumberKind = Literal["int", "double"]
+    _LexemeKind = Literal["number", "ident", "symbol", "other"]
 
 _INT_BITS = 64
 _WHITESPACE = " \t\n\r\f\v\xa0"
@@ -40,15 +45,11 @@ _SYMBOL = re.compile(r"[!#$%&*+./<=>?@\\^|~:-]+")
 # ``fractions`` is only needed for units; it is imported there.
 _DIGITS_PER_CHUNK = 4000
 
-if TYPE_CHECKING:
-    from fractions import Fraction
-
 
 class ReadError(ValueError):
     """A value Ganeti would refuse; the message is Ganeti's text."""
 
 
-_LexemeKind = Literal["number", "ident", "symbol", "other"]
 _TOKENS: tuple[tuple[_LexemeKind, re.Pattern[str]], ...] = (
     ("number", _BASED),
     ("number", _DECIMAL),
@@ -59,6 +60,8 @@ _TOKENS: tuple[tuple[_LexemeKind, re.Pattern[str]], ...] = (
 
 @dataclass(frozen=True)
 class _Lexeme:
+    """One token as Haskell's ``lex`` reads it, and where it ends."""
+
     kind: _LexemeKind
     text: str
     end: int

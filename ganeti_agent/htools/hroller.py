@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TextIO
 
 from ganeti_agent.htools import cli, evacuate, ghcio, text
 from ganeti_agent.htools import graph as hgraph
@@ -22,6 +21,10 @@ from ganeti_agent.htools.haskell_read import haskell_show_string
 from ganeti_agent.htools.loader import ClusterData
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.source import ExitError, ToolDied, load_cluster, set_node_status
+
+TYPE_CHECKING = False  # typing's, without importing typing: start-up time of the tools
+if TYPE_CHECKING:
+    from typing import TextIO
 
 NO_MASTER = "No master node found (maybe not supported by backend)."
 

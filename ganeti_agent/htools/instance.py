@@ -26,6 +26,8 @@ NO_SECONDARY = -1
 
 @dataclass(frozen=True, slots=True)
 class Disk:
+    """One disk of an instance: MiB, and spindles where the cluster reports them."""
+
     size: int
     spindles: int | None
 

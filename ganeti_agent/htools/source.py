@@ -9,13 +9,16 @@ apart from either program.
 from __future__ import annotations
 
 import dataclasses
-from typing import TextIO
 
 from ganeti_agent.htools import cli, ghcio, simu, text
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.loader import ClusterData, merge_data, update_missing
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.types import LoadError
+
+TYPE_CHECKING = False  # typing's, without importing typing: start-up time of the tools
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 class ExitError(Exception):

@@ -7,7 +7,6 @@ with Ganeti's own messages.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
 
 from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import node as hnode
@@ -36,7 +35,11 @@ from ganeti_agent.htools.types import (
     MinMaxISpecs,
 )
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing's, without importing typing: start-up time of the tools
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 def hs_show_list(values: list[str]) -> str:

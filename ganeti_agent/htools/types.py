@@ -83,6 +83,8 @@ class ISpec:
 
 @dataclass(frozen=True, slots=True)
 class MinMaxISpecs:
+    """One range of a policy: the smallest and the largest instance it allows."""
+
     min_spec: ISpec
     max_spec: ISpec
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ganeti_agent.htools.haskell_read import (
-    NumberKind,
     ReadError,
     haskell_show_string,
     parse_unit,
@@ -22,6 +22,9 @@ from ganeti_agent.htools.haskell_read import (
     try_read_lexed,
     wrap_int,
 )
+
+if TYPE_CHECKING:
+    from ganeti_agent.htools.haskell_read import NumberKind
 
 
 @pytest.mark.parametrize(
