@@ -380,14 +380,16 @@ def _suffices_shrinking(
 ) -> Instance | None:
     """``sufficesShrinking``: the first shrunk size that fits, while ``mode`` keeps failing.
 
-    Every size walked gets the same answer (the chain from it is a suffix of
-    this one), so the next tier level finds it without walking again.
+    Ganeti walks ``iterateOk``, which drops the last size of the chain (the
+    one that cannot shrink further): a size is tried only if it could still
+    shrink. Every size walked gets the same answer (the chain from it is a
+    suffix of this one), so the next tier level finds it without walking again.
     """
     answers = opts.memo.answers(state.nodes)
     walked: list[object] = []
-    current: Instance | None = inst
+    current = inst
     answer: Instance | None = None
-    while current is not None:
+    while (smaller := hinst.shrink_by_type(current, mode)) is not None:
         key: object = ("shrink", opts.capacity, len(state.instances), mode, current)
         if key in answers:
             answer = answers[key]  # type: ignore[assignment]
@@ -399,7 +401,7 @@ def _suffices_shrinking(
             break
         if result.failures.get(mode, 0) <= 0:
             break
-        current = hinst.shrink_by_type(current, mode)
+        current = smaller
     for key in walked:
         answers[key] = answer
     return answer
