@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ganeti_agent.htools import globaln1, metrics
+from ganeti_agent.htools import fitcheck, globaln1, metrics
 from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.grid import PairGrid
@@ -32,6 +32,11 @@ FailStats = list[tuple[FailMode, int]]
 class AllocError(Exception):
     """tryAlloc's own failure ("Not enough online nodes")."""
 
+
+# Up to this many primaries, a failed DRBD allocation is recognised pair by
+# pair in Python (fitcheck) before the matrices are built: cheaper for the
+# small clusters where tiered allocation asks the most failing questions.
+_SCALAR_PRIMARIES = 8
 
 _NAMING_FIELDS = frozenset({"name", "alias", "idx"})
 _PLACEMENT_FIELDS = tuple(
@@ -255,6 +260,10 @@ def _try_alloc(
         if not targets:
             raise AllocError("Not enough online nodes")
         pairs: list[tuple[int, list[int]]] = targets  # type: ignore[assignment]
+        if fitcheck.applies(inst) and len(pairs) <= _SCALAR_PRIMARIES:
+            nowhere = fitcheck.failures(nodes, inst, pairs)
+            if nowhere is not None:
+                return AllocResult(nowhere, None)
         result = opts.memo.pairs(nodes, inst, pairs, is_good is not None)
         if is_good is None:
             best = None
@@ -283,6 +292,10 @@ def _try_alloc(
     singles: list[int] = targets  # type: ignore[assignment]
     if not singles:
         raise AllocError("No online nodes")
+    if fitcheck.applies(inst):
+        nowhere = fitcheck.failures(nodes, inst, singles)
+        if nowhere is not None:
+            return AllocResult(nowhere, None)
     errs: list[FailMode] = []
     cands: list[Candidate] = []
     for pdx in singles:
@@ -382,29 +395,52 @@ def _suffices_shrinking(
 
     Ganeti walks ``iterateOk``, which drops the last size of the chain (the
     one that cannot shrink further): a size is tried only if it could still
-    shrink. Every size walked gets the same answer (the chain from it is a
-    suffix of this one), so the next tier level finds it without walking again.
+    shrink. The sizes that fit nowhere are skipped by the checks alone
+    (``fitcheck.walk_stop``); a size some target passes is tried for real.
+    Answers are remembered per cluster state.
     """
     answers = opts.memo.answers(state.nodes)
-    walked: list[object] = []
+    key: object = ("shrink", opts.capacity, len(state.instances), mode, inst)
+    if key in answers:
+        return answers[key]  # type: ignore[return-value]
+    try:
+        answer = _walk_by_checks(opts, state, inst, mode, alloc_nodes)
+    except ValueError:
+        answer = _walk_by_tries(opts, state, inst, mode, alloc_nodes)
+    answers[key] = answer
+    return answer
+
+
+def _walk_by_checks(
+    opts: AllocOptions, state: State, inst: Instance, mode: FailMode, alloc_nodes: AllocNodes
+) -> Instance | None:
     current = inst
-    answer: Instance | None = None
+    while (stop := fitcheck.walk_stop(state.nodes, current, mode, alloc_nodes[1])) is not None:
+        at, passes = stop
+        if not passes:
+            return None
+        candidate = fitcheck.nth_shrink(current, mode, at)
+        result = _try_alloc_or_empty(opts, state, candidate, alloc_nodes)
+        if result.best is not None:
+            return candidate
+        if result.failures.get(mode, 0) <= 0:
+            return None
+        current = fitcheck.nth_shrink(candidate, mode, 1)
+    return None
+
+
+def _walk_by_tries(
+    opts: AllocOptions, state: State, inst: Instance, mode: FailMode, alloc_nodes: AllocNodes
+) -> Instance | None:
+    current = inst
     while (smaller := hinst.shrink_by_type(current, mode)) is not None:
-        key: object = ("shrink", opts.capacity, len(state.instances), mode, current)
-        if key in answers:
-            answer = answers[key]  # type: ignore[assignment]
-            break
-        walked.append(key)
         result = _try_alloc_or_empty(opts, state, current, alloc_nodes)
         if result.best is not None:
-            answer = current
-            break
+            return current
         if result.failures.get(mode, 0) <= 0:
-            break
+            return None
         current = smaller
-    for key in walked:
-        answers[key] = answer
-    return answer
+    return None
 
 
 def tiered_alloc(
