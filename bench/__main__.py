@@ -239,6 +239,7 @@ class Suite:
             counts = [10, 20] if quick else [10, 20, 40]
             self.log(f"htools: hspace on {counts} simulated nodes (bench/htools.py)")
             self._guarded("htools", lambda: self.tables.append(htools.htools_table(counts)))
+            self._guarded("htools", lambda: self.tables.append(htools.tiny_table()))
 
     def _guarded(self, part: str, step: Callable[[], None]) -> None:
         """Run one step; a failure becomes a note in the results, not a lost run."""

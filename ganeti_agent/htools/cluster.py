@@ -397,50 +397,47 @@ def _suffices_shrinking(
     one that cannot shrink further): a size is tried only if it could still
     shrink. The sizes that fit nowhere are skipped by the checks alone
     (``fitcheck.walk_stop``); a size some target passes is tried for real.
-    Answers are remembered per cluster state.
+    Every size tried gets the walk's answer (the walk from it is a suffix
+    of this one), remembered per cluster state.
     """
     answers = opts.memo.answers(state.nodes)
-    key: object = ("shrink", opts.capacity, len(state.instances), mode, inst)
-    if key in answers:
-        return answers[key]  # type: ignore[return-value]
-    try:
-        answer = _walk_by_checks(opts, state, inst, mode, alloc_nodes)
-    except ValueError:
-        answer = _walk_by_tries(opts, state, inst, mode, alloc_nodes)
-    answers[key] = answer
+    tried: list[object] = []
+    answer: Instance | None = None
+    current: Instance | None = inst
+    while current is not None:
+        key: object = ("shrink", opts.capacity, len(state.instances), mode, current)
+        if key in answers:
+            answer = answers[key]  # type: ignore[assignment]
+            break
+        tried.append(key)
+        answer, current = _walk_step(opts, state, current, mode, alloc_nodes)
+    for key in tried:
+        answers[key] = answer
     return answer
 
 
-def _walk_by_checks(
+def _walk_step(
     opts: AllocOptions, state: State, inst: Instance, mode: FailMode, alloc_nodes: AllocNodes
-) -> Instance | None:
-    current = inst
-    while (stop := fitcheck.walk_stop(state.nodes, current, mode, alloc_nodes[1])) is not None:
-        at, passes = stop
-        if not passes:
-            return None
-        candidate = fitcheck.nth_shrink(current, mode, at)
-        result = _try_alloc_or_empty(opts, state, candidate, alloc_nodes)
-        if result.best is not None:
-            return candidate
-        if result.failures.get(mode, 0) <= 0:
-            return None
-        current = fitcheck.nth_shrink(candidate, mode, 1)
-    return None
-
-
-def _walk_by_tries(
-    opts: AllocOptions, state: State, inst: Instance, mode: FailMode, alloc_nodes: AllocNodes
-) -> Instance | None:
-    current = inst
-    while (smaller := hinst.shrink_by_type(current, mode)) is not None:
-        result = _try_alloc_or_empty(opts, state, current, alloc_nodes)
-        if result.best is not None:
-            return current
-        if result.failures.get(mode, 0) <= 0:
-            return None
-        current = smaller
-    return None
+) -> tuple[Instance | None, Instance | None]:
+    """From ``inst``: (the walk's answer, None) once known, or (None, where it goes on)."""
+    try:
+        stop = fitcheck.walk_stop(state.nodes, inst, mode, alloc_nodes[1])
+    except ValueError:
+        smaller = hinst.shrink_by_type(inst, mode)
+        if smaller is None:
+            return None, None
+        candidate = inst
+    else:
+        if stop is None or not stop[1]:
+            return None, None
+        candidate = fitcheck.nth_shrink(inst, mode, stop[0])
+        smaller = fitcheck.nth_shrink(candidate, mode, 1)
+    result = _try_alloc_or_empty(opts, state, candidate, alloc_nodes)
+    if result.best is not None:
+        return candidate, None
+    if result.failures.get(mode, 0) <= 0:
+        return None, None
+    return None, smaller
 
 
 def tiered_alloc(
