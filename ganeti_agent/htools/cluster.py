@@ -412,7 +412,8 @@ def _suffices_shrinking(
         tried.append(key)
         answer, current = _walk_step(opts, state, current, mode, alloc_nodes)
     for key in tried:
-        answers[key] = answer
+        if len(answers) < opts.memo.KEEP_ANSWERS:
+            answers[key] = answer
     return answer
 
 
@@ -421,6 +422,8 @@ def _walk_step(
 ) -> tuple[Instance | None, Instance | None]:
     """From ``inst``: (the walk's answer, None) once known, or (None, where it goes on)."""
     try:
+        if alloc_nodes[0] == "pairs" and len(alloc_nodes[1]) > _SCALAR_PRIMARIES:
+            raise ValueError("the pair matrices answer faster")
         stop = fitcheck.walk_stop(state.nodes, inst, mode, alloc_nodes[1])
     except ValueError:
         smaller = hinst.shrink_by_type(inst, mode)

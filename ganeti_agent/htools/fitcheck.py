@@ -45,6 +45,7 @@ Num = Any  # an int, or an int64 array over the sizes of a shrink chain
 Check = tuple[Any, FailMode]  # (failed: bool or bool array, why)
 NONE = -1
 _SCALAR_STEPS = 4  # sizes tried one by one before a walk goes to arrays
+ARRAY_CELLS = 1 << 18  # sizes x targets per array: a huge spec's chain goes in blocks
 
 
 def applies(inst: Instance) -> bool:
@@ -335,15 +336,16 @@ def walk_stop(
         found = failures(nodes, nth_shrink(inst, mode, k), targets)
         if found is None or found.get(mode, 0) <= 0:
             return k, found is None
-    if length <= _SCALAR_STEPS:
-        return None
-    ks = np.arange(_SCALAR_STEPS, length, dtype=np.int64)
-    with np.errstate(all="ignore"):
-        codes = _chain_codes(nodes, inst, mode, targets, ks)
-    passes = (codes == NONE).any(axis=1)
-    stops = passes | ~(codes == int(mode)).any(axis=1)
-    hit = np.flatnonzero(stops)
-    if not hit.size:
-        return None
-    row = int(hit[0])
-    return int(ks[row]), bool(passes[row])
+    columns = sum(len(t[1]) if isinstance(t, tuple) else 1 for t in targets)
+    block = max(_SCALAR_STEPS, ARRAY_CELLS // max(1, columns))
+    for start in range(_SCALAR_STEPS, length, block):
+        ks = np.arange(start, min(length, start + block), dtype=np.int64)
+        with np.errstate(all="ignore"):
+            codes = _chain_codes(nodes, inst, mode, targets, ks)
+        passes = (codes == NONE).any(axis=1)
+        stops = passes | ~(codes == int(mode)).any(axis=1)
+        hit = np.flatnonzero(stops)
+        if hit.size:
+            row = int(hit[0])
+            return int(ks[row]), bool(passes[row])
+    return None

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import pytest
+
 from ganeti_agent.htools import fitcheck, metrics, text
 from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools.cluster import gen_alloc_nodes
@@ -116,8 +118,14 @@ def test_shrink_chain_is_ganetis_iterate_ok() -> None:
             assert [fitcheck.nth_shrink(inst, mode, k) for k in range(len(chain))] == chain
 
 
-def test_walks_stop_where_the_full_path_stops() -> None:
-    """Long walks go through the array path; every stop matches the one-by-one walk."""
+@pytest.mark.parametrize("cells", [fitcheck.ARRAY_CELLS, 8])
+def test_walks_stop_where_the_full_path_stops(cells: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long walks go through the array path; every stop matches the one-by-one walk.
+
+    With 8 cells per array, the chains go in blocks of a few sizes: the
+    bound on array memory does not change where a walk stops.
+    """
+    monkeypatch.setattr(fitcheck, "ARRAY_CELLS", cells)
     long_walks = {True: 0, False: 0}
     for seed in range(60):
         nodes, groups, rng = _cluster(1000 + seed)
