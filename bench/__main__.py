@@ -239,6 +239,7 @@ class Suite:
             counts = [10, 20] if quick else [10, 20, 40]
             self.log(f"htools: hspace on {counts} simulated nodes (bench/htools.py)")
             self._guarded("htools", lambda: self.tables.append(htools.htools_table(counts)))
+            self._guarded("htools", lambda: self.tables.append(htools.tiny_table()))
         if "hroller" in self.parts:
             copies = [1] if quick else [1, 5]
             self.log(f"hroller: {copies} copies of a 200-node DRBD cluster (bench/hroller.py)")

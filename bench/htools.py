@@ -1,12 +1,17 @@
 """The ``htools`` part: the real hspace and ours on simulated clusters, same bytes.
 
     .venv/bin/python -m bench --only htools        (10, 20, 40 nodes; 10, 20 with --quick)
-    .venv/bin/python -m bench.htools [--nodes 10,20,40,100] [--real DIR]
+    .venv/bin/python -m bench.htools [--nodes 10,20,40,100] [--real DIR] [--tiny]
 
 For each node count N both tools run ``--simulate=p,N,8T,256g,64
 --disk-template=drbd --tiered-alloc=102400,4096,2 --machine-readable``; the
-table gives wall time and peak RSS (GNU time's, see :func:`measure_under_time`)
+table gives wall time and peak RSS (GNU time's, see :func:`gnu_time_peak`)
 of each, the ratio, and whether stdout was byte for byte the same.
+
+A second table runs both on tiny text clusters (two or three nodes, the
+default policy's 1 TiB / 32 GiB maximum spec): tiered allocation there
+shrinks the spec in thousands of steps while the failure reason
+alternates, a million cheap questions that Ganeti answers quickly.
 """
 
 from __future__ import annotations
@@ -130,6 +135,73 @@ def _row(count: int, real: Path | None) -> tuple[list[str], dict[str, object]]:
     return cells, record
 
 
+TINY_CLUSTERS = {
+    # three nodes, one with exclusive storage; plain: capacity checks on every size
+    "3 nodes, plain": (
+        "group-0|uuid-0|last_resort|gtag|\ngroup-1|uuid-1|preferred||\n\n"
+        "node-0.example.com|4096|0|3583|20480|19456|8|M|uuid-0|1\n"
+        "node-1.example.com|8192|512|7229|20480|19456|4|N|uuid-1|2||Y|2|1|1.0\n"
+        "node-2.example.com|32768|512|31883|409600|409600|4|N|uuid-0|12||N\n\n"
+        "inst-0.example.com|128|4096|2|running|Y|node-0.example.com||rbd|service:dns|1|1|N\n"
+        "inst-1.example.com|128|4096|1|running|N|node-0.example.com||file||1|2|N\n"
+        "inst-2.example.com|512|4096|1|ADMIN_down|Y|node-0.example.com|node-2.example.com"
+        "|drbd|service:web|1\n\nhtools:iextags:service\n",
+        "plain",
+    ),
+    "2 nodes, plain": (
+        "group-0|uuid-0|last_resort|gtag|\ngroup-1|uuid-1|preferred||\n\n"
+        "node-0.example.com|8192|0|7209|102400|102400|8|M|uuid-1|5||N|5|1|2.0\n"
+        "node-1.example.com|32768|0|32356|409600|408576|16|N|uuid-0|10||N|9|1|2.0\n\n"
+        "inst-0.example.com|512|1024|1|running|Y|node-1.example.com||sharedfile||1|2|N\n"
+        "inst-1.example.com|512|4096|1|running|Y|node-1.example.com||plain|service:web|1\n\n"
+        "htools:iextags:service\n",
+        "plain",
+    ),
+    "3 nodes, drbd": (
+        "group-0|uuid-0|preferred||\n\n"
+        "node-0.example.com|16384|512|15941|20480|19456|4|M|uuid-0|10||N\n"
+        "node-1.example.com|16384|512|15388|102400|101376|16|N|uuid-0|6||Y|6|1|2.0\n"
+        "node-2.example.com|4096|0|3994|102400|101376|8|Y|uuid-0|5||Y|5|2|1.0\n\n"
+        "inst-0.example.com|512|1024|2|ERROR_up|Y|node-1.example.com|node-2.example.com|drbd||1\n"
+        "inst-1.example.com|128|1024|2|running|Y|node-1.example.com|node-0.example.com|drbd||1\n"
+        "inst-2.example.com|1024|1024|2|running|Y|node-0.example.com||rbd|service:dns|1\n"
+        "inst-3.example.com|128|4096|2|running|Y|node-0.example.com|node-1.example.com"
+        "|drbd||1|2|Y\n\n",
+        "drbd",
+    ),
+}
+TINY_COLUMNS = ["cluster", "real hspace s", "ours s", "ours/real", "same stdout"]
+
+
+def tiny_table(real_dir: Path = REAL_DIR) -> Table:
+    """Tiered allocation on tiny clusters: ours, then the real tool, per cluster."""
+    real = real_hspace(real_dir)
+    table = Table("htools: hspace on tiny clusters (long shrink chains)", TINY_COLUMNS)
+    with tempfile.TemporaryDirectory() as folder:
+        for name, (text, template) in TINY_CLUSTERS.items():
+            path = Path(folder) / "cluster.data"
+            path.write_text(text)
+            args = ["-t", str(path), f"--disk-template={template}", "--machine-readable"]
+            mine = measure([*ours(), *args])
+            record: dict[str, object] = {"cluster": name, "ours_s": mine.seconds}
+            cells = [name, NOT_INSTALLED, f"{mine.seconds:.2f}", "-", "-"]
+            if real is not None:
+                theirs = measure([str(real), *args])
+                same = theirs.stdout == mine.stdout and theirs.code == mine.code
+                ratio = mine.seconds / theirs.seconds
+                record.update(real_s=theirs.seconds, ratio=ratio, same_stdout=same)
+                cells[1:] = [
+                    f"{theirs.seconds:.2f}",
+                    cells[2],
+                    f"{ratio:.2f}",
+                    "yes" if same else "NO",
+                ]
+            table.rows.append(cells)
+            table.records.append(record)
+    table.notes.append("ganeti-hspace -t CLUSTER --disk-template=T --machine-readable; wall time")
+    return table
+
+
 def real_hspace(real_dir: Path) -> Path | None:
     real = real_dir / "hspace"
     return real if real.exists() and os.access(real, os.X_OK) else None
@@ -170,7 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--nodes", default="10,20,40", help="comma-separated node counts")
     parser.add_argument("--real", type=Path, default=REAL_DIR, help="directory of the real htools")
+    parser.add_argument("--tiny", action="store_true", help="only the tiny-cluster table")
     args = parser.parse_args(argv)
+    if args.tiny:
+        built = tiny_table(args.real)
+        print("| " + " | ".join(built.columns) + " |\n|---|---:|---:|---:|---|")
+        print("\n".join("| " + " | ".join(row) + " |" for row in built.rows))
+        return 0
     print(table([int(n) for n in args.nodes.split(",")], args.real))
     return 0
 

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ganeti_agent.htools import globaln1, metrics
+from ganeti_agent.htools import fitcheck, globaln1, metrics
 from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.grid import PairGrid
@@ -32,6 +32,11 @@ FailStats = list[tuple[FailMode, int]]
 class AllocError(Exception):
     """tryAlloc's own failure ("Not enough online nodes")."""
 
+
+# Up to this many primaries, a failed DRBD allocation is recognised pair by
+# pair in Python (fitcheck) before the matrices are built: cheaper for the
+# small clusters where tiered allocation asks the most failing questions.
+_SCALAR_PRIMARIES = 8
 
 _NAMING_FIELDS = frozenset({"name", "alias", "idx"})
 _PLACEMENT_FIELDS = tuple(
@@ -255,6 +260,10 @@ def _try_alloc(
         if not targets:
             raise AllocError("Not enough online nodes")
         pairs: list[tuple[int, list[int]]] = targets  # type: ignore[assignment]
+        if fitcheck.applies(inst) and len(pairs) <= _SCALAR_PRIMARIES:
+            nowhere = fitcheck.failures(nodes, inst, pairs)
+            if nowhere is not None:
+                return AllocResult(nowhere, None)
         result = opts.memo.pairs(nodes, inst, pairs, is_good is not None)
         if is_good is None:
             best = None
@@ -283,6 +292,10 @@ def _try_alloc(
     singles: list[int] = targets  # type: ignore[assignment]
     if not singles:
         raise AllocError("No online nodes")
+    if fitcheck.applies(inst):
+        nowhere = fitcheck.failures(nodes, inst, singles)
+        if nowhere is not None:
+            return AllocResult(nowhere, None)
     errs: list[FailMode] = []
     cands: list[Candidate] = []
     for pdx in singles:
@@ -380,29 +393,54 @@ def _suffices_shrinking(
 ) -> Instance | None:
     """``sufficesShrinking``: the first shrunk size that fits, while ``mode`` keeps failing.
 
-    Every size walked gets the same answer (the chain from it is a suffix of
-    this one), so the next tier level finds it without walking again.
+    Ganeti walks ``iterateOk``, which drops the last size of the chain (the
+    one that cannot shrink further): a size is tried only if it could still
+    shrink. The sizes that fit nowhere are skipped by the checks alone
+    (``fitcheck.walk_stop``); a size some target passes is tried for real.
+    Every size tried gets the walk's answer (the walk from it is a suffix
+    of this one), remembered per cluster state.
     """
     answers = opts.memo.answers(state.nodes)
-    walked: list[object] = []
-    current: Instance | None = inst
+    tried: list[object] = []
     answer: Instance | None = None
+    current: Instance | None = inst
     while current is not None:
         key: object = ("shrink", opts.capacity, len(state.instances), mode, current)
         if key in answers:
             answer = answers[key]  # type: ignore[assignment]
             break
-        walked.append(key)
-        result = _try_alloc_or_empty(opts, state, current, alloc_nodes)
-        if result.best is not None:
-            answer = current
-            break
-        if result.failures.get(mode, 0) <= 0:
-            break
-        current = hinst.shrink_by_type(current, mode)
-    for key in walked:
-        answers[key] = answer
+        tried.append(key)
+        answer, current = _walk_step(opts, state, current, mode, alloc_nodes)
+    for key in tried:
+        if len(answers) < opts.memo.KEEP_ANSWERS:
+            answers[key] = answer
     return answer
+
+
+def _walk_step(
+    opts: AllocOptions, state: State, inst: Instance, mode: FailMode, alloc_nodes: AllocNodes
+) -> tuple[Instance | None, Instance | None]:
+    """From ``inst``: (the walk's answer, None) once known, or (None, where it goes on)."""
+    try:
+        if alloc_nodes[0] == "pairs" and len(alloc_nodes[1]) > _SCALAR_PRIMARIES:
+            raise ValueError("the pair matrices answer faster")
+        stop = fitcheck.walk_stop(state.nodes, inst, mode, alloc_nodes[1])
+    except ValueError:
+        smaller = hinst.shrink_by_type(inst, mode)
+        if smaller is None:
+            return None, None
+        candidate = inst
+    else:
+        if stop is None or not stop[1]:
+            return None, None
+        candidate = fitcheck.nth_shrink(inst, mode, stop[0])
+        smaller = fitcheck.nth_shrink(candidate, mode, 1)
+    result = _try_alloc_or_empty(opts, state, candidate, alloc_nodes)
+    if result.best is not None:
+        return candidate, None
+    if result.failures.get(mode, 0) <= 0:
+        return None, None
+    return None, smaller
 
 
 def tiered_alloc(

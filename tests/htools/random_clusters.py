@@ -3,7 +3,9 @@
 Wide on purpose: several groups with their own policies, offline nodes,
 spindles and exclusive storage, node and instance tags with the cluster
 tags that give them meaning (exclusion tags, location tags), forthcoming
-instances and every disk template.
+instances and every disk template. A quarter of the clusters are tiny
+(two or three nodes in one group, where tiered allocation walks long
+shrink chains), and exclusive storage is off, sparse or on every node.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def _policy(rng: random.Random, owner: str) -> str:
 
 def random_cluster(rng: random.Random, max_nodes: int = 6, max_instances: int = 8) -> str:
     """One cluster description; the first node is the master."""
-    groups = rng.randint(1, 3)
+    tiny = rng.random() < 0.25
+    groups = 1 if tiny else rng.randint(1, 3)
+    excl_share = rng.choice([0.0, 0.2, 0.2, 1.0])
     lines = [
         f"group-{g}|uuid-{g}|{rng.choice(['preferred', 'preferred', 'last_resort'])}|"
         f"{rng.choice(['', 'gtag'])}|"
@@ -47,12 +51,12 @@ def random_cluster(rng: random.Random, max_nodes: int = 6, max_instances: int = 
     lines.append("")
     nodes: list[tuple[str, int, bool]] = []
     location = rng.random() < 0.3
-    for n in range(rng.randint(2, max_nodes)):
+    for n in range(rng.randint(2, 3) if tiny else rng.randint(2, max_nodes)):
         mem = rng.choice([4096, 8192, 16384, 32768])
         dsk = rng.choice([20480, 102400, 409600])
         group = rng.randrange(groups)
         name = f"node-{n}.example.com"
-        excl = rng.random() < 0.2
+        excl = rng.random() < excl_share
         nodes.append((name, group, excl))
         flag = rng.choice("NNNNNY") if n else "M"
         spindles = rng.randint(1, 12)

@@ -31,7 +31,9 @@ def random_args(rng: random.Random, path: Path) -> list[str]:
     if rng.random() < 0.6:
         args.append(f"--disk-template={rng.choice(TEMPLATES[:4])}")
     if rng.random() < 0.3:
-        args.append(f"--tiered-alloc={rng.choice([2048, 4096])},{rng.choice([10240, 51200])},2")
+        spindles = rng.choice(["", "", ",1", ",3"])
+        disk, mem = rng.choice([2048, 4096, 102400]), rng.choice([10240, 51200, 4096])
+        args.append(f"--tiered-alloc={disk},{mem},{rng.randint(1, 4)}{spindles}")
     if rng.random() < 0.2:
         args.append(f"--max-cpu={rng.choice(['2', '1.5', '8'])}")
     if rng.random() < 0.2:
@@ -69,21 +71,31 @@ def test_random_clusters_match_real_hspace(tmp_path: Path) -> None:
     assert differing == []
 
 
-OPEN_CASE = Path(__file__).parent / "data" / "hspace-open-excl-tiered.data"
+EXCL_TIERED = Path(__file__).parent / "data" / "hspace-excl-tiered.data"
+EXCL_TIERED_ARGS = ["--no-capacity-checks", "--disk-template=drbd"]
 
 
-@pytest.mark.xfail(strict=True, reason="open: tiered allocation finds one spec too many")
-def test_known_difference_exclusive_storage_tiered() -> None:
-    """A difference found by the differential run and not yet understood.
+def test_exclusive_storage_tiered_matches_real_hspace() -> None:
+    """Found by this differential run: a shrink chain's last size is never tried.
 
-    Two groups, one exclusive-storage node: after two tiers, our
-    sufficesShrinking(FailSpindles) walks spindles 12 -> 1 and places one
-    more instance (128 MiB, 20224 MiB, 8 CPUs, 1 spindle); Ganeti stops.
-    On the state Ganeti saves with -S, both place that spec, so the
-    difference is in the tiered recursion, not in the allocation checks.
+    Two groups, one exclusive-storage node with one free spindle. After two
+    tiers, ``sufficesShrinking`` on FailSpindles walks 12 spindles down;
+    Ganeti's ``iterateOk`` leaves out the size that cannot shrink any more
+    (1 spindle), so Ganeti places nothing more where a walk to 1 would.
     """
     if not REAL.exists():
         pytest.skip("Ganeti's hspace (ganeti-htools-3.0) is not installed; nothing to compare with")
-    args = ["-t", str(OPEN_CASE), "--no-capacity-checks", "--disk-template=drbd"]
+    args = ["-t", str(EXCL_TIERED), *EXCL_TIERED_ARGS]
     ours = [sys.executable, "-m", "ganeti_agent.htools.hspace"]
     assert run([str(REAL), *args]) == run([*ours, *args])
+
+
+def test_exclusive_storage_tiered_matches_recorded_output() -> None:
+    """The same case against the real tool's output, recorded: runs without Ganeti."""
+    ours = [sys.executable, "-m", "ganeti_agent.htools.hspace", "-t", str(EXCL_TIERED)]
+    code, out, err = run([*ours, *EXCL_TIERED_ARGS])
+    assert (code, out.decode(), err.decode()) == (
+        0,
+        EXCL_TIERED.with_suffix(".stdout").read_text(),
+        EXCL_TIERED.with_suffix(".stderr").read_text(),
+    )
