@@ -20,7 +20,7 @@ import pytest
 
 from tests.htools.test_hroller import QUIRK_CLUSTER
 
-HSPACE_CLUSTER = Path(__file__).parent / "data" / "hspace-open-excl-tiered.data"
+HSPACE_CLUSTER = Path(__file__).parent / "data" / "hspace-excl-tiered.data"
 
 ONLY_FOR_SOME_RUNS = (
     "argparse",
