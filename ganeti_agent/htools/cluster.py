@@ -296,6 +296,8 @@ def _try_alloc(
         nowhere = fitcheck.failures(nodes, inst, singles)
         if nowhere is not None:
             return AllocResult(nowhere, None)
+    if is_good is not None:
+        return _singles_checked(nodes, inst, singles, is_good)
     errs: list[FailMode] = []
     cands: list[Candidate] = []
     for pdx in singles:
@@ -305,6 +307,33 @@ def _try_alloc(
         else:
             cands.append(res)
     sol: Solution = collection_to_solution(errs, cands, is_good)
+    return AllocResult(_counts(sol.failures), sol.best)
+
+
+def _singles_checked(
+    nodes: list[Node], inst: Instance, singles: list[int], is_good: Callable[[Candidate], bool]
+) -> AllocResult:
+    """Single-node placements under the capacity check, scored only when one passes it.
+
+    ``is_good`` is pure, so asking it of every candidate first changes no
+    answer; when none passes (a shrink walk's N+1 failures, hundreds per
+    walk) every candidate is dropped whatever its score, and the cluster
+    scores, the dearest part of a placement, are never needed.
+    """
+    errs: list[FailMode] = []
+    cands: list[Candidate] = []
+    for pdx in singles:
+        res = allocate_on_single(nodes, inst, pdx, False, scored=False)
+        if isinstance(res, FailMode):
+            errs.append(res)
+        else:
+            cands.append(res)
+    good = {id(cand) for cand in cands if is_good(cand)}
+    if not good:
+        return AllocResult(_counts([FailMode.FailN1] * len(cands) + errs), None)
+    for cand in cands:
+        cand.score = metrics.comp_cv(cand.nodes)
+    sol = collection_to_solution(errs, cands, lambda cand: id(cand) in good)
     return AllocResult(_counts(sol.failures), sol.best)
 
 

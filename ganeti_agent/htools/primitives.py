@@ -8,6 +8,7 @@ so among equal scores the last candidate tried wins.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,9 +38,12 @@ class Solution:
 
 
 def allocate_on_single(
-    nodes: list[Node], inst: Instance, pdx: int, force: bool
+    nodes: list[Node], inst: Instance, pdx: int, force: bool, scored: bool = True
 ) -> Candidate | FailMode:
-    """``allocateOnSingle``: place ``inst`` on node ``pdx`` alone; score afresh."""
+    """``allocateOnSingle``: place ``inst`` on node ``pdx`` alone; score afresh.
+
+    ``scored=False`` leaves the score NaN for a caller that may never need it.
+    """
     target = nodes[pdx]
     err = hinst.matches_policy(inst, target.ipolicy, target.excl_stor)
     if err is not None:
@@ -50,7 +54,8 @@ def allocate_on_single(
     new_inst = dataclasses.replace(inst, pnode=pdx, snode=NO_SECONDARY)
     new_nodes = list(nodes)
     new_nodes[pdx] = new_p
-    return Candidate(new_nodes, new_inst, [new_p], metrics.comp_cv(new_nodes))
+    score = metrics.comp_cv(new_nodes) if scored else math.nan
+    return Candidate(new_nodes, new_inst, [new_p], score)
 
 
 def collection_to_solution(
