@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -49,6 +50,25 @@ def _placement_key(inst: Instance) -> tuple[object, ...]:
     return tuple(getattr(inst, name) for name in _PLACEMENT_FIELDS)
 
 
+class Answers(OrderedDict[object, object]):
+    """One cluster state's remembered answers, the oldest forgotten first past ``limit``.
+
+    A tiered run reuses what it learnt last (the walk from the next-larger
+    size is a suffix of the one just made), so dropping the oldest keeps
+    what pays while bounding memory; refusing new answers once full would
+    make every later walk start again from nothing.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def remember(self, key: object, value: object) -> None:
+        self[key] = value
+        if len(self) > self.limit:
+            self.popitem(last=False)
+
+
 class AllocMemo:
     """What one hspace run computes more than once, per cluster state.
 
@@ -60,18 +80,18 @@ class AllocMemo:
     """
 
     KEEP_STATES = 8
-    KEEP_ANSWERS = 50_000  # per state: tries beyond it are recomputed, memory stays bounded
+    KEEP_ANSWERS = 50_000  # per state, the oldest forgotten first: memory stays bounded
 
     def __init__(self) -> None:
         self.grid = PairGrid()
-        self._states: dict[int, tuple[list[Node], dict[object, object]]] = {}
+        self._states: dict[int, tuple[list[Node], Answers]] = {}
 
-    def answers(self, nodes: list[Node]) -> dict[object, object]:
+    def answers(self, nodes: list[Node]) -> Answers:
         entry = self._states.get(id(nodes))
         if entry is None or entry[0] is not nodes:
             if len(self._states) >= self.KEEP_STATES:
                 del self._states[next(iter(self._states))]
-            entry = (nodes, {})
+            entry = (nodes, Answers(self.KEEP_ANSWERS))
             self._states[id(nodes)] = entry
         return entry[1]
 
@@ -94,17 +114,32 @@ class AllocMemo:
         if result is None:
             stats = self.grid.statistics(nodes)
             result = evaluate_pairs(nodes, stats, inst, pairs, False, want_all=want_all)
-        answers[key] = result
+        answers.remember(key, result)
         return result
 
     def redundant(self, opts: AllocOptions, nodes: list[Node], instances: list[Instance]) -> bool:
+        if self.never_redundant(opts, nodes, instances):
+            return False
         answers = self.answers(nodes)
         key = ("n1", len(instances), opts.accept_existing, opts.ignore_groups)
         found = answers.get(key)
         if isinstance(found, bool):
             return found
         result = globaln1.redundant(opts, nodes, instances)
-        answers[key] = result
+        answers.remember(key, result)
+        return result
+
+    def never_redundant(
+        self, opts: AllocOptions, nodes: list[Node], instances: list[Instance]
+    ) -> bool:
+        """``globaln1.never_redundant``, once per cluster state and N+1 scope."""
+        answers = self.answers(nodes)
+        key = ("never-n1", len(instances), opts.accept_existing, opts.ignore_groups)
+        found = answers.get(key)
+        if isinstance(found, bool):
+            return found
+        result = globaln1.never_redundant(opts, nodes, instances)
+        answers.remember(key, result)
         return result
 
 
@@ -235,8 +270,7 @@ def try_alloc(
         if isinstance(found, AllocResult):
             return found
     result = _try_alloc(opts, nodes, instances, inst, alloc_nodes)
-    if len(answers) < opts.memo.KEEP_ANSWERS:
-        answers[failed_key if result.best is None else placed_key] = result
+    answers.remember(failed_key if result.best is None else placed_key, result)
     return result
 
 
@@ -249,11 +283,19 @@ def _try_alloc(
 ) -> AllocResult:
     kind, targets = alloc_nodes
     is_good: Callable[[Candidate], bool] | None = None
-    if opts.capacity:
+    never_good = opts.capacity and opts.memo.never_redundant(opts, nodes, instances)
+    if never_good:
+
+        def is_good(cand: Candidate) -> bool:
+            return False
+
+    elif opts.capacity:
 
         def is_good(cand: Candidate) -> bool:
             new_il = add_instance(instances, cand)
             new_nl = extract_nodes(nodes, len(instances), cand)
+            if globaln1.never_redundant(opts, new_nl, new_il):
+                return False
             return globaln1.redundant(opts, new_nl, new_il)
 
     if kind == "pairs":
@@ -274,6 +316,9 @@ def _try_alloc(
         if not result.valid:
             return AllocResult(result.failures, None)
         failures = dict(result.failures)
+        if never_good:
+            failures[FailMode.FailN1] = failures.get(FailMode.FailN1, 0) + len(result.valid)
+            return AllocResult(failures, None)
         chosen: Candidate | None = None
         by_primary: dict[int, list[tuple[int, int, float]]] = {}
         for item in result.valid:
@@ -387,7 +432,7 @@ def iterate_alloc(
     huge: bool = True,
 ) -> tuple[FailStats, State]:
     """``iterateAlloc'``: big unchecked steps kept while the cluster stays N+1 redundant."""
-    if not opts.capacity:
+    if not opts.capacity or opts.memo.never_redundant(opts, state.nodes, state.instances):
         return _small_steps(opts, state, limit, newinst, alloc_nodes)
     while True:
         size = _bigstep_size(state.nodes, newinst) if huge else 10
@@ -429,6 +474,8 @@ def _suffices_shrinking(
     Every size tried gets the walk's answer (the walk from it is a suffix
     of this one), remembered per cluster state.
     """
+    if opts.capacity and opts.memo.never_redundant(opts, state.nodes, state.instances):
+        return None
     answers = opts.memo.answers(state.nodes)
     tried: list[object] = []
     answer: Instance | None = None
@@ -441,8 +488,7 @@ def _suffices_shrinking(
         tried.append(key)
         answer, current = _walk_step(opts, state, current, mode, alloc_nodes)
     for key in tried:
-        if len(answers) < opts.memo.KEEP_ANSWERS:
-            answers[key] = answer
+        answers.remember(key, answer)
     return answer
 
 

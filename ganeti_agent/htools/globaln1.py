@@ -145,16 +145,55 @@ def can_evacuate(nodes: list[Node], instances: list[Instance], node: Node) -> bo
     return True
 
 
+def _in_scope(opts: N1Options, node: Node) -> bool:
+    if opts.accept_existing and node.offline:
+        return False
+    return node.group not in opts.ignore_groups
+
+
+def _escapes_nowhere(nodes: list[Node], node: Node, inst: Instance, escape: list[int]) -> bool:
+    """No escape node can take ``inst`` now: it is shared storage or recreated."""
+    if inst.disk_template in SHARED_MOVABLE:
+        return not any(
+            hnode.migration_allowed(node, nodes[ndx])
+            and not isinstance(hnode.add_pri(nodes[ndx], inst, True), FailMode)
+            for ndx in escape
+        )
+    return all(
+        isinstance(allocate_on_single(nodes, inst, ndx, True, scored=False), FailMode)
+        for ndx in escape
+    )
+
+
+def never_redundant(opts: N1Options, nodes: list[Node], instances: list[Instance]) -> bool:
+    """Whether no cluster grown from this one by adding instances can be N+1 redundant.
+
+    True when some node in scope holds a non-DRBD instance that no other node
+    of its group can take now. Evacuating a node only ever adds instances to
+    the escape nodes (a DRBD failover gives its secondary the instance's
+    memory and hands back as much disk as it takes), and so does adding an
+    instance to the cluster; the policy and migration checks depend on the
+    node alone. Free memory, disk and spindles of an escape node therefore
+    never grow, and the forced placements that fail now fail in every grown
+    cluster: that node stays impossible to evacuate. Tiered allocation on
+    such a cluster asks the N+1 question for every size of every shrink
+    walk, and this answers all of them at once.
+    """
+    for node in nodes:
+        if not _in_scope(opts, node):
+            continue
+        stuck = [instances[i] for i in node.plist if instances[i].disk_template != "drbd"]
+        if not stuck:
+            continue
+        escape = [n.idx for n in nodes if n.group == node.group and n.idx != node.idx]
+        if any(_escapes_nowhere(nodes, node, inst, escape) for inst in stuck):
+            return True
+    return False
+
+
 def redundant(opts: N1Options, nodes: list[Node], instances: list[Instance]) -> bool:
     """Whether every (relevant) node of the cluster can be evacuated."""
-    for node in nodes:
-        if opts.accept_existing and node.offline:
-            continue
-        if node.group in opts.ignore_groups:
-            continue
-        if not can_evacuate(nodes, instances, node):
-            return False
-    return True
+    return all(can_evacuate(nodes, instances, node) for node in nodes if _in_scope(opts, node))
 
 
 def redundant_group(
