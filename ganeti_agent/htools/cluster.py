@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -342,7 +343,12 @@ def _try_alloc(
         if nowhere is not None:
             return AllocResult(nowhere, None)
     if is_good is not None:
-        return _singles_checked(nodes, inst, singles, is_good)
+        in_scope = functools.partial(globaln1.in_scope, opts)
+
+        def may_pass(cand: Candidate) -> bool:
+            return fitcheck.can_leave(nodes, inst, cand.inst.pnode, in_scope)
+
+        return _singles_checked(nodes, inst, singles, is_good, may_pass)
     errs: list[FailMode] = []
     cands: list[Candidate] = []
     for pdx in singles:
@@ -356,14 +362,21 @@ def _try_alloc(
 
 
 def _singles_checked(
-    nodes: list[Node], inst: Instance, singles: list[int], is_good: Callable[[Candidate], bool]
+    nodes: list[Node],
+    inst: Instance,
+    singles: list[int],
+    is_good: Callable[[Candidate], bool],
+    may_pass: Callable[[Candidate], bool] = lambda cand: True,
 ) -> AllocResult:
-    """Single-node placements under the capacity check, scored only when one passes it.
+    """Single-node placements under the capacity check, scored only when one may pass it.
 
-    ``is_good`` is pure, so asking it of every candidate first changes no
-    answer; when none passes (a shrink walk's N+1 failures, hundreds per
-    walk) every candidate is dropped whatever its score, and the cluster
-    scores, the dearest part of a placement, are never needed.
+    ``may_pass`` is a cheap necessary condition of ``is_good``
+    (``fitcheck.can_leave``). When no candidate meets it (a shrink walk's
+    N+1 failures, hundreds per walk) every candidate is dropped whatever
+    its score, and the cluster scores, the dearest part of a placement,
+    are never needed. Otherwise ``is_good`` runs in Ganeti's order, best
+    score first, until one passes: a passing N+1 check is the dearest
+    question of all.
     """
     errs: list[FailMode] = []
     cands: list[Candidate] = []
@@ -373,12 +386,12 @@ def _singles_checked(
             errs.append(res)
         else:
             cands.append(res)
-    good = {id(cand) for cand in cands if is_good(cand)}
-    if not good:
+    hopeful = {id(cand) for cand in cands if may_pass(cand)}
+    if not hopeful:
         return AllocResult(_counts([FailMode.FailN1] * len(cands) + errs), None)
     for cand in cands:
         cand.score = metrics.comp_cv(cand.nodes)
-    sol = collection_to_solution(errs, cands, lambda cand: id(cand) in good)
+    sol = collection_to_solution(errs, cands, lambda cand: id(cand) in hopeful and is_good(cand))
     return AllocResult(_counts(sol.failures), sol.best)
 
 
@@ -499,7 +512,10 @@ def _walk_step(
     try:
         if alloc_nodes[0] == "pairs" and len(alloc_nodes[1]) > _SCALAR_PRIMARIES:
             raise ValueError("the pair matrices answer faster")
-        stop = fitcheck.walk_stop(state.nodes, inst, mode, alloc_nodes[1])
+        in_scope = None
+        if opts.capacity and alloc_nodes[0] == "single":
+            in_scope = functools.partial(globaln1.in_scope, opts)
+        stop = fitcheck.walk_stop(state.nodes, inst, mode, alloc_nodes[1], in_scope)
     except ValueError:
         smaller = hinst.shrink_by_type(inst, mode)
         if smaller is None:

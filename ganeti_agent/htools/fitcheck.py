@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +28,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ganeti_agent.htools import instance as hinst
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.instance import Disk, Instance
 from ganeti_agent.htools.node import Node, div
 from ganeti_agent.htools.types import (
+    SHARED_MOVABLE,
     UNIT_CPU,
     UNIT_DSK,
     UNIT_MEM,
@@ -199,6 +202,73 @@ def failures(nodes: list[Node], inst: Instance, targets: Targets) -> Failures | 
     return found
 
 
+def single_codes(nodes: list[Node], inst: Instance, targets: list[int]) -> list[FailMode | None]:
+    """Each single-node target's first failed check, None where it passes."""
+    policies = _Policies(inst)
+    sizes = Sizes.of(inst)
+    codes: list[FailMode | None] = []
+    for pdx in targets:
+        err = policies.failure(nodes[pdx])
+        if err is None:
+            err = _first(_primary_checks(nodes[pdx], inst, sizes))
+        codes.append(err)
+    return codes
+
+
+# ------------------------------------------------- N+1: can the new instance leave?
+
+InScope = Callable[[Node], bool]
+
+
+def _forced_checks(node: Node, inst: Instance, s: Sizes) -> list[Check]:
+    """``addPriEx`` with soft errors ignored: only the hard limits can fail."""
+    base_mem = math.trunc(node.t_mem) - node.n_mem - node.i_mem - max(0, node.x_mem)
+    free_mem = base_mem - s.mem if inst.uses_memory else base_mem
+    checks: list[Check] = [(free_mem <= 0, FailMode.FailMem)]
+    if inst.uses_local_storage:
+        checks.append((node.f_dsk - s.dsk <= 0, FailMode.FailDisk))
+        if node.excl_stor:
+            left = -1 if s.spindles is None else node.f_spindles - s.spindles
+            checks.append((_below(left, 0), FailMode.FailSpindles))
+    return checks
+
+
+def _escape_nodes(nodes: list[Node], inst: Instance, pdx: int) -> list[Node]:
+    """Where evacuating ``pdx`` could put ``inst``: its group, by migration for shared storage."""
+    node = nodes[pdx]
+    shared = inst.disk_template in SHARED_MOVABLE
+    return [
+        other
+        for other in nodes
+        if other.group == node.group
+        and other.idx != pdx
+        and (not shared or hnode.migration_allowed(node, other))
+    ]
+
+
+def _takes(node: Node, inst: Instance, s: Sizes, policies: _Policies) -> bool:
+    """Whether ``node`` takes ``inst`` by force now, as evacuation would place it."""
+    if inst.disk_template not in SHARED_MOVABLE and policies.failure(node) is not None:
+        return False
+    return _first(_forced_checks(node, inst, s)) is None
+
+
+def can_leave(nodes: list[Node], inst: Instance, pdx: int, in_scope: InScope) -> bool:
+    """Whether ``inst`` placed alone on ``pdx`` could leave it again, should it fail.
+
+    A necessary condition of global N+1 (``globaln1``) for a single-node
+    placement: evacuating ``pdx`` recreates (or, on shared storage,
+    migrates) the new instance on another node of its group, and the
+    other nodes only lose room on the way (see ``never_redundant``). So a
+    placement that fails this fails N+1, with no cluster built.
+    """
+    if not in_scope(nodes[pdx]):
+        return True
+    policies = _Policies(inst)
+    sizes = Sizes.of(inst)
+    return any(_takes(other, inst, sizes, policies) for other in _escape_nodes(nodes, inst, pdx))
+
+
 # ---------------------------------------------------------------- shrink chains
 
 
@@ -319,8 +389,71 @@ def _chain_codes(
     return np.stack(columns, axis=1)
 
 
+def _chain_leaves(
+    nodes: list[Node],
+    inst: Instance,
+    mode: FailMode,
+    targets: list[int],
+    ks: NDArray[np.int64],
+    in_scope: InScope,
+) -> NDArray[np.bool_]:
+    """``can_leave`` per size of the chain (rows) and single target (columns)."""
+    sizes = _chain_sizes(inst, mode, ks)
+    first, last = int(ks[0]), int(ks[-1]) + 1
+    shared = inst.disk_template in SHARED_MOVABLE
+    takes: dict[int, NDArray[np.bool_]] = {}
+
+    def taken_by(node: Node) -> NDArray[np.bool_]:
+        found = takes.get(node.idx)
+        if found is None:
+            forced = _first_codes(_forced_checks(node, inst, sizes), len(ks)) == NONE
+            if not shared:
+                forced &= _chain_policy(node, inst, mode, first, last) == NONE
+            takes[node.idx] = found = forced
+        return found
+
+    columns = []
+    for pdx in targets:
+        column = np.zeros(len(ks), dtype=np.bool_)
+        if not in_scope(nodes[pdx]):
+            column[:] = True
+        for other in _escape_nodes(nodes, inst, pdx):
+            column |= taken_by(other)
+        columns.append(column)
+    return np.stack(columns, axis=1)
+
+
+def _singles(targets: Targets) -> list[int]:
+    singles = [t for t in targets if isinstance(t, int)]
+    if len(singles) != len(targets):
+        raise ValueError("N+1 leave checks are for single-node targets")
+    return singles
+
+
+def _stops_at(
+    nodes: list[Node], sized: Instance, mode: FailMode, targets: Targets, in_scope: InScope | None
+) -> tuple[bool, bool]:
+    """Whether the walk stops at this size, and whether because some target passes."""
+    if in_scope is None:
+        found = failures(nodes, sized, targets)
+        if found is None:
+            return True, True
+        return found.get(mode, 0) <= 0, False
+    singles = _singles(targets)
+    codes = single_codes(nodes, sized, singles)
+    passes = any(
+        code is None and can_leave(nodes, sized, pdx, in_scope)
+        for code, pdx in zip(codes, singles, strict=True)
+    )
+    return passes or mode not in codes, passes
+
+
 def walk_stop(
-    nodes: list[Node], inst: Instance, mode: FailMode, targets: Targets
+    nodes: list[Node],
+    inst: Instance,
+    mode: FailMode,
+    targets: Targets,
+    in_scope: InScope | None = None,
 ) -> tuple[int, bool] | None:
     """Where ``sufficesShrinking``'s walk from ``inst`` stops, by the checks alone.
 
@@ -328,21 +461,29 @@ def walk_stop(
     tries it for real) or whose failures lack ``mode`` (False: the walk
     ends there without a size). None when the whole chain fails with
     ``mode``; raises ValueError when the chain is not modelled here.
+
+    With ``in_scope`` (single-node targets under the capacity check), a
+    target passes only if the instance could also leave it (``can_leave``):
+    the sizes where every passing target fails N+1 that way are walked
+    past, as Ganeti walks past them one full allocation at a time.
     """
     length = chain_length(inst, mode)
     if length is None or not applies(inst):
         raise ValueError("shrink chain not modelled")
     for k in range(min(length, _SCALAR_STEPS)):
-        found = failures(nodes, nth_shrink(inst, mode, k), targets)
-        if found is None or found.get(mode, 0) <= 0:
-            return k, found is None
+        stops, passes = _stops_at(nodes, nth_shrink(inst, mode, k), mode, targets, in_scope)
+        if stops:
+            return k, passes
     columns = sum(len(t[1]) if isinstance(t, tuple) else 1 for t in targets)
     block = max(_SCALAR_STEPS, ARRAY_CELLS // max(1, columns))
     for start in range(_SCALAR_STEPS, length, block):
         ks = np.arange(start, min(length, start + block), dtype=np.int64)
         with np.errstate(all="ignore"):
             codes = _chain_codes(nodes, inst, mode, targets, ks)
-        passes = (codes == NONE).any(axis=1)
+            fits = codes == NONE
+            if in_scope is not None:
+                fits &= _chain_leaves(nodes, inst, mode, _singles(targets), ks, in_scope)
+        passes = fits.any(axis=1)
         stops = passes | ~(codes == int(mode)).any(axis=1)
         hit = np.flatnonzero(stops)
         if hit.size:

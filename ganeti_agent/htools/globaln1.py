@@ -17,15 +17,13 @@ from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.instance import Instance
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.primitives import (
+    Candidate,
     add_instance,
     allocate_on_single,
     collection_to_solution,
     extract_nodes,
 )
-from ganeti_agent.htools.types import FailMode
-
-# diskTemplateMovable: the templates whose instances can change primary freely.
-SHARED_MOVABLE = frozenset({"diskless", "sharedfile", "rbd", "ext", "gluster"})
+from ganeti_agent.htools.types import SHARED_MOVABLE, FailMode
 
 
 class N1Options(Protocol):
@@ -127,31 +125,52 @@ def can_evacuate(nodes: list[Node], instances: list[Instance], node: Node) -> bo
             return False
     stuck = [il[i] for i in others if il[i].disk_template not in SHARED_MOVABLE]
     stuck.sort(key=lambda inst: -inst.mem)
-    for inst in stuck:
+    for count, inst in enumerate(stuck, 1):
         errs = []
         cands = []
         for target in escape:
-            res = allocate_on_single(nl, inst, target, True)
+            res = allocate_on_single(nl, inst, target, True, scored=False)
             if isinstance(res, FailMode):
                 errs.append(res)
             else:
                 cands.append(res)
-        sol = collection_to_solution(errs, cands, None)
-        if sol.best is None:
+        if not cands:
             return False
+        if count == len(stuck):
+            return True
+        _score(nl, cands)
+        sol = collection_to_solution(errs, cands, None)
+        assert sol.best is not None
         new_nl = extract_nodes(nl, len(il), sol.best)
         il = add_instance(il, sol.best)
         nl = list(new_nl)
     return True
 
 
-def _in_scope(opts: N1Options, node: Node) -> bool:
+def _score(nodes: list[Node], cands: list[Candidate]) -> None:
+    """The cluster score of each recreation that ``recreate`` must choose between.
+
+    Only a choice needs scores: one candidate is chosen whatever its score,
+    and the last instance's placement is never looked at again. Each
+    candidate changes one node, so the other nodes' rows are shared.
+    """
+    if len(cands) == 1:
+        return
+    rows = [metrics.node_components(n) for n in nodes]
+    for cand in cands:
+        (placed,) = cand.changed
+        changed_rows = list(rows)
+        changed_rows[placed.idx] = metrics.node_components(placed)
+        cand.score = metrics.cv_from_stats(metrics.statistics_of_rows(cand.nodes, changed_rows))
+
+
+def in_scope(opts: N1Options, node: Node) -> bool:
     if opts.accept_existing and node.offline:
         return False
     return node.group not in opts.ignore_groups
 
 
-def _escapes_nowhere(nodes: list[Node], node: Node, inst: Instance, escape: list[int]) -> bool:
+def escapes_nowhere(nodes: list[Node], node: Node, inst: Instance, escape: list[int]) -> bool:
     """No escape node can take ``inst`` now: it is shared storage or recreated."""
     if inst.disk_template in SHARED_MOVABLE:
         return not any(
@@ -180,20 +199,20 @@ def never_redundant(opts: N1Options, nodes: list[Node], instances: list[Instance
     walk, and this answers all of them at once.
     """
     for node in nodes:
-        if not _in_scope(opts, node):
+        if not in_scope(opts, node):
             continue
         stuck = [instances[i] for i in node.plist if instances[i].disk_template != "drbd"]
         if not stuck:
             continue
         escape = [n.idx for n in nodes if n.group == node.group and n.idx != node.idx]
-        if any(_escapes_nowhere(nodes, node, inst, escape) for inst in stuck):
+        if any(escapes_nowhere(nodes, node, inst, escape) for inst in stuck):
             return True
     return False
 
 
 def redundant(opts: N1Options, nodes: list[Node], instances: list[Instance]) -> bool:
     """Whether every (relevant) node of the cluster can be evacuated."""
-    return all(can_evacuate(nodes, instances, node) for node in nodes if _in_scope(opts, node))
+    return all(can_evacuate(nodes, instances, node) for node in nodes if in_scope(opts, node))
 
 
 def redundant_group(

@@ -119,10 +119,20 @@ def cluster_statistics(nodes: list[Node]) -> list[Stat]:
     rows has no columns to zip with), so the score of such a cluster is the
     empty sum 0, not a NaN from a standard deviation over nothing.
     """
-    online = [node_components(n) for n in nodes if not n.offline]
+    return statistics_of_rows(nodes, [node_components(n) for n in nodes])
+
+
+def statistics_of_rows(nodes: list[Node], rows: list[list[Any]]) -> list[Stat]:
+    """``cluster_statistics`` from each node's ``node_components``, given in node order.
+
+    A caller scoring many node lists that differ from one list in a node
+    or two reuses that list's rows: the sums run over the same values in
+    the same order, so the doubles are the same.
+    """
+    online = [row for node, row in zip(nodes, rows, strict=True) if not node.offline]
     if not online:
         return []
-    offline = [node_components(n) for n in nodes if n.offline]
+    offline = [row for node, row in zip(nodes, rows, strict=True) if node.offline]
     stats: list[Stat] = []
     for k, (_, _, kind, for_online) in enumerate(CV_INFO):
         column = [row[k] for row in (online if for_online else offline)]

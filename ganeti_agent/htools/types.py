@@ -48,6 +48,8 @@ DISK_TEMPLATES = (
 )
 LOCAL_STORAGE = frozenset({"drbd", "plain"})
 MOVABLE_TEMPLATES = frozenset({"drbd", "blockdev", "sharedfile", "gluster", "rbd", "ext"})
+# diskTemplateMovable: the templates whose instances can change primary freely.
+SHARED_MOVABLE = frozenset({"diskless", "sharedfile", "rbd", "ext", "gluster"})
 
 INSTANCE_STATUSES = (
     "ADMIN_down",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from ganeti_agent.htools import cluster, globaln1, text
+from ganeti_agent.htools import cluster, fitcheck, globaln1, text
 from ganeti_agent.htools.cluster import AllocOptions, AllocResult
 from ganeti_agent.htools.instance import Instance
 from ganeti_agent.htools.loader import merge_data, update_missing
@@ -56,6 +56,20 @@ def _capacity(nodes: list[Node], instances: list[Instance]) -> IsGood:
     return good
 
 
+def _can_leave(nodes: list[Node]) -> IsGood:
+    """The prefilter hspace gives ``_singles_checked``: every node in N+1 scope."""
+
+    def may_pass(cand: Candidate) -> bool:
+        return fitcheck.can_leave(nodes, cand.inst, cand.inst.pnode, lambda node: True)
+
+    return may_pass
+
+
+def _candidates(nodes: list[Node], inst: Instance, singles: list[int]) -> list[Candidate]:
+    found = [allocate_on_single(nodes, inst, pdx, False) for pdx in singles]
+    return [c for c in found if not isinstance(c, FailMode)]
+
+
 def _some_nodes(rng: random.Random) -> IsGood:
     passing = {pdx for pdx in range(8) if rng.random() < 0.4}
     return lambda cand: cand.inst.pnode in passing
@@ -74,21 +88,29 @@ def _same(left: AllocResult, right: AllocResult) -> bool:
 
 
 def test_lazy_scoring_keeps_ganetis_choice_and_counts() -> None:
-    seen = {"placed": 0, "n1": 0}
+    seen = {"placed": 0, "n1": 0, "left": 0}
     for seed in range(150):
         rng = random.Random(2000 + seed)
         merged = merge_data(text.parse_data(random_cluster(rng, max_nodes=5, max_instances=8)))
         _, nodes = update_missing(merged.nodes, merged.instances)
         groups, instances = merged.groups, list(merged.instances)
         for template in ("plain", "file", "diskless", "sharedfile"):
-            singles = _targets(groups, nodes, template)
-            assert all(isinstance(pdx, int) for pdx in singles)
+            targets = _targets(groups, nodes, template)
+            singles = [pdx for pdx in targets if isinstance(pdx, int)]
+            assert len(singles) == len(targets)
             for _ in range(3):
                 inst = _instance(rng, template, big=False)
-                for good in (_capacity(nodes, instances), _some_nodes(rng)):
-                    want = _scored_first(nodes, inst, singles, good)  # type: ignore[arg-type]
-                    got = cluster._singles_checked(nodes, inst, singles, good)  # type: ignore[arg-type]
+                capacity = _capacity(nodes, instances)
+                for good in (capacity, _some_nodes(rng)):
+                    want = _scored_first(nodes, inst, singles, good)
+                    got = cluster._singles_checked(nodes, inst, singles, good)
                     assert _same(got, want), (seed, template, inst)
-                    seen["placed"] += want.best is not None
-                    seen["n1"] += want.failures.get(FailMode.FailN1, 0) > 0
+                prefiltered = cluster._singles_checked(
+                    nodes, inst, singles, capacity, _can_leave(nodes)
+                )
+                want = _scored_first(nodes, inst, singles, capacity)
+                assert _same(prefiltered, want), (seed, template, inst)
+                seen["left"] += any(_can_leave(nodes)(c) for c in _candidates(nodes, inst, singles))
+                seen["placed"] += want.best is not None
+                seen["n1"] += want.failures.get(FailMode.FailN1, 0) > 0
     assert min(seen.values()) > 50, seen

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import numpy as np
 import pytest
 
-from ganeti_agent.htools import fitcheck, metrics, text
+from ganeti_agent.htools import fitcheck, globaln1, metrics, text
 from ganeti_agent.htools import instance as hinst
 from ganeti_agent.htools.cluster import gen_alloc_nodes
 from ganeti_agent.htools.group import Group
@@ -140,3 +141,89 @@ def test_walks_stop_where_the_full_path_stops(cells: int, monkeypatch: pytest.Mo
                     if stop is not None and stop[0] >= fitcheck._SCALAR_STEPS:
                         long_walks[stop[1]] += 1
     assert min(long_walks.values()) > 5, long_walks
+
+
+def _leaves(nodes: list[Node], inst: Instance, pdx: int) -> bool:
+    """``can_leave`` by ``globaln1``'s own escape check (every node in N+1 scope)."""
+    escape = [n.idx for n in nodes if n.group == nodes[pdx].group and n.idx != pdx]
+    return not globaln1.escapes_nowhere(nodes, nodes[pdx], inst, escape)
+
+
+def test_can_leave_is_the_evacuation_check() -> None:
+    seen = {True: 0, False: 0}
+    for seed in range(80):
+        nodes, groups, rng = _cluster(3000 + seed)
+        for template in ("plain", "file", "diskless", "sharedfile"):
+            for _ in range(4):
+                inst = _instance(rng, template, big=rng.random() < 0.5)
+                for pdx in _targets(groups, nodes, template):
+                    assert isinstance(pdx, int)
+                    expected = _leaves(nodes, inst, pdx)
+                    assert fitcheck.can_leave(nodes, inst, pdx, lambda n: True) == expected
+                    seen[expected] += 1
+    assert min(seen.values()) > 100, seen
+
+
+def _walk_with_leave_check(
+    nodes: list[Node], inst: Instance, mode: FailMode, targets: list[int]
+) -> tuple[int, bool] | None:
+    """Where the walk stops when a passing target counts only if the instance can leave it."""
+    current, k = inst, 0
+    while (smaller := hinst.shrink_by_type(current, mode)) is not None:
+        codes = [allocate_on_single(nodes, current, pdx, False) for pdx in targets]
+        passes = any(
+            not isinstance(code, FailMode) and _leaves(nodes, current, pdx)
+            for code, pdx in zip(codes, targets, strict=True)
+        )
+        if passes or mode not in codes:
+            return k, passes
+        current, k = smaller, k + 1
+    return None
+
+
+def test_walks_with_the_leave_check_stop_where_one_by_one_stops() -> None:
+    """The array path (``_chain_leaves``) against the leave check size by size."""
+    long_walks = {True: 0, False: 0}
+    for seed in range(60):
+        nodes, groups, rng = _cluster(4000 + seed)
+        for template in ("plain", "file", "diskless"):
+            targets = [t for t in _targets(groups, nodes, template) if isinstance(t, int)]
+            if not targets:
+                continue
+            for _ in range(3):
+                inst = _instance(rng, template, big=True)
+                for mode in WALKED:
+                    expected = _walk_with_leave_check(nodes, inst, mode, targets)
+                    try:
+                        stop = fitcheck.walk_stop(nodes, inst, mode, targets, lambda n: True)
+                    except ValueError:
+                        continue
+                    assert stop == expected, (seed, template, mode, inst)
+                    if stop is not None and stop[0] >= fitcheck._SCALAR_STEPS:
+                        long_walks[stop[1]] += 1
+    assert min(long_walks.values()) > 5, long_walks
+
+
+def test_chain_leave_checks_are_the_one_by_one_checks() -> None:
+    """Every size and target of ``_chain_leaves`` against ``can_leave`` of that size."""
+    outcomes = {True: 0, False: 0}
+    for seed in range(40):
+        nodes, groups, rng = _cluster(5000 + seed)
+        for template in ("plain", "file", "diskless"):
+            targets = [t for t in _targets(groups, nodes, template) if isinstance(t, int)]
+            if not targets:
+                continue
+            inst = _instance(rng, template, big=True)
+            for mode in WALKED:
+                length = fitcheck.chain_length(inst, mode)
+                if not length:
+                    continue
+                ks = np.arange(0, min(length, 60), dtype=np.int64)
+                with np.errstate(all="ignore"):
+                    matrix = fitcheck._chain_leaves(nodes, inst, mode, targets, ks, lambda n: True)
+                for k in ks:
+                    sized = fitcheck.nth_shrink(inst, mode, int(k))
+                    row = [fitcheck.can_leave(nodes, sized, pdx, lambda n: True) for pdx in targets]
+                    assert matrix[k].tolist() == row, (seed, template, mode, int(k))
+                    outcomes[all(row)] += 1
+    assert min(outcomes.values()) > 20, outcomes
