@@ -169,6 +169,44 @@ TINY_CLUSTERS = {
         "|drbd||1|2|Y\n\n",
         "drbd",
     ),
+    # five nodes, two of them alone in their groups: no grown cluster is N+1
+    # redundant; 4,113 tiers, each with nine shrink walks
+    "5 nodes, plain, N+1 never": (
+        "group-0|uuid-0|preferred|gtag|\n"
+        "group-1|uuid-1|preferred|gtag|\n"
+        "group-2|uuid-2|preferred||\n"
+        "\n"
+        "node-0.example.com|4096|512|3169|20480|20480|8|M|uuid-0|5||N\n"
+        "node-1.example.com|4096|512|3962|102400|101376|8|Y|uuid-2|7\n"
+        "node-2.example.com|16384|0|15374|102400|101376|16|N|uuid-1|7\n"
+        "node-3.example.com|16384|0|16140|409600|409600|16|N|uuid-2|12\n"
+        "node-4.example.com|8192|512|7276|20480|20480|16|N|uuid-2|4||Y|4|1|1.0\n"
+        "\n"
+        "inst-0.example.com|128|1024|2|running|N|node-4.example.com||ext|service:dns|1\n"
+        "inst-1.example.com|1024|1024|1|running|N|node-3.example.com||ext||1|2|N\n"
+        "inst-2.example.com|1024|4096|2|running|Y|node-4.example.com||file|service:web|1|1|N\n"
+        "inst-3.example.com|128|1024|2|running|N|node-2.example.com||plain||1\n"
+        "inst-4.example.com|128|4096|1|ERROR_up|Y|node-0.example.com||diskless|service:dns|1|2|N\n"
+        "\n",
+        "plain",
+    ),
+    # six nodes in pairs of groups, no instances: every tier walks memory down
+    # through sizes that pass the node checks and fail global N+1
+    "6 nodes, plain, N+1 walks": (
+        "group-0|uuid-0|last_resort|gtag|\n"
+        "group-1|uuid-1|last_resort||\n"
+        "group-2|uuid-2|preferred|gtag|\n"
+        "\n"
+        "node-0.example.com|4096|0|3627|20480|19456|8|M|uuid-2|3||N|3|2|2.0\n"
+        "node-1.example.com|8192|512|7212|409600|409600|16|N|uuid-1|5||Y|5|2|1.0\n"
+        "node-2.example.com|8192|512|7903|102400|102400|8|N|uuid-2|4||N\n"
+        "node-3.example.com|4096|512|3523|102400|101376|4|N|uuid-0|4\n"
+        "node-4.example.com|16384|0|15967|102400|101376|8|N|uuid-1|3||N\n"
+        "node-5.example.com|8192|512|8030|409600|409600|16|N|uuid-0|4||N|4|2|1.0\n"
+        "\n"
+        "\n",
+        "plain",
+    ),
 }
 TINY_COLUMNS = ["cluster", "real hspace s", "ours s", "ours/real", "same stdout"]
 

@@ -57,24 +57,34 @@ def _failover(nodes: list[Node], instances: list[Instance], idx: int) -> bool:
 def _failover_to_any(
     nodes: list[Node], instances: list[Instance], idx: int, gdx: int, targets: list[int]
 ) -> bool:
+    """Move a shared-storage instance to the target that leaves its group the best score.
+
+    The source without the instance, and the score rows of the group's
+    other nodes, are the same for every target: computed once.
+    """
     inst = instances[idx]
-    best: tuple[list[Node], Instance, float] | None = None
+    source = hnode.remove_pri(nodes[inst.pnode], inst)
+    group = [n.idx for n in nodes if n.group == gdx]
+    trial_nodes = list(nodes)
+    trial_nodes[inst.pnode] = source
+    rows = {ndx: metrics.node_components(trial_nodes[ndx]) for ndx in group}
+    best: tuple[int, Node, float] | None = None
     for ndx in targets:
         if not hnode.migration_allowed(nodes[inst.pnode], nodes[ndx]):
             continue
         new_target = hnode.add_pri(nodes[ndx], inst, True)
         if isinstance(new_target, FailMode):
             continue
-        trial = list(nodes)
-        trial[inst.pnode] = hnode.remove_pri(nodes[inst.pnode], inst)
-        trial[ndx] = new_target
-        score = metrics.comp_cv([n for n in trial if n.group == gdx])
+        members = [new_target if i == ndx else trial_nodes[i] for i in group]
+        member_rows = [metrics.node_components(new_target) if i == ndx else rows[i] for i in group]
+        score = metrics.cv_from_stats(metrics.statistics_of_rows(members, member_rows))
         if best is None or not best[2] < score:
-            best = (trial, dataclasses.replace(inst, pnode=ndx), score)
+            best = (ndx, new_target, score)
     if best is None:
         return False
-    nodes[:] = best[0]
-    instances[idx] = best[1]
+    nodes[inst.pnode] = source
+    nodes[best[0]] = best[1]
+    instances[idx] = dataclasses.replace(inst, pnode=best[0])
     return True
 
 

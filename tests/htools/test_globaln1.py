@@ -7,15 +7,18 @@ placing instances without the capacity check.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
-from ganeti_agent.htools import cluster, globaln1, text
+from ganeti_agent.htools import cluster, globaln1, metrics, text
+from ganeti_agent.htools import node as hnode
 from ganeti_agent.htools.cluster import AllocOptions, gen_alloc_nodes
 from ganeti_agent.htools.group import Group
 from ganeti_agent.htools.instance import Instance
 from ganeti_agent.htools.loader import merge_data, update_missing
 from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.primitives import add_instance, extract_nodes
+from ganeti_agent.htools.types import SHARED_MOVABLE, FailMode
 from tests.htools.random_clusters import random_cluster
 from tests.htools.test_fitcheck import _instance
 
@@ -68,3 +71,57 @@ def test_condemned_clusters_stay_unredundant_as_they_grow() -> None:
             nodes, instances = grown
         seen["condemned"] += condemned
     assert min(seen.values()) > 20, seen
+
+
+def _move_by_full_score(
+    nodes: list[Node], instances: list[Instance], idx: int, targets: list[int]
+) -> tuple[list[Node], list[Instance]] | None:
+    """The shared-storage move scored the plain way: a whole trial cluster per target."""
+    inst = instances[idx]
+    group = nodes[inst.pnode].group
+    best: tuple[list[Node], float, int] | None = None
+    for ndx in targets:
+        moved = hnode.add_pri(nodes[ndx], inst, True)
+        if not hnode.migration_allowed(nodes[inst.pnode], nodes[ndx]) or isinstance(
+            moved, FailMode
+        ):
+            continue
+        trial = list(nodes)
+        trial[inst.pnode] = hnode.remove_pri(nodes[inst.pnode], inst)
+        trial[ndx] = moved
+        score = metrics.comp_cv([n for n in trial if n.group == group])
+        if best is None or not best[1] < score:
+            best = (trial, score, ndx)
+    if best is None:
+        return None
+    changed = list(instances)
+    changed[idx] = dataclasses.replace(inst, pnode=best[2])
+    return best[0], changed
+
+
+def test_shared_storage_moves_pick_the_best_scored_target() -> None:
+    seen = {"moved": 0, "stuck": 0}
+    for seed in range(200):
+        rng = random.Random(9000 + seed)
+        merged = merge_data(text.parse_data(random_cluster(rng, max_nodes=6, max_instances=10)))
+        _, nodes = update_missing(merged.nodes, merged.instances)
+        instances = list(merged.instances)
+        for _ in range(4):
+            grown = _grow(rng, merged.groups, nodes, instances)
+            if grown is not None:
+                nodes, instances = grown
+        for idx, inst in enumerate(instances):
+            if inst.disk_template not in SHARED_MOVABLE or inst.pnode < 0:
+                continue
+            pnode = nodes[inst.pnode]
+            targets = [n.idx for n in nodes if n.group == pnode.group and n.idx != pnode.idx]
+            expected = _move_by_full_score(nodes, instances, idx, targets)
+            got_nodes, got_instances = list(nodes), list(instances)
+            moved = globaln1._failover_to_any(got_nodes, got_instances, idx, pnode.group, targets)
+            if expected is None:
+                assert not moved and (got_nodes, got_instances) == (nodes, instances)
+                seen["stuck"] += 1
+            else:
+                assert moved and (got_nodes, got_instances) == expected, (seed, idx)
+                seen["moved"] += 1
+    assert min(seen.values()) > 30, seen
