@@ -367,17 +367,37 @@ def _chain_policy(
     return codes
 
 
+class _ChainPolicies:
+    """``_chain_policy`` once per (policy, exclusive storage) of one chain block.
+
+    Nodes of a group share their policy, so a cluster has a few at most.
+    """
+
+    def __init__(self, inst: Instance, mode: FailMode, first: int, last: int) -> None:
+        self.inst, self.mode, self.first, self.last = inst, mode, first, last
+        self.seen: dict[tuple[int, bool], tuple[IPolicy, NDArray[np.int64]]] = {}
+
+    def codes(self, node: Node) -> NDArray[np.int64]:
+        key = (id(node.ipolicy), node.excl_stor)
+        found = self.seen.get(key)
+        if found is None or found[0] is not node.ipolicy:
+            codes = _chain_policy(node, self.inst, self.mode, self.first, self.last)
+            found = (node.ipolicy, codes)
+            self.seen[key] = found
+        return found[1]
+
+
 def _chain_codes(
     nodes: list[Node], inst: Instance, mode: FailMode, targets: Targets, ks: NDArray[np.int64]
 ) -> NDArray[np.int64]:
     """Per size of the chain (rows), every target's failure code (columns; NONE: passes)."""
     sizes = _chain_sizes(inst, mode, ks)
-    first, last = int(ks[0]), int(ks[-1]) + 1
+    policies = _ChainPolicies(inst, mode, int(ks[0]), int(ks[-1]) + 1)
     columns = []
     for target in targets:
         pdx, secondaries = target if isinstance(target, tuple) else (target, None)
         primary = nodes[pdx]
-        code = _chain_policy(primary, inst, mode, first, last)
+        code = policies.codes(primary)
         pri = _first_codes(_primary_checks(primary, inst, sizes), len(ks))
         code = np.where(code == NONE, pri, code)
         if secondaries is None:
@@ -399,7 +419,7 @@ def _chain_leaves(
 ) -> NDArray[np.bool_]:
     """``can_leave`` per size of the chain (rows) and single target (columns)."""
     sizes = _chain_sizes(inst, mode, ks)
-    first, last = int(ks[0]), int(ks[-1]) + 1
+    policies = _ChainPolicies(inst, mode, int(ks[0]), int(ks[-1]) + 1)
     shared = inst.disk_template in SHARED_MOVABLE
     takes: dict[int, NDArray[np.bool_]] = {}
 
@@ -408,7 +428,7 @@ def _chain_leaves(
         if found is None:
             forced = _first_codes(_forced_checks(node, inst, sizes), len(ks)) == NONE
             if not shared:
-                forced &= _chain_policy(node, inst, mode, first, last) == NONE
+                forced &= policies.codes(node) == NONE
             takes[node.idx] = found = forced
         return found
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 
 _KINDS = {
     errno.ENOENT: "does not exist",
@@ -44,3 +45,20 @@ def open_error(path: str, error: OSError, reading: bool = True) -> str:
     else:
         reason = error.strerror or os.strerror(error.errno or 0)
     return f"{path}: openFile: {io_kind(error.errno)} ({reason})"
+
+
+def decode_like_ghc(raw: bytes) -> str | None:
+    """``hGetContents``'s decoding under this process's locale; None where GHC fails.
+
+    GHC decodes with the locale's codeset: UTF-8 under a UTF-8 locale, and
+    ASCII under C or POSIX, which is also where ``setlocale`` leaves a
+    program whose locale is not installed. Python started in such a
+    locale switches UTF-8 mode on by itself (PEP 540); unless asked to
+    with ``PYTHONUTF8`` or ``-X utf8``, that is how we know.
+    """
+    asked = "PYTHONUTF8" in os.environ or "utf8" in sys._xoptions
+    codec = "ascii" if sys.flags.utf8_mode and not asked else "utf-8"
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError:
+        return None

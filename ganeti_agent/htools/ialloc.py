@@ -97,12 +97,10 @@ def read_request_text(path: str, limit: int = MAX_REQUEST_BYTES) -> str:
         raise LoadError(ghcio.open_error(path, error)) from None
     if len(raw) > limit:
         raise LoadError(f"{shown}: larger than {limit} bytes")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise LoadError(
-            f"{shown}: hGetContents: invalid argument (invalid byte sequence)"
-        ) from None
+    decoded = ghcio.decode_like_ghc(raw)
+    if decoded is None:
+        raise LoadError(f"{shown}: hGetContents: invalid argument (invalid byte sequence)")
+    return decoded
 
 
 # --- Ganeti.JSON helpers ---------------------------------------------------------------

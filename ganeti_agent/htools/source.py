@@ -34,21 +34,21 @@ class ToolDied(Exception):
 
 
 def read_text_file(path: str) -> str:
-    """The file as Ganeti's ``readFile`` gives it: UTF-8, strictly, newlines untouched.
+    """The file as Ganeti's ``readFile`` gives it: decoded strictly, newlines untouched.
 
-    GHC decodes with the locale's encoding (UTF-8 on Ganeti's systems) and
-    fails on the first invalid sequence with ``hGetContents``'s error, which
-    Ganeti does not catch; it does not translate ``\r\n`` either.
+    GHC decodes with the locale's encoding (UTF-8, or ASCII under the C
+    locale) and fails on the first invalid sequence with ``hGetContents``'s
+    error, which Ganeti does not catch; it does not translate ``\r\n`` either.
     """
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError as exc:
         raise LoadError(ghcio.open_error(path, exc)) from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ToolDied(f"{path}: hGetContents: invalid argument (invalid byte sequence)") from None
+    decoded = ghcio.decode_like_ghc(raw)
+    if decoded is None:
+        raise ToolDied(f"{path}: hGetContents: invalid argument (invalid byte sequence)")
+    return decoded
 
 
 def _live_data(options: cli.HtoolsOptions) -> ClusterData:

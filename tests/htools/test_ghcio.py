@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -83,3 +84,47 @@ def test_unopenable_data_files_match_the_real_tools(
         assert _run([*_ours(tool), "-t", path]) == _run([real, "-t", path]), path
     ours = _run(_as_nobody([*_ours(tool), "-t", unreadable]))
     assert ours == _run(_as_nobody([real, "-t", unreadable]))
+
+
+UTF8_CLUSTER = (
+    "group-0|uuid-0|preferred||\n\n"
+    "nöde-0.example.com|8192|0|7000|102400|102400|8|M|uuid-0|5\n"
+    "node-1.example.com|8192|0|7000|102400|102400|8|N|uuid-0|5\n\n\n"
+)
+LOCALES = {
+    "C": 1,
+    "POSIX": 1,
+    "xx_YY.UTF-8": 1,  # not installed: setlocale leaves C, as for GHC
+    "C.UTF-8": 0,
+}
+
+
+def _in_locale(argv: list[str], locale: str) -> tuple[int, bytes, bytes]:
+    env = {"LC_ALL": locale, "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    done = subprocess.run(argv, capture_output=True, check=False, timeout=120, env=env)
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize(("locale", "code"), LOCALES.items())
+@pytest.mark.parametrize("tool", ["hspace", "hroller"])
+def test_a_non_ascii_file_needs_a_utf8_locale(
+    tmp_path: Path, tool: str, locale: str, code: int
+) -> None:
+    """GHC decodes with the locale's codeset: ASCII under C, so a UTF-8 name is refused."""
+    path = tmp_path / "cluster.data"
+    path.write_text(UTF8_CLUSTER, encoding="utf-8")
+    args = ["-t", str(path), *(["--machine-readable"] if tool == "hspace" else ["--force"])]
+    result = _in_locale([*_ours(tool), *args], locale)
+    assert result[0] == code, result
+    refusal = f"{tool}: {path}: hGetContents: invalid argument (invalid byte sequence)\n"
+    assert (result[2] == refusal.encode()) == bool(code), result
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("tool", ["hspace", "hroller"])
+def test_the_locale_decides_as_for_the_real_tools(tmp_path: Path, tool: str, locale: str) -> None:
+    path = tmp_path / "cluster.data"
+    path.write_text(UTF8_CLUSTER, encoding="utf-8")
+    args = ["-t", str(path), *(["--machine-readable"] if tool == "hspace" else ["--force"])]
+    real = _in_locale([str(_real(tool)), *args], locale)
+    assert _in_locale([*_ours(tool), *args], locale) == real
