@@ -47,7 +47,7 @@ Targets = list[int] | list[tuple[int, list[int]]]
 Num = Any  # an int, or an int64 array over the sizes of a shrink chain
 Check = tuple[Any, FailMode]  # (failed: bool or bool array, why)
 NONE = -1
-_SCALAR_STEPS = 4  # sizes tried one by one before a walk goes to arrays
+_SCALAR_STEPS = 1  # sizes tried one by one before a walk goes to arrays
 ARRAY_CELLS = 1 << 18  # sizes x targets per array: a huge spec's chain goes in blocks
 
 
