@@ -121,25 +121,28 @@ class AllocMemo:
     def redundant(self, opts: AllocOptions, nodes: list[Node], instances: list[Instance]) -> bool:
         if self.never_redundant(opts, nodes, instances):
             return False
-        answers = self.answers(nodes)
-        key = ("n1", len(instances), opts.accept_existing, opts.ignore_groups)
-        found = answers.get(key)
-        if isinstance(found, bool):
-            return found
-        result = globaln1.redundant(opts, nodes, instances)
-        answers.remember(key, result)
-        return result
+        return self._n1_answer("n1", globaln1.redundant, opts, nodes, instances)
 
     def never_redundant(
         self, opts: AllocOptions, nodes: list[Node], instances: list[Instance]
     ) -> bool:
         """``globaln1.never_redundant``, once per cluster state and N+1 scope."""
+        return self._n1_answer("never-n1", globaln1.never_redundant, opts, nodes, instances)
+
+    def _n1_answer(
+        self,
+        question: str,
+        answer: Callable[[AllocOptions, list[Node], list[Instance]], bool],
+        opts: AllocOptions,
+        nodes: list[Node],
+        instances: list[Instance],
+    ) -> bool:
         answers = self.answers(nodes)
-        key = ("never-n1", len(instances), opts.accept_existing, opts.ignore_groups)
+        key = (question, len(instances), opts.accept_existing, opts.ignore_groups)
         found = answers.get(key)
         if isinstance(found, bool):
             return found
-        result = globaln1.never_redundant(opts, nodes, instances)
+        result = answer(opts, nodes, instances)
         answers.remember(key, result)
         return result
 

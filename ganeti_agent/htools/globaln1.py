@@ -55,37 +55,51 @@ def _failover(nodes: list[Node], instances: list[Instance], idx: int) -> bool:
 
 
 def _failover_to_any(
-    nodes: list[Node], instances: list[Instance], idx: int, gdx: int, targets: list[int]
+    nodes: list[Node],
+    instances: list[Instance],
+    idx: int,
+    gdx: int,
+    targets: list[int],
+    last: bool = False,
 ) -> bool:
     """Move a shared-storage instance to the target that leaves its group the best score.
 
-    The source without the instance, and the score rows of the group's
-    other nodes, are the same for every target: computed once.
+    Scores are needed only to choose: not when one target takes the
+    instance, nor for the ``last`` move of an evacuation, whose result is
+    never looked at. The source without the instance, and the score rows
+    of the group's other nodes, are the same for every target.
     """
     inst = instances[idx]
-    source = hnode.remove_pri(nodes[inst.pnode], inst)
-    group = [n.idx for n in nodes if n.group == gdx]
-    trial_nodes = list(nodes)
-    trial_nodes[inst.pnode] = source
-    rows = {ndx: metrics.node_components(trial_nodes[ndx]) for ndx in group}
-    best: tuple[int, Node, float] | None = None
+    fits: list[tuple[int, Node]] = []
     for ndx in targets:
         if not hnode.migration_allowed(nodes[inst.pnode], nodes[ndx]):
             continue
         new_target = hnode.add_pri(nodes[ndx], inst, True)
-        if isinstance(new_target, FailMode):
-            continue
-        members = [new_target if i == ndx else trial_nodes[i] for i in group]
+        if not isinstance(new_target, FailMode):
+            fits.append((ndx, new_target))
+    if not fits or last:
+        return bool(fits)
+    source = hnode.remove_pri(nodes[inst.pnode], inst)
+    nodes[inst.pnode] = source
+    chosen = fits[0] if len(fits) == 1 else _best_scored(nodes, gdx, fits)
+    nodes[chosen[0]] = chosen[1]
+    instances[idx] = dataclasses.replace(inst, pnode=chosen[0])
+    return True
+
+
+def _best_scored(nodes: list[Node], gdx: int, fits: list[tuple[int, Node]]) -> tuple[int, Node]:
+    """The fit whose group scores best; the later one on a tie, as Ganeti's fold keeps it."""
+    group = [n.idx for n in nodes if n.group == gdx]
+    rows = {ndx: metrics.node_components(nodes[ndx]) for ndx in group}
+    best: tuple[int, Node, float] | None = None
+    for ndx, new_target in fits:
+        members = [new_target if i == ndx else nodes[i] for i in group]
         member_rows = [metrics.node_components(new_target) if i == ndx else rows[i] for i in group]
         score = metrics.cv_from_stats(metrics.statistics_of_rows(members, member_rows))
         if best is None or not best[2] < score:
             best = (ndx, new_target, score)
-    if best is None:
-        return False
-    nodes[inst.pnode] = source
-    nodes[best[0]] = best[1]
-    instances[idx] = dataclasses.replace(inst, pnode=best[0])
-    return True
+    assert best is not None
+    return best[0], best[1]
 
 
 def _drbd_failovers_fit(nodes: list[Node], instances: list[Instance], node: Node) -> bool:
@@ -130,10 +144,12 @@ def can_evacuate(nodes: list[Node], instances: list[Instance], node: Node) -> bo
         if not _failover(nl, il, idx):
             return False
     escape = [n.idx for n in nl if n.group == node.group and n.idx != node.idx]
-    for idx in [i for i in others if il[i].disk_template in SHARED_MOVABLE]:
-        if not _failover_to_any(nl, il, idx, node.group, escape):
-            return False
+    shared = [i for i in others if il[i].disk_template in SHARED_MOVABLE]
     stuck = [il[i] for i in others if il[i].disk_template not in SHARED_MOVABLE]
+    for count, idx in enumerate(shared, 1):
+        last = count == len(shared) and not stuck
+        if not _failover_to_any(nl, il, idx, node.group, escape, last):
+            return False
     stuck.sort(key=lambda inst: -inst.mem)
     for count, inst in enumerate(stuck, 1):
         errs = []

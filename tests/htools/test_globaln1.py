@@ -116,6 +116,9 @@ def test_shared_storage_moves_pick_the_best_scored_target() -> None:
             pnode = nodes[inst.pnode]
             targets = [n.idx for n in nodes if n.group == pnode.group and n.idx != pnode.idx]
             expected = _move_by_full_score(nodes, instances, idx, targets)
+            assert globaln1._failover_to_any(
+                list(nodes), list(instances), idx, pnode.group, targets, last=True
+            ) == (expected is not None)
             got_nodes, got_instances = list(nodes), list(instances)
             moved = globaln1._failover_to_any(got_nodes, got_instances, idx, pnode.group, targets)
             if expected is None:
