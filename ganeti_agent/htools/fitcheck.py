@@ -147,9 +147,21 @@ def _first(checks: list[Check]) -> FailMode | None:
 
 
 def _first_codes(checks: list[Check], size: int) -> NDArray[np.int64]:
+    """Per size, the first check that fails (``NONE``: none does).
+
+    Many checks do not depend on the walked size and are plain booleans:
+    a false one costs nothing, a true one settles every size still open.
+    """
     codes = np.full(size, NONE, dtype=np.int64)
-    for failed, mode in reversed(checks):
-        codes = np.where(failed, int(mode), codes)
+    still_open: Any = None  # None: every size
+    for failed, mode in checks:
+        if isinstance(failed, bool | np.bool_):
+            if failed:
+                codes[slice(None) if still_open is None else still_open] = int(mode)
+                return codes
+            continue
+        codes[failed if still_open is None else failed & still_open] = int(mode)
+        still_open = ~failed if still_open is None else still_open & ~failed
     return codes
 
 
