@@ -105,7 +105,11 @@ def test_matrix_breaks_ties_as_the_per_primary_evaluation(spec: list[str]) -> No
 
 
 def test_remembered_answers_are_bounded_per_state() -> None:
-    """A long shrink chain cannot grow the memo past ``KEEP_ANSWERS`` for one state."""
+    """A long shrink chain cannot grow the memo past ``KEEP_ANSWERS`` for one state.
+
+    The newest answers are the ones kept: a full memo forgets its oldest,
+    so the question just asked is answered from it again.
+    """
     merged = merge_data(simu.parse_data(["p,3,1T,64g,8"]))
     alloc_nodes = gen_alloc_nodes(merged.groups, merged.nodes, 1, True)
     memo = AllocMemo()
@@ -117,6 +121,7 @@ def test_remembered_answers_are_bounded_per_state() -> None:
         first = try_alloc(opts, merged.nodes, [], inst, alloc_nodes)
         again = try_alloc(opts, merged.nodes, [], inst, alloc_nodes)
         expected = try_alloc(fresh, merged.nodes, [], inst, alloc_nodes)
+        assert again is first
         assert first.failures == again.failures == expected.failures
         assert (first.best is None) == (expected.best is None)
     assert len(memo.answers(merged.nodes)) <= 5
