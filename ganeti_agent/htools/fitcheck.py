@@ -13,6 +13,11 @@ The checks are written once over "sizes" that are either plain integers
 (one instance) or NumPy arrays (every size of one shrink chain at once), so
 a whole ``sufficesShrinking`` walk costs a few array operations.
 Forthcoming instances take other checks and are left to the full path.
+
+Under the capacity check a size that passes the node checks can still fail
+global N+1; ``can_leave`` (one size) and ``_chain_leaves`` (a chain) tell,
+from forced placements alone, when it must: the new instance could not
+leave its node again.
 """
 
 from __future__ import annotations
