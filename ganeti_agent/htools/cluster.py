@@ -298,9 +298,8 @@ def _try_alloc(
         def is_good(cand: Candidate) -> bool:
             new_il = add_instance(instances, cand)
             new_nl = extract_nodes(nodes, len(instances), cand)
-            if globaln1.never_redundant(opts, new_nl, new_il):
-                return False
-            return globaln1.redundant(opts, new_nl, new_il)
+            changed = tuple(node.idx for node in cand.changed)
+            return globaln1.redundant(opts, new_nl, new_il, first=changed)
 
     if kind == "pairs":
         if not targets:

@@ -236,9 +236,18 @@ def never_redundant(opts: N1Options, nodes: list[Node], instances: list[Instance
     return False
 
 
-def redundant(opts: N1Options, nodes: list[Node], instances: list[Instance]) -> bool:
-    """Whether every (relevant) node of the cluster can be evacuated."""
-    return all(can_evacuate(nodes, instances, node) for node in nodes if in_scope(opts, node))
+def redundant(
+    opts: N1Options, nodes: list[Node], instances: list[Instance], first: tuple[int, ...] = ()
+) -> bool:
+    """Whether every (relevant) node of the cluster can be evacuated.
+
+    Each node's answer is pure, so the order they are asked in changes
+    nothing but the cost: ``first`` (the nodes a placement just changed,
+    the likeliest to fail) are asked before the others.
+    """
+    order = [nodes[ndx] for ndx in first]
+    order.extend(node for node in nodes if node.idx not in first)
+    return all(can_evacuate(nodes, instances, node) for node in order if in_scope(opts, node))
 
 
 def redundant_group(

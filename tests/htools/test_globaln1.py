@@ -57,6 +57,8 @@ def test_condemned_clusters_stay_unredundant_as_they_grow() -> None:
         condemned = globaln1.never_redundant(opts, nodes, instances)
         for _ in range(6):
             is_redundant = globaln1.redundant(opts, nodes, instances)
+            last_first = (len(nodes) - 1, rng.randrange(len(nodes)))
+            assert globaln1.redundant(opts, nodes, instances, first=last_first) == is_redundant
             if condemned:
                 assert not is_redundant, (seed, len(instances))
                 assert globaln1.never_redundant(opts, nodes, instances), (seed, len(instances))
