@@ -21,7 +21,7 @@ from ganeti_agent.htools.primitives import (
     Candidate,
     Solution,
     add_instance,
-    allocate_on_single,
+    allocate_on_each,
     collection_to_solution,
     extract_nodes,
 )
@@ -351,14 +351,7 @@ def _try_alloc(
             return fitcheck.can_leave(nodes, inst, cand.inst.pnode, in_scope)
 
         return _singles_checked(nodes, inst, singles, is_good, may_pass)
-    errs: list[FailMode] = []
-    cands: list[Candidate] = []
-    for pdx in singles:
-        res = allocate_on_single(nodes, inst, pdx, False)
-        if isinstance(res, FailMode):
-            errs.append(res)
-        else:
-            cands.append(res)
+    errs, cands = allocate_on_each(nodes, inst, singles, False)
     sol: Solution = collection_to_solution(errs, cands, is_good)
     return AllocResult(_counts(sol.failures), sol.best)
 
@@ -380,14 +373,7 @@ def _singles_checked(
     score first, until one passes: a passing N+1 check is the dearest
     question of all.
     """
-    errs: list[FailMode] = []
-    cands: list[Candidate] = []
-    for pdx in singles:
-        res = allocate_on_single(nodes, inst, pdx, False, scored=False)
-        if isinstance(res, FailMode):
-            errs.append(res)
-        else:
-            cands.append(res)
+    errs, cands = allocate_on_each(nodes, inst, singles, False, scored=False)
     hopeful = {id(cand) for cand in cands if may_pass(cand)}
     if not hopeful:
         return AllocResult(_counts([FailMode.FailN1] * len(cands) + errs), None)

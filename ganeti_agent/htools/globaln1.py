@@ -19,6 +19,7 @@ from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.primitives import (
     Candidate,
     add_instance,
+    allocate_on_each,
     allocate_on_single,
     collection_to_solution,
     extract_nodes,
@@ -152,14 +153,7 @@ def can_evacuate(nodes: list[Node], instances: list[Instance], node: Node) -> bo
             return False
     stuck.sort(key=lambda inst: -inst.mem)
     for count, inst in enumerate(stuck, 1):
-        errs = []
-        cands = []
-        for target in escape:
-            res = allocate_on_single(nl, inst, target, True, scored=False)
-            if isinstance(res, FailMode):
-                errs.append(res)
-            else:
-                cands.append(res)
+        errs, cands = allocate_on_each(nl, inst, escape, True, scored=False)
         if not cands:
             return False
         if count == len(stuck):

@@ -14,28 +14,29 @@ for everything else.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 
-def _resume_collector() -> None:
-    gc.freeze()
-    gc.enable()
+def _launch(program: str) -> int:
+    """Import ``ganeti_agent.htools.<program>`` with the collector paused, then run its ``main``.
+
+    ``__import__`` rather than ``importlib``, which a plain start does not load.
+    """
+    gc.disable()
+    try:
+        module = __import__(f"ganeti_agent.htools.{program}", fromlist=["main"])
+    finally:
+        gc.freeze()
+        gc.enable()
+    main: Callable[[], int] = module.main
+    return main()
 
 
 def hroller() -> int:
     """``ganeti-hroller``."""
-    gc.disable()
-    try:
-        from ganeti_agent.htools.hroller import main
-    finally:
-        _resume_collector()
-    return main()
+    return _launch("hroller")
 
 
 def hspace() -> int:
     """``ganeti-hspace``."""
-    gc.disable()
-    try:
-        from ganeti_agent.htools.hspace import main
-    finally:
-        _resume_collector()
-    return main()
+    return _launch("hspace")

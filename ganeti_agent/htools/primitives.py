@@ -58,6 +58,21 @@ def allocate_on_single(
     return Candidate(new_nodes, new_inst, [new_p], score)
 
 
+def allocate_on_each(
+    nodes: list[Node], inst: Instance, targets: list[int], force: bool, scored: bool = True
+) -> tuple[list[FailMode], list[Candidate]]:
+    """``allocateOnSingle`` on every target, in order: the failures and the candidates."""
+    errs: list[FailMode] = []
+    cands: list[Candidate] = []
+    for pdx in targets:
+        res = allocate_on_single(nodes, inst, pdx, force, scored)
+        if isinstance(res, FailMode):
+            errs.append(res)
+        else:
+            cands.append(res)
+    return errs, cands
+
+
 def collection_to_solution(
     failures: list[FailMode],
     candidates: list[Candidate],

@@ -17,7 +17,7 @@ from ganeti_agent.htools.node import Node
 from ganeti_agent.htools.primitives import (
     Candidate,
     add_instance,
-    allocate_on_single,
+    allocate_on_each,
     collection_to_solution,
     extract_nodes,
 )
@@ -31,14 +31,7 @@ IsGood = Callable[[Candidate], bool]
 def _scored_first(
     nodes: list[Node], inst: Instance, singles: list[int], good: IsGood
 ) -> AllocResult:
-    errs: list[FailMode] = []
-    cands: list[Candidate] = []
-    for pdx in singles:
-        res = allocate_on_single(nodes, inst, pdx, False)
-        if isinstance(res, FailMode):
-            errs.append(res)
-        else:
-            cands.append(res)
+    errs, cands = allocate_on_each(nodes, inst, singles, False)
     sol = collection_to_solution(errs, cands, good)
     counts: dict[FailMode, int] = {}
     for mode in sol.failures:
@@ -66,8 +59,7 @@ def _can_leave(nodes: list[Node]) -> IsGood:
 
 
 def _candidates(nodes: list[Node], inst: Instance, singles: list[int]) -> list[Candidate]:
-    found = [allocate_on_single(nodes, inst, pdx, False) for pdx in singles]
-    return [c for c in found if not isinstance(c, FailMode)]
+    return allocate_on_each(nodes, inst, singles, False)[1]
 
 
 def _some_nodes(rng: random.Random) -> IsGood:
